@@ -1,0 +1,62 @@
+"""The gateway application: prefix routing to the services, body limit, timeouts, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from gateway.cors import cors
+from gateway.proxy import forward
+from gateway.routes import match, strip_prefix
+from shared.errors import MfaError, NotFound, PayloadTooLarge
+from shared.settings import Settings
+from shared.web import READY_CHECKS, SETTINGS, base_app
+
+UPSTREAMS = web.AppKey("upstreams", dict)
+CLIENT = web.AppKey("client", aiohttp.ClientSession)
+
+
+async def proxy(request: web.Request) -> web.Response:
+    """Route by path prefix and forward; unknown paths are a 404 envelope."""
+    settings = request.app[SETTINGS]
+    path = strip_prefix(request.path, settings.mount_prefix)
+    service = match(path, internal=settings.expose_internal_api)
+    upstream = request.app[UPSTREAMS].get(service or "")
+    if service is None or upstream is None:
+        raise NotFound("Unknown route", code="ER-MFA-ROUTE")
+    if (request.content_length or 0) > settings.max_body_bytes:
+        raise PayloadTooLarge()
+    raw_path = strip_prefix(request.rel_url.raw_path, settings.mount_prefix)
+    return await forward(request.app[CLIENT], request, upstream, raw_path,
+                         settings.upstream_timeout)
+
+
+async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
+    connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30)
+    app[CLIENT] = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+    yield
+    await app[CLIENT].close()
+
+
+async def _upstreams_ready(app: web.Application) -> None:
+    async def one(url: str) -> None:
+        async with app[CLIENT].get(url.rstrip("/") + "/readyz",
+                                   timeout=aiohttp.ClientTimeout(total=2)) as r:
+            if r.status != 200:
+                raise MfaError("upstream not ready")
+
+    await asyncio.gather(*(one(u) for u in app[UPSTREAMS].values()))
+
+
+def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> web.Application:
+    """The gateway in front of services at the given (or configured) URLs."""
+    app = base_app("gateway", settings)
+    app.middlewares.insert(0, cors)
+    app[UPSTREAMS] = dict(upstreams if upstreams is not None else settings.upstreams)
+    app[READY_CHECKS].append(_upstreams_ready)
+    app.cleanup_ctx.append(_client_ctx)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    return app

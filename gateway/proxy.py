@@ -1,0 +1,44 @@
+"""Forwarding a request to a service over one pooled client session."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from shared.errors import BadGateway, GatewayTimeout, Unavailable
+from shared.logs import request_id_var
+from shared.web import TRACE_HEADER
+
+# Hop-by-hop headers (RFC 9110 section 7.6.1) and those the proxy sets itself.
+_DROP_REQUEST = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                 "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+                 "x-forwarded-for", TRACE_HEADER, "x-request-id"}
+_DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
+                  "content-encoding", "server", "date", TRACE_HEADER}
+
+
+async def forward(session: aiohttp.ClientSession, request: web.Request, base_url: str,
+                  path: str, limit_s: float) -> web.Response:
+    """Send the request upstream; 502 when it is down, 504 when it is too slow."""
+    body = await request.read()
+    headers = CIMultiDict((k, v) for k, v in request.headers.items()
+                          if k.lower() not in _DROP_REQUEST)
+    headers[TRACE_HEADER] = request_id_var.get() or ""
+    headers["X-Forwarded-For"] = request.remote or ""
+    url = base_url.rstrip("/") + path + (f"?{request.query_string}" if request.query_string
+                                         else "")
+    try:
+        async with session.request(request.method, url, headers=headers, data=body,
+                                   allow_redirects=False,
+                                   timeout=aiohttp.ClientTimeout(total=limit_s)) as up:
+            data = await up.read()
+            out = CIMultiDict((k, v) for k, v in up.headers.items()
+                              if k.lower() not in _DROP_RESPONSE)
+            return web.Response(status=up.status, body=data, headers=out)
+    except TimeoutError:
+        raise GatewayTimeout() from None
+    except aiohttp.ClientConnectorError:
+        raise BadGateway("Upstream service unavailable", code="ER-MFA-UPSTREAM-DOWN") from None
+    except (aiohttp.ClientError, ConnectionError):
+        raise Unavailable("Upstream service failed", code="ER-MFA-UPSTREAM-FAILED") from None

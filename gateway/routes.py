@@ -1,0 +1,42 @@
+"""The one registry of services: which path prefix goes to which service."""
+
+from __future__ import annotations
+
+# Longest prefix wins; a prefix matches the path itself or the path followed by "/".
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/resources/auth/v1/user/mfa/authenticator", "totp"),
+    ("/resources/auth/v1/user/mfa/verify", "totp"),
+    ("/resources/users/v1/mfa/authenticator", "totp"),
+    ("/resources/users/v1/mfa/enroll", "totp"),
+    ("/resources/users/v1/mfa/disable", "totp"),
+    ("/resources/auth/v1/user/mfa/sms", "sms"),
+    ("/resources/users/v1/mfa/sms", "sms"),
+    ("/resources/auth/v1/user/mfa/emailcode", "email"),
+    ("/resources/auth/v1/user/mfa/webauthn", "webauthn"),
+    ("/resources/users/v1/mfa/webauthn", "webauthn"),
+    ("/resources/auth/v1/user/mfa/recover", "session"),
+    ("/resources/auth/v1/user/step-up", "session"),
+    ("/resources/users/v1/mfa/devices", "session"),
+    ("/resources/configurations/v1/mfa-policy", "session"),
+    ("/resources/configurations/v1/mfa/strategies", "session"),
+    ("/.well-known/jwks.json", "session"),
+)
+INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),)
+
+_BY_LENGTH = sorted(ROUTES, key=lambda r: len(r[0]), reverse=True)
+_INTERNAL = sorted(ROUTES + INTERNAL_ROUTES, key=lambda r: len(r[0]), reverse=True)
+
+
+def match(path: str, *, internal: bool = False) -> str | None:
+    """The service for a path (after the mount prefix is stripped), or None."""
+    for prefix, service in (_INTERNAL if internal else _BY_LENGTH):
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+def strip_prefix(path: str, mount_prefix: str) -> str:
+    """Serve both /resources/... and <mount_prefix>/resources/..."""
+    if mount_prefix and (path == mount_prefix or path.startswith(mount_prefix + "/")):
+        return path[len(mount_prefix):] or "/"
+    return path

@@ -1,0 +1,1 @@
+"""The session service: MFA session start, policy, devices, step-up, recovery and JWKS."""

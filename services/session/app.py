@@ -1,0 +1,34 @@
+"""The session service's aiohttp application factory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.session import handlers
+from shared.clock import Clock
+from shared.settings import Settings
+from shared.stores import Stores
+from shared.web import service_app
+
+
+def setup_routes(app: web.Application) -> None:
+    """The session service's routes (Frontegg's paths, see frontegg-contract.md)."""
+    r = app.router
+    r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
+    r.add_get("/resources/configurations/v1/mfa-policy/allow-remember-device",
+              handlers.allow_remember_device)
+    r.add_get("/resources/configurations/v1/mfa-policy/vendor", handlers.vendor_policy)
+    r.add_get("/resources/configurations/v1/mfa-policy", handlers.get_policy)
+    r.add_post("/resources/configurations/v1/mfa-policy", handlers.save_policy)
+    r.add_patch("/resources/configurations/v1/mfa-policy", handlers.patch_policy)
+    r.add_get("/resources/configurations/v1/mfa/strategies", handlers.strategies)
+    r.add_get("/resources/users/v1/mfa/devices", handlers.devices)
+    r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
+    r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
+    r.add_get("/.well-known/jwks.json", handlers.jwks)
+
+
+def create_app(settings: Settings, *, stores: Stores | None = None,
+               clock: Clock | None = None) -> web.Application:
+    """Build the session service (stores given: embedded; else opened from settings)."""
+    return service_app("session", settings, setup_routes, stores=stores, clock=clock)

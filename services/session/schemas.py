@@ -1,0 +1,61 @@
+"""Request schemas of the session service (marshmallow; unknown fields are ignored)."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared.settings import ENFORCE_TYPES, STRATEGIES
+
+_ID = validate.Length(min=1, max=200)
+
+
+class StartSession(Schema):
+    """The host's call after its password step."""
+
+    userId = fields.String(required=True, validate=_ID)
+    tenantId = fields.String(required=True, validate=_ID)
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    phoneNumber = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=32))
+    rememberDeviceToken = fields.String(load_default=None, allow_none=True,
+                                        validate=validate.Length(max=200))
+    samlLogin = fields.Boolean(load_default=False)
+
+
+def _regexp(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error:
+        raise ValidationError("Not a valid regular expression") from None
+
+
+class PolicyBody(Schema):
+    """A tenant's MFA policy (POST replaces it, PATCH merges into it)."""
+
+    enforceMFAType = fields.String(validate=validate.OneOf(ENFORCE_TYPES))
+    strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)),
+                             validate=validate.Length(max=len(STRATEGIES)))
+    allowRememberMyDevice = fields.Boolean()
+    mfaDeviceExpiration = fields.Integer(strict=True, validate=validate.Range(min=0))
+    phoneNumberRegexp = fields.String(allow_none=True,
+                                      validate=[validate.Length(max=200), _regexp])
+    smsAllowedCountryCodes = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9]{1,4}$")), validate=validate.Length(max=300))
+    userVerification = fields.String(validate=validate.OneOf(
+        ("required", "preferred", "discouraged")))
+
+
+class StepUp(Schema):
+    """Step-up request."""
+
+    maxAge = fields.Integer(strict=True, load_default=None, allow_none=True,
+                            validate=validate.Range(min=0))
+
+
+class Recover(Schema):
+    """Recovery with the user's recovery code."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))

@@ -1,0 +1,241 @@
+"""Durable state: Postgres (asyncpg) in production, SQLite (aiosqlite) in embedded mode.
+
+SQL is written once, in Postgres style with `$1` placeholders and portable types; the SQLite
+implementation rewrites the placeholders to `?1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+
+Row = dict[str, Any]
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+class Executor(Protocol):
+    """Something that runs SQL: the database or one transaction."""
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; the number of rows it touched."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """The first row or None."""
+
+
+class Database(Executor, Protocol):
+    """A database with transactions."""
+
+    dialect: str
+
+    def transaction(self) -> Any:
+        """Async context manager yielding an Executor inside one transaction."""
+
+    async def ping(self) -> None:
+        """Raise when the database does not answer."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def _count(status: str) -> int:
+    """Rows touched, from asyncpg's status string ('UPDATE 1')."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class _PgConn:
+    """Executor over one asyncpg connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._c = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement."""
+        return _count(await self._c.execute(sql, *args))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows."""
+        return [dict(r) for r in await self._c.fetch(sql, *args)]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """First row."""
+        r = await self._c.fetchrow(sql, *args)
+        return None if r is None else dict(r)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset query on release: our connections never change session state."""
+
+
+class PostgresDatabase:
+    """asyncpg pool. Connections carry no session state, so the reset on release is skipped
+    (it would cost a second round trip per query; see PERFORMANCE.md)."""
+
+    dialect = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 0, max_size: int = 10) -> PostgresDatabase:
+        """Create the pool lazily (min_size 0), so a down database does not stop start-up."""
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, timeout=3.0, command_timeout=5.0,
+            reset=_keep_session,
+        )
+        return cls(pool)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement."""
+        return _count(await self._pool.execute(sql, *args))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows."""
+        return [dict(r) for r in await self._pool.fetch(sql, *args)]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """First row."""
+        r = await self._pool.fetchrow(sql, *args)
+        return None if r is None else dict(r)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgConn]:
+        """One connection, one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PgConn(conn)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A raw connection (migrations take an advisory lock on it)."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Round trip."""
+        await self._pool.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await asyncio.wait_for(self._pool.close(), 10)
+
+
+class _SqliteTx:
+    """Executor inside an open SQLite transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._c = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement."""
+        cur = await self._c.execute(_PLACEHOLDER.sub(r"?\1", sql), args)
+        return cur.rowcount
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows."""
+        cur = await self._c.execute(_PLACEHOLDER.sub(r"?\1", sql), args)
+        return [dict(r) for r in await cur.fetchall()]
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """First row."""
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def executescript(self, sql: str) -> None:
+        """Run several statements (migrations)."""
+        for stmt in split_statements(sql):
+            await self._c.execute(stmt)
+
+
+class SqliteDatabase:
+    """One aiosqlite connection; a lock serialises transactions (embedded mode only)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._tx = _SqliteTx(conn)
+
+    @classmethod
+    async def connect(cls, path: str) -> SqliteDatabase:
+        """Open (and create) the database file."""
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        return cls(conn)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement (autocommit)."""
+        async with self._lock:
+            return await self._tx.execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """All rows."""
+        async with self._lock:
+            return await self._tx.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """First row."""
+        async with self._lock:
+            return await self._tx.fetchrow(sql, *args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteTx]:
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on error."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._tx
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def ping(self) -> None:
+        """Always local."""
+        await self.fetchrow("SELECT 1 AS one")
+
+    async def close(self) -> None:
+        """Close the file."""
+        await self._conn.close()
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration file on semicolons at line ends (no procedural SQL in migrations)."""
+    parts, buf = [], []
+    for line in sql.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buf.append(line)
+        if line.rstrip().endswith(";"):
+            stmt = "\n".join(buf).strip()
+            if stmt.strip(";").strip():
+                parts.append(stmt)
+            buf = []
+    tail = "\n".join(buf).strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+async def connect(url: str) -> Database:
+    """Open the database named by a URL: postgres://... or sqlite:///path."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return await PostgresDatabase.connect(url)
+    if url.startswith("sqlite:///"):
+        return await SqliteDatabase.connect(url[len("sqlite:///"):])
+    raise ValueError("MFA_DATABASE_URL must be postgresql://... or sqlite:///path")

@@ -1,0 +1,225 @@
+"""Short-lived state: Redis in production, process memory in embedded mode.
+
+Every record is a JSON object plus an attempt counter, with a TTL. The operations that
+decide one-time use (`take`, `bump`, `put_new`) are atomic in both implementations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+
+from shared.clock import Clock
+
+Record = dict[str, Any]
+
+
+class Ephemeral(Protocol):
+    """Short-lived keyed records with TTLs."""
+
+    async def put(self, key: str, value: Record, ttl: float) -> None:
+        """Store (or replace) a record, counter reset to 0."""
+
+    async def put_new(self, key: str, value: Record, ttl: float) -> bool:
+        """Store only if absent; True when stored."""
+
+    async def get(self, key: str) -> Record | None:
+        """The record, or None when absent or expired."""
+
+    async def take(self, key: str) -> Record | None:
+        """Atomically read and delete: exactly one caller gets the record."""
+
+    async def delete(self, key: str) -> bool:
+        """Delete; True when something was deleted."""
+
+    async def bump(self, key: str) -> tuple[Record, int] | None:
+        """Atomically add one to the record's counter; the record and the new count."""
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """A plain counter whose TTL starts with its first increment."""
+
+    async def ttl(self, key: str) -> float:
+        """Seconds left for a key (0 when absent)."""
+
+    async def ping(self) -> None:
+        """Raise when the store does not answer."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class MemoryEphemeral:
+    """In-process store for embedded mode (single event loop, so each call is atomic)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._data: dict[str, tuple[Record, int, float]] = {}
+        self._ops = 0
+
+    def _live(self, key: str) -> tuple[Record, int, float] | None:
+        self._ops += 1
+        if self._ops % 1024 == 0:
+            self._purge()
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[2] <= self._clock.time():
+            del self._data[key]
+            return None
+        return item
+
+    def _purge(self) -> None:
+        now = self._clock.time()
+        for k in [k for k, v in self._data.items() if v[2] <= now]:
+            del self._data[k]
+
+    async def put(self, key: str, value: Record, ttl: float) -> None:
+        """Store a record."""
+        self._data[key] = (json.loads(json.dumps(value)), 0, self._clock.time() + ttl)
+
+    async def put_new(self, key: str, value: Record, ttl: float) -> bool:
+        """Store if absent."""
+        if self._live(key) is not None:
+            return False
+        await self.put(key, value, ttl)
+        return True
+
+    async def get(self, key: str) -> Record | None:
+        """Read a record."""
+        item = self._live(key)
+        return None if item is None else json.loads(json.dumps(item[0]))
+
+    async def take(self, key: str) -> Record | None:
+        """Read and delete."""
+        item = self._live(key)
+        if item is None:
+            return None
+        del self._data[key]
+        return item[0]
+
+    async def delete(self, key: str) -> bool:
+        """Delete a key."""
+        return self._live(key) is not None and self._data.pop(key, None) is not None
+
+    async def bump(self, key: str) -> tuple[Record, int] | None:
+        """Increment the record's counter."""
+        item = self._live(key)
+        if item is None:
+            return None
+        value, count, expires = item
+        self._data[key] = (value, count + 1, expires)
+        return json.loads(json.dumps(value)), count + 1
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Increment a counter."""
+        item = self._live(key)
+        if item is None:
+            self._data[key] = ({}, 1, self._clock.time() + ttl)
+            return 1
+        self._data[key] = (item[0], item[1] + 1, item[2])
+        return item[1] + 1
+
+    async def ttl(self, key: str) -> float:
+        """Seconds left."""
+        item = self._live(key)
+        return 0.0 if item is None else max(0.0, item[2] - self._clock.time())
+
+    async def ping(self) -> None:
+        """Always answers."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+_PUT_NEW = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'n', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+_BUMP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+return {redis.call('HGET', KEYS[1], 'v'), n}
+"""
+
+
+class RedisEphemeral:
+    """Redis implementation: a hash {v: json, n: counter} per record."""
+
+    def __init__(self, url: str, *, prefix: str = "mfa:") -> None:
+        self._r = aioredis.Redis.from_url(
+            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
+            max_connections=200,
+        )
+        self._p = prefix
+        self._put_new = self._r.register_script(_PUT_NEW)
+        self._bump = self._r.register_script(_BUMP)
+
+    def _k(self, key: str) -> str:
+        return self._p + key
+
+    async def put(self, key: str, value: Record, ttl: float) -> None:
+        """Store a record."""
+        async with self._r.pipeline(transaction=True) as p:
+            p.delete(self._k(key))
+            p.hset(self._k(key), mapping={"v": json.dumps(value), "n": 0})
+            p.pexpire(self._k(key), int(ttl * 1000))
+            await p.execute()
+
+    async def put_new(self, key: str, value: Record, ttl: float) -> bool:
+        """Store if absent."""
+        return bool(await self._put_new(keys=[self._k(key)],
+                                        args=[json.dumps(value), int(ttl * 1000)]))
+
+    async def get(self, key: str) -> Record | None:
+        """Read a record."""
+        raw = await self._r.hget(self._k(key), "v")
+        return None if raw is None else json.loads(raw)
+
+    async def take(self, key: str) -> Record | None:
+        """Read and delete in one transaction; only the deleter gets the value."""
+        async with self._r.pipeline(transaction=True) as p:
+            p.hget(self._k(key), "v")
+            p.delete(self._k(key))
+            raw, deleted = await p.execute()
+        return json.loads(raw) if raw is not None and deleted == 1 else None
+
+    async def delete(self, key: str) -> bool:
+        """Delete a key."""
+        return bool(await self._r.delete(self._k(key)))
+
+    async def bump(self, key: str) -> tuple[Record, int] | None:
+        """Increment the record's counter atomically."""
+        res = await self._bump(keys=[self._k(key)])
+        if res is None:
+            return None
+        return json.loads(res[0]), int(res[1])
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Increment a counter; the TTL is set by the first increment only."""
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(self._k(key))
+            p.pexpire(self._k(key), int(ttl * 1000), nx=True)
+            n, _ = await p.execute()
+        return int(n)
+
+    async def ttl(self, key: str) -> float:
+        """Seconds left."""
+        ms = await self._r.pttl(self._k(key))
+        return max(0.0, ms / 1000.0)
+
+    async def ping(self) -> None:
+        """Round trip to Redis."""
+        await self._r.ping()
+
+    async def flush_prefix(self) -> None:
+        """Delete every key under this store's prefix (tests)."""
+        async for k in self._r.scan_iter(match=self._p + "*", count=500):
+            await self._r.delete(k)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._r.aclose()

@@ -1,0 +1,102 @@
+"""Per-tenant MFA policy over the deployment-wide default (settings)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from shared.clock import Clock
+from shared.database import Database
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective MFA policy of one tenant, in Frontegg's field names."""
+
+    id: str
+    enforceMFAType: str
+    strategies: tuple[str, ...]
+    allowRememberMyDevice: bool
+    mfaDeviceExpiration: int
+    phoneNumberRegexp: str | None = None
+    smsAllowedCountryCodes: tuple[str, ...] = ()
+    userVerification: str = "preferred"
+    createdAt: str | None = None
+    updatedAt: str | None = None
+
+    def allows(self, strategy: str) -> bool:
+        """Whether a strategy is active for this tenant."""
+        return strategy in self.strategies
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the configuration endpoints."""
+        out = asdict(self)
+        out["strategies"] = list(self.strategies)
+        out["smsAllowedCountryCodes"] = list(self.smsAllowedCountryCodes)
+        return out
+
+
+def default_policy(settings: Settings) -> Policy:
+    """The deployment-wide default from settings."""
+    return Policy(
+        id="default",
+        enforceMFAType=settings.enforce_mfa,
+        strategies=tuple(settings.default_strategies),
+        allowRememberMyDevice=settings.allow_remember_device,
+        mfaDeviceExpiration=min(settings.device_expiration, settings.device_expiration_cap),
+    )
+
+
+def _iso(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+class PolicyRepository:
+    """Stored tenant overrides, merged onto the default."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+
+    async def get(self, tenant_id: str) -> Policy:
+        """The tenant's effective policy."""
+        base = default_policy(self._settings)
+        row = await self._db.fetchrow(
+            "SELECT id, policy, created_at, updated_at FROM tenant_policies WHERE tenant_id = $1",
+            tenant_id)
+        if row is None:
+            return base
+        doc = json.loads(row["policy"])
+        return self._merge(base, doc, row["id"], _iso(row["created_at"]), _iso(row["updated_at"]))
+
+    def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,
+               updated: str | None) -> Policy:
+        fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc.items()
+                  if k in Policy.__dataclass_fields__ and k not in ("id", "createdAt", "updatedAt")}
+        merged = replace(base, **fields, id=pid, createdAt=created, updatedAt=updated)
+        cap = self._settings.device_expiration_cap
+        return replace(merged, mfaDeviceExpiration=max(0, min(merged.mfaDeviceExpiration, cap)))
+
+    async def save(self, tenant_id: str, changes: dict[str, Any], *, replace_all: bool) -> Policy:
+        """Create or replace (POST) or merge into (PATCH) the tenant's stored policy."""
+        now = self._clock.time()
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow(
+                "SELECT id, policy, created_at FROM tenant_policies WHERE tenant_id = $1",
+                tenant_id)
+            doc = {} if (row is None or replace_all) else json.loads(row["policy"])
+            doc.update(changes)
+            pid = row["id"] if row else str(uuid.uuid4())
+            created = row["created_at"] if row else now
+            await tx.execute(
+                "INSERT INTO tenant_policies (tenant_id, id, policy, created_at, updated_at) "
+                "VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id) DO UPDATE SET "
+                "policy = excluded.policy, updated_at = excluded.updated_at",
+                tenant_id, pid, json.dumps(doc), created, now)
+        return self._merge(default_policy(self._settings), doc, pid, _iso(created), _iso(now))

@@ -1,0 +1,159 @@
+"""Settings from the environment (12-factor). Read in create_app, never at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+SERVICES = ("session", "totp", "sms", "email", "webauthn")
+STRATEGIES = ("AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform", "SMS", "EmailCode")
+ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
+DEFAULT_PORTS = {"gateway": 8080, "session": 8081, "totp": 8082, "sms": 8083, "email": 8084,
+                 "webauthn": 8085}
+
+
+def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
+    """A string setting, stripped."""
+    return env.get(name, default).strip()
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """An integer setting; a bad value is a configuration error."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer") from None
+
+
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    """A float setting."""
+    raw = env.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean setting (1/true/yes/on)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in ("1", "true", "yes", "on")
+
+
+def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A comma-separated list setting."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting shared by the gateway and the services; see the README's table."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+    var_dir: str = "var"
+    redis_url: str = ""
+    database_url: str = ""
+    internal_api_key: str = ""
+    expose_internal_api: bool = False
+    jwt_private_key: str = ""
+    jwt_key_id: str = ""
+    jwt_extra_public_keys: str = ""
+    jwt_issuer: str = "mfa-service"
+    jwt_audience: str = ""
+    access_token_ttl: int = 3600
+    host_jwks: str = ""
+    host_jwt_issuer: str = ""
+    host_jwt_audience: str = ""
+    encryption_keys: str = ""
+    hmac_key: str = ""
+    mount_prefix: str = "/frontegg/identity"
+    max_body_bytes: int = 64 * 1024
+    upstream_timeout: float = 10.0
+    cors_origins: tuple[str, ...] = ()
+    upstreams: dict[str, str] = field(default_factory=dict)
+    shutdown_grace: float = 20.0
+    mfa_token_ttl: int = 600
+    mfa_token_max_failures: int = 5
+    lockout_delay_after: int = 5
+    lockout_max_failures: int = 50
+    lockout_window: int = 86400
+    enforce_mfa: str = "Force"
+    default_strategies: tuple[str, ...] = ("AuthenticatorApp", "WebAuthnPlatform",
+                                           "WebAuthnCrossPlatform")
+    allow_remember_device: bool = False
+    device_expiration: int = 30 * 86400
+    device_expiration_cap: int = 90 * 86400
+    remember_cookie: str = "mfa-remember-device"
+    admin_claim: str = "roles"
+    admin_value: str = "Admin"
+    issuer_name: str = "MFA"
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from the environment (or the mapping given)."""
+        e = dict(os.environ if env is None else env)
+        upstreams = {name: env_str(e, f"MFA_{name.upper()}_URL") for name in SERVICES}
+        s = cls(
+            host=env_str(e, "MFA_HOST", "127.0.0.1"),
+            port=env_int(e, "MFA_PORT", 8080),
+            log_level=env_str(e, "MFA_LOG_LEVEL", "INFO").upper(),
+            var_dir=env_str(e, "MFA_VAR_DIR", "var"),
+            redis_url=env_str(e, "MFA_REDIS_URL"),
+            database_url=env_str(e, "MFA_DATABASE_URL"),
+            internal_api_key=env_str(e, "MFA_INTERNAL_API_KEY"),
+            expose_internal_api=env_bool(e, "MFA_EXPOSE_INTERNAL_API", False),
+            jwt_private_key=e.get("MFA_JWT_PRIVATE_KEY", ""),
+            jwt_key_id=env_str(e, "MFA_JWT_KEY_ID"),
+            jwt_extra_public_keys=env_str(e, "MFA_JWT_EXTRA_PUBLIC_KEYS"),
+            jwt_issuer=env_str(e, "MFA_JWT_ISSUER", "mfa-service"),
+            jwt_audience=env_str(e, "MFA_JWT_AUDIENCE"),
+            access_token_ttl=env_int(e, "MFA_ACCESS_TOKEN_TTL", 3600),
+            host_jwks=env_str(e, "MFA_HOST_JWKS"),
+            host_jwt_issuer=env_str(e, "MFA_HOST_JWT_ISSUER"),
+            host_jwt_audience=env_str(e, "MFA_HOST_JWT_AUDIENCE"),
+            encryption_keys=env_str(e, "MFA_ENCRYPTION_KEYS"),
+            hmac_key=env_str(e, "MFA_HMAC_KEY"),
+            mount_prefix=env_str(e, "MFA_MOUNT_PREFIX", "/frontegg/identity").rstrip("/"),
+            max_body_bytes=env_int(e, "MFA_MAX_BODY_BYTES", 64 * 1024),
+            upstream_timeout=env_float(e, "MFA_UPSTREAM_TIMEOUT", 10.0),
+            cors_origins=env_list(e, "MFA_CORS_ORIGINS"),
+            upstreams={k: v for k, v in upstreams.items() if v},
+            shutdown_grace=env_float(e, "MFA_SHUTDOWN_GRACE", 20.0),
+            mfa_token_ttl=env_int(e, "MFA_TOKEN_TTL", 600),
+            mfa_token_max_failures=env_int(e, "MFA_TOKEN_MAX_FAILURES", 5),
+            lockout_delay_after=env_int(e, "MFA_LOCKOUT_DELAY_AFTER", 5),
+            lockout_max_failures=env_int(e, "MFA_LOCKOUT_MAX_FAILURES", 50),
+            lockout_window=env_int(e, "MFA_LOCKOUT_WINDOW", 86400),
+            enforce_mfa=env_str(e, "MFA_ENFORCE", "Force"),
+            default_strategies=env_list(e, "MFA_STRATEGIES", cls.default_strategies),
+            allow_remember_device=env_bool(e, "MFA_ALLOW_REMEMBER_DEVICE", False),
+            device_expiration=env_int(e, "MFA_DEVICE_EXPIRATION", 30 * 86400),
+            device_expiration_cap=env_int(e, "MFA_DEVICE_EXPIRATION_CAP", 90 * 86400),
+            remember_cookie=env_str(e, "MFA_REMEMBER_COOKIE", "mfa-remember-device"),
+            admin_claim=env_str(e, "MFA_ADMIN_CLAIM", "roles"),
+            admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
+            issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
+            env=e,
+        )
+        s.validate()
+        return replace(s, **overrides) if overrides else s
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work."""
+        if self.enforce_mfa not in ENFORCE_TYPES:
+            raise ValueError(f"MFA_ENFORCE must be one of {', '.join(ENFORCE_TYPES)}")
+        unknown = set(self.default_strategies) - set(STRATEGIES)
+        if unknown:
+            raise ValueError(f"MFA_STRATEGIES has unknown strategies: {sorted(unknown)}")
+        if self.mount_prefix and not self.mount_prefix.startswith("/"):
+            raise ValueError("MFA_MOUNT_PREFIX must start with /")

@@ -1,0 +1,200 @@
+"""The aiohttp kit every service and the gateway share: app keys, middlewares, body parsing,
+health endpoints and the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from marshmallow import EXCLUDE, Schema, ValidationError
+
+from shared.clock import Clock, SystemClock
+from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
+from shared.logs import request_id_var
+from shared.settings import Settings
+from shared.stores import Stores, open_stores
+from shared.tokens import Principal
+
+log = logging.getLogger("mfa.http")
+
+SETTINGS = web.AppKey("settings", Settings)
+STORES = web.AppKey("stores", Stores)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
+SERVICE = web.AppKey("service", str)
+READY_CHECKS = web.AppKey("ready_checks", list)
+TRACE_HEADER = "frontegg-trace-id"
+
+
+def error_response(status: int, message: str, code: str,
+                   headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+                   ) -> web.Response:
+    """Frontegg's envelope {"errors": [...], "errorCode": "ER-..."}."""
+    body: dict[str, Any] = {"errors": [message], "errorCode": code, **(extra or {})}
+    return web.json_response(body, status=status, headers=headers)
+
+
+_HTTP_CODES = {404: ("Not found", "ER-MFA-404"), 405: ("Method not allowed", "ER-MFA-405"),
+               413: ("Error request is too large", "ER-MFA-413"),
+               400: ("Bad request", "ER-MFA-400")}
+
+
+@web.middleware
+async def request_context(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                          ) -> web.StreamResponse:
+    """Request id (taken from the gateway or made here), errors as envelopes, access log."""
+    rid = request.headers.get(TRACE_HEADER) or request.headers.get("x-request-id") or ""
+    if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
+        rid = uuid.uuid4().hex
+    token = request_id_var.set(rid)
+    started = time.perf_counter()
+    try:
+        resp = await _guarded(request, handler)
+    finally:
+        request_id_var.reset(token)
+    resp.headers[TRACE_HEADER] = rid
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    log.info("request", extra={"fields": {
+        "requestId": rid, "method": request.method, "route": route, "status": resp.status,
+        "ms": round((time.perf_counter() - started) * 1000, 2)}})
+    return resp
+
+
+async def _guarded(request: web.Request,
+                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                   ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except MfaError as e:
+        return web.json_response(e.body(), status=e.status, headers=e.headers)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        msg, code = _HTTP_CODES.get(e.status, (e.reason, f"ER-MFA-{e.status}"))
+        return error_response(e.status, msg, code)
+    except STORE_FAULTS:
+        log.warning("store unavailable", exc_info=False)
+        return error_response(503, "Service temporarily unavailable", "ER-MFA-503")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error")
+        return error_response(500, "Internal error", "ER-MFA-500")
+
+
+async def read_json(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
+    """The JSON object body; empty means {}; unknown fields ignored; 400 on anything else."""
+    raw = await request.read()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("Malformed JSON body", code="ER-MFA-MALFORMED-JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object", code="ER-MFA-MALFORMED-JSON")
+    if schema is None:
+        return data
+    try:
+        return schema.load(data, unknown=EXCLUDE)
+    except ValidationError as e:
+        raise BadRequest(_first_error(e.messages), code="ER-MFA-VALIDATION") from None
+
+
+def _first_error(messages: Any, path: str = "") -> str:
+    if isinstance(messages, dict):
+        for k, v in messages.items():
+            return _first_error(v, f"{path}.{k}" if path else str(k))
+    if isinstance(messages, list) and messages:
+        first = messages[0]
+        if isinstance(first, str):
+            return f"{path}: {first}" if path else first
+        return _first_error(first, path)
+    return f"{path}: invalid" if path else "Invalid input"
+
+
+def json_ok(data: Any = None, status: int = 200) -> web.Response:
+    """A JSON success answer; never a bare null."""
+    return web.json_response({} if data is None else data, status=status)
+
+
+def stores_of(request: web.Request) -> Stores:
+    """The stores of the app serving this request."""
+    return request.app[STORES]
+
+
+def principal(request: web.Request) -> Principal:
+    """The logged-in user of a Bearer request (401 otherwise)."""
+    return request.app[STORES].bearer.principal(request.headers.get("Authorization"))
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_ok({"status": "ok", "service": request.app[SERVICE]})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    try:
+        for check in request.app[READY_CHECKS]:
+            await asyncio.wait_for(check(request.app), 3)
+    except (TimeoutError, *STORE_FAULTS, MfaError):
+        return error_response(503, "Not ready", "ER-MFA-NOT-READY")
+    return json_ok({"status": "ready", "service": request.app[SERVICE]})
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    raise NotFound("Unknown route", code="ER-MFA-ROUTE")
+
+
+def base_app(name: str, settings: Settings) -> web.Application:
+    """An app with the shared middlewares, body limit and health endpoints."""
+    app = web.Application(middlewares=[request_context],
+                          client_max_size=settings.max_body_bytes)
+    app[SERVICE] = name
+    app[SETTINGS] = settings
+    app[READY_CHECKS] = []
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Application], None],
+                *, stores: Stores | None = None, clock: Clock | None = None) -> web.Application:
+    """A factor service: base app + stores (given, embedded; or opened here, split) + routes."""
+    app = base_app(name, settings)
+    app[CLOCK] = clock or (stores.clock if stores else SystemClock())
+    if stores is not None:
+        app[STORES] = stores
+    else:
+        async def _stores_ctx(app: web.Application) -> AsyncIterator[None]:
+            app[STORES] = await open_stores(settings, app[CLOCK])
+            yield
+            await app[STORES].close()
+
+        app.cleanup_ctx.append(_stores_ctx)
+
+    async def _ping(app: web.Application) -> None:
+        await app[STORES].ping()
+
+    app[READY_CHECKS].append(_ping)
+    setup_routes(app)
+    return app
+
+
+def run(app: web.Application, settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT; in-flight requests get MFA_SHUTDOWN_GRACE seconds."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is pinned, but stay runnable without it
+        pass
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+                shutdown_timeout=settings.shutdown_grace, print=None)

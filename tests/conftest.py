@@ -1,0 +1,243 @@
+"""Fixtures that build the real stack: the gateway and every service, embedded (memory +
+SQLite) and split (each service its own app and port, on real Redis and Postgres)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.app import create_app as create_gateway
+from gateway.embedded import EMBEDDED_STORES, create_embedded_app, service_factories
+from shared.clock import FrozenClock
+from shared.crypto import b64e
+from shared.database import connect
+from shared.migrate import migrate
+from shared.settings import Settings
+from shared.stores import Stores, open_stores
+from shared.tokens import new_signing_key_pem
+
+STRICT = os.environ.get("MFA_TEST_STRICT") == "1"
+PG_ADMIN = os.environ.get("MFA_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+MODES = tuple(os.environ.get("MFA_TEST_MODES", "embedded,split").split(","))
+PREFIX = "/frontegg/identity"
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def unavailable(what: str) -> None:
+    """Skip locally, but fail under MFA_TEST_STRICT=1 (CI), where everything must run."""
+    if STRICT:
+        pytest.fail(f"{what} is required under MFA_TEST_STRICT=1", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session")
+def keys() -> dict[str, str]:
+    """Test-only keys, made fresh for the run."""
+    return {
+        "MFA_JWT_PRIVATE_KEY": new_signing_key_pem(),
+        "MFA_JWT_KEY_ID": "test-key",
+        "MFA_ENCRYPTION_KEYS": "t1:" + b64e(secrets.token_bytes(32)),
+        "MFA_HMAC_KEY": b64e(secrets.token_bytes(32)),
+        "MFA_INTERNAL_API_KEY": secrets.token_urlsafe(24),
+    }
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh Postgres database for this run, migrated, dropped afterwards."""
+    name = f"mfa_test_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        run_sync(admin(f"DROP DATABASE IF EXISTS {name}"))
+        run_sync(admin(f"CREATE DATABASE {name}"))
+    except (OSError, asyncpg.PostgresError) as e:
+        unavailable(f"Postgres ({e.__class__.__name__})")
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    async def up() -> None:
+        db = await connect(url)
+        await migrate(db, "up")
+        await db.close()
+
+    run_sync(up())
+    yield url
+    run_sync(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis database for this run, emptied first."""
+
+    async def flush() -> None:
+        r = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            await r.flushdb()
+        finally:
+            await r.aclose()
+
+    try:
+        run_sync(flush())
+    except (OSError, aioredis.ConnectionError) as e:
+        unavailable(f"Redis ({e.__class__.__name__})")
+    return REDIS_URL
+
+
+def make_settings(keys: dict[str, str], **env: str) -> Settings:
+    """Settings for tests: test keys plus the given MFA_* variables."""
+    return Settings.from_env({**keys, "MFA_EXPOSE_INTERNAL_API": "true", **env})
+
+
+@dataclass
+class Ids:
+    """Unique tenant, user and email for one test (tests never share state)."""
+
+    tenant: str = field(default_factory=lambda: f"t-{uuid.uuid4().hex[:10]}")
+    user: str = field(default_factory=lambda: f"u-{uuid.uuid4().hex[:10]}")
+
+    @property
+    def email(self) -> str:
+        """The user's email."""
+        return f"{self.user}@example.test"
+
+    def other(self) -> Ids:
+        """Another user of the same tenant."""
+        return Ids(tenant=self.tenant)
+
+
+@dataclass
+class Stack:
+    """A running gateway plus services, and a client to drive it over HTTP."""
+
+    mode: str
+    url: str
+    session_url: str
+    settings: Settings
+    stores: Stores
+    clock: FrozenClock
+    http: aiohttp.ClientSession
+    upstreams: dict[str, str] = field(default_factory=dict)
+
+    async def call(self, method: str, path: str, *, json: Any = None, data: Any = None,
+                   headers: dict[str, str] | None = None, token: str | None = None,
+                   expected_status: int = 200, prefix: str = PREFIX) -> Any:
+        """Call the gateway; assert the status; the JSON body (or text when not JSON)."""
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        async with self.http.request(method, self.url + prefix + path, json=json, data=data,
+                                     headers=h) as r:
+            text = await r.text()
+            assert r.status == expected_status, f"{method} {path}: {r.status} {text[:500]}"
+            try:
+                return await r.json(content_type=None)
+            except ValueError:
+                return text
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        """POST to the gateway."""
+        return await self.call("POST", path, json=json, **kw)
+
+    async def get(self, path: str, **kw: Any) -> Any:
+        """GET from the gateway."""
+        return await self.call("GET", path, **kw)
+
+    async def start_session(self, ids: Ids, *, expected_status: int = 200,
+                            **extra: Any) -> dict[str, Any]:
+        """The host's session start for a user (internal API)."""
+        body = {"userId": ids.user, "tenantId": ids.tenant, "email": ids.email, **extra}
+        h = {"Authorization": f"Bearer {self.settings.internal_api_key}"}
+        async with self.http.post(self.session_url + "/internal/v1/mfa/sessions", json=body,
+                                  headers=h) as r:
+            data = await r.json()
+            assert r.status == expected_status, data
+            return data
+
+    def user_token(self, ids: Ids, **claims: Any) -> str:
+        """An access token this service would issue for the user (logged-in routes)."""
+        token, _ = self.stores.tokens.issue(user_id=ids.user, tenant_id=ids.tenant,
+                                            email=ids.email, amr=["mfa", "otp"], extra=claims)
+        return token
+
+    async def set_policy(self, ids: Ids, **policy: Any) -> dict[str, Any]:
+        """Save a tenant policy with the internal API key."""
+        h = {"Authorization": f"Bearer {self.settings.internal_api_key}",
+             "frontegg-tenant-id": ids.tenant}
+        async with self.http.post(self.session_url + "/resources/configurations/v1/mfa-policy",
+                                  json=policy, headers=h) as r:
+            data = await r.json()
+            assert r.status == 200, data
+            return data
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A frozen clock at the current time, advanced by tests."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def extra_env() -> dict[str, str]:
+    """Extra MFA_* settings for a test module (override this fixture)."""
+    return {}
+
+
+@pytest.fixture(params=MODES)
+async def stack(request: pytest.FixtureRequest, aiohttp_server: Any, keys: dict[str, str],
+                clock: FrozenClock, tmp_path: Any, extra_env: dict[str, str]
+                ) -> AsyncIterator[Stack]:
+    """The whole service over HTTP, embedded and split."""
+    mode = request.param
+    async with aiohttp.ClientSession() as http:
+        if mode == "embedded":
+            settings = make_settings(keys, MFA_VAR_DIR=str(tmp_path), **extra_env)
+            gw = await aiohttp_server(create_embedded_app(settings, clock))
+            stores = gw.app[EMBEDDED_STORES]
+            url = str(gw.make_url("")).rstrip("/")
+            yield Stack(mode, url, url, settings, stores, clock, http)
+            return
+        pg = request.getfixturevalue("pg_url")
+        rd = request.getfixturevalue("redis_url")
+        settings = make_settings(keys, MFA_DATABASE_URL=pg, MFA_REDIS_URL=rd, **extra_env)
+        upstreams = {}
+        for name, factory in service_factories().items():
+            srv = await aiohttp_server(factory(settings, clock=clock))
+            upstreams[name] = str(srv.make_url("")).rstrip("/")
+        gw = await aiohttp_server(create_gateway(settings, upstreams=upstreams))
+        stores = await open_stores(settings, clock)
+        try:
+            url = str(gw.make_url("")).rstrip("/")
+            yield Stack(mode, url, upstreams["session"], settings, stores, clock, http,
+                        upstreams)
+        finally:
+            await stores.close()
+
+
+@pytest.fixture
+def ids() -> Ids:
+    """Unique ids for this test."""
+    return Ids()
