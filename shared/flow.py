@@ -31,6 +31,11 @@ class LoginResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def pending_aad(tenant_id: str, user_id: str) -> str:
+    """Associated data for the pending secrets a session start hands out (forced enrollment)."""
+    return f"pending\x00{tenant_id}\x00{user_id}"
+
+
 async def require_session(stores: Stores, mfa_token: str | None) -> MfaSession:
     """The live MFA session of an mfaToken; 401 otherwise."""
     s = await stores.sessions.load(mfa_token or "")

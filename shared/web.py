@@ -18,6 +18,7 @@ from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.logs import request_id_var
 from shared.settings import Settings
+from shared.flow import LoginResult
 from shared.stores import Stores, open_stores
 from shared.tokens import Principal
 
@@ -124,6 +125,16 @@ def _first_error(messages: Any, path: str = "") -> str:
 def json_ok(data: Any = None, status: int = 200) -> web.Response:
     """A JSON success answer; never a bare null."""
     return web.json_response({} if data is None else data, status=status)
+
+
+def login_response(result: LoginResult, settings: Settings) -> web.Response:
+    """Frontegg's login response; a remembered device also gets its HttpOnly cookie."""
+    resp = json_ok(result.body)
+    if result.remember_token:
+        resp.set_cookie(settings.remember_cookie, result.remember_token,
+                        max_age=result.remember_max_age, httponly=True, secure=True,
+                        samesite="Lax", path="/")
+    return resp
 
 
 def stores_of(request: web.Request) -> Stores:

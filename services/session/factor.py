@@ -8,7 +8,7 @@ from typing import Any
 from shared.crypto import token_hash
 from shared.devices import Device
 from shared.errors import BadRequest, TooManyRequests
-from shared.flow import login_body
+from shared.flow import login_body, pending_aad
 from shared.otpauth import enrollment, new_seed
 from shared.policies import Policy
 from shared.recovery import new_recovery_code
@@ -16,11 +16,6 @@ from shared.stores import Stores
 from shared.tokens import MFA_ACR, Principal
 
 NOT_ENROLLED = "MFA is not enrolled"
-
-
-def pending_aad(tenant_id: str, user_id: str) -> str:
-    """Associated data for the pending secrets of a forced enrollment."""
-    return f"pending\x00{tenant_id}\x00{user_id}"
 
 
 def mfa_devices(devices: list[Device], email: str, policy: Policy) -> dict[str, list[Any]]:
