@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from shared.errors import BadGateway, GatewayTimeout, Unavailable
 from shared.logs import request_id_var
@@ -26,8 +27,9 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
                           if k.lower() not in _DROP_REQUEST)
     headers[TRACE_HEADER] = request_id_var.get() or ""
     headers["X-Forwarded-For"] = request.remote or ""
-    url = base_url.rstrip("/") + path + (f"?{request.query_string}" if request.query_string
-                                         else "")
+    raw_query = request.rel_url.raw_query_string
+    url = URL(base_url.rstrip("/") + path + (f"?{raw_query}" if raw_query else ""),
+              encoded=True)
     try:
         async with session.request(request.method, url, headers=headers, data=body,
                                    allow_redirects=False,

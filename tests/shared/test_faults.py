@@ -1,0 +1,58 @@
+"""Faults in Redis or Postgres give a 503 envelope; the service stays up and recovers alone."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import pytest
+
+from services.session.app import create_app
+from tests.conftest import Ids, make_settings
+from tests.gateway.test_gateway import assert_envelope
+from tests.support.tcp_proxy import TcpProxy
+
+
+def _via(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+@pytest.mark.parametrize("victim", ["redis", "postgres"])
+async def test_store_outage_is_503_and_service_recovers(
+        victim: str, aiohttp_server: Any, keys: dict[str, str], pg_url: str, redis_url: str
+) -> None:
+    target = urlsplit(redis_url if victim == "redis" else pg_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
+    await proxy.start()
+    env = {"MFA_REDIS_URL": redis_url, "MFA_DATABASE_URL": pg_url}
+    env["MFA_REDIS_URL" if victim == "redis" else "MFA_DATABASE_URL"] = _via(
+        redis_url if victim == "redis" else pg_url, proxy.port)
+    settings = make_settings(keys, **env)
+    srv = await aiohttp_server(create_app(settings))
+    ids = Ids()
+    body = {"userId": ids.user, "tenantId": ids.tenant, "email": ids.email}
+    headers = {"Authorization": f"Bearer {settings.internal_api_key}"}
+    url = str(srv.make_url("/internal/v1/mfa/sessions"))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=body, headers=headers) as r:
+            assert r.status == 200
+        await proxy.stop()
+        for _ in range(2):
+            async with http.post(url, json=body, headers=headers) as r:
+                assert r.status == 503
+                assert_envelope(await r.json())
+        async with http.get(str(srv.make_url("/readyz"))) as r:
+            assert r.status == 503
+        await proxy.start()
+        statuses = []
+        for _ in range(3):  # a pooled connection cut by the outage may fail once more
+            async with http.post(url, json=body, headers=headers) as r:
+                statuses.append(r.status)
+        assert statuses[-1] == 200, statuses
+        async with http.get(str(srv.make_url("/readyz"))) as r:
+            assert r.status == 200
+    await proxy.stop()

@@ -1,0 +1,193 @@
+"""One suite for both short-lived stores (Redis and memory) and both databases (Postgres and
+SQLite): the embedded implementations must behave like the production ones."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from shared.challenges import ChallengeStore, InvalidChallenge
+from shared.clock import FrozenClock
+from shared.crypto import CodeHasher
+from shared.database import connect
+from shared.devices import Device, DeviceRepository, new_device_id
+from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
+from shared.migrate import migrate
+from shared.mfa_session import MfaSessionStore
+from shared.recovery import RecoveryCodes
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def eph(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[Ephemeral]:
+    """Each short-lived store implementation."""
+    if request.param == "memory":
+        yield MemoryEphemeral(clock)
+        return
+    url = request.getfixturevalue("redis_url")
+    store = RedisEphemeral(url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    yield store
+    await store.flush_prefix()
+    await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Any]:
+    """Each database implementation, migrated."""
+    if request.param == "sqlite":
+        database = await connect(f"sqlite:///{tmp_path}/t.sqlite3")
+        await migrate(database, "up")
+    else:
+        database = await connect(request.getfixturevalue("pg_url"))
+    yield database
+    await database.close()
+
+
+HASHER = CodeHasher(b"k" * 32)
+
+
+async def test_take_has_exactly_one_winner_among_50(eph: Ephemeral) -> None:
+    await eph.put("k", {"a": 1}, 60)
+    results = await asyncio.gather(*(eph.take("k") for _ in range(50)))
+    assert [r for r in results if r is not None] == [{"a": 1}]
+    assert await eph.get("k") is None
+
+
+async def test_bump_counts_atomically_and_keeps_value(eph: Ephemeral) -> None:
+    await eph.put("k", {"v": "x"}, 60)
+    counts = await asyncio.gather(*(eph.bump("k") for _ in range(20)))
+    assert sorted(c[1] for c in counts if c) == list(range(1, 21))
+    assert await eph.bump("missing") is None
+
+
+async def test_put_new_refuses_existing_key(eph: Ephemeral) -> None:
+    assert await eph.put_new("n", {}, 60) is True
+    assert await eph.put_new("n", {}, 60) is False
+    assert 0 < await eph.ttl("n") <= 60
+
+
+async def test_incr_counts_and_expires(eph: Ephemeral) -> None:
+    assert [await eph.incr("c", 60) for _ in range(3)] == [1, 2, 3]
+    assert await eph.delete("c") is True
+    assert await eph.incr("c", 60) == 1
+
+
+async def test_fifty_parallel_correct_answers_to_one_challenge_have_one_winner(
+        eph: Ephemeral, clock: FrozenClock) -> None:
+    store = ChallengeStore(eph, HASHER, clock, max_attempts=100)
+    token = await store.create(purpose="p", tenant_id="t", user_id="u", ttl=300, code="123456")
+
+    async def attempt() -> bool:
+        try:
+            await store.verify(token, "123456", purpose="p", tenant_id="t", user_id="u")
+            return True
+        except InvalidChallenge:
+            return False
+
+    results = await asyncio.gather(*(attempt() for _ in range(50)))
+    assert results.count(True) == 1
+
+
+async def test_challenge_dies_after_five_wrong_codes(eph: Ephemeral, clock: FrozenClock) -> None:
+    store = ChallengeStore(eph, HASHER, clock)
+    token = await store.create(purpose="p", tenant_id="t", user_id="u", ttl=300, code="123456")
+    for _ in range(5):
+        with pytest.raises(InvalidChallenge):
+            await store.verify(token, "000000", purpose="p", tenant_id="t", user_id="u")
+    with pytest.raises(InvalidChallenge):
+        await store.verify(token, "123456", purpose="p", tenant_id="t", user_id="u")
+
+
+@pytest.mark.parametrize("bind", [{"purpose": "other", "tenant_id": "t", "user_id": "u"},
+                                  {"purpose": "p", "tenant_id": "t2", "user_id": "u"},
+                                  {"purpose": "p", "tenant_id": "t", "user_id": "u2"}])
+async def test_challenge_is_bound_to_purpose_tenant_and_user(
+        eph: Ephemeral, clock: FrozenClock, bind: dict[str, str]) -> None:
+    store = ChallengeStore(eph, HASHER, clock)
+    token = await store.create(purpose="p", tenant_id="t", user_id="u", ttl=300, code="123456")
+    with pytest.raises(InvalidChallenge):
+        await store.verify(token, "123456", **bind)
+
+
+async def test_expired_challenge_looks_like_unknown(eph: Ephemeral, clock: FrozenClock) -> None:
+    store = ChallengeStore(eph, HASHER, clock)
+    token = await store.create(purpose="p", tenant_id="t", user_id="u", ttl=300, code="123456")
+    clock.advance(301)
+    with pytest.raises(InvalidChallenge) as expired:
+        await store.verify(token, "123456", purpose="p", tenant_id="t", user_id="u")
+    with pytest.raises(InvalidChallenge) as unknown:
+        await store.verify("nope", "123456", purpose="p", tenant_id="t", user_id="u")
+    assert expired.value.body() == unknown.value.body()
+
+
+async def test_mfa_session_is_single_use_and_burns_after_max_failures(
+        eph: Ephemeral, clock: FrozenClock) -> None:
+    sessions = MfaSessionStore(eph, clock, ttl=600, max_failures=5)
+    token, s = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
+    assert (await sessions.load(token)) == s
+    burned = [await sessions.fail(s) for _ in range(5)]
+    assert burned == [False, False, False, False, True]
+    assert await sessions.load(token) is None
+
+    token, s = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
+    wins = await asyncio.gather(*(sessions.consume(s) for _ in range(50)))
+    assert wins.count(True) == 1
+    assert await sessions.load(token) is None
+
+
+async def test_mfa_session_expires(eph: Ephemeral, clock: FrozenClock) -> None:
+    sessions = MfaSessionStore(eph, clock, ttl=600, max_failures=5)
+    token, _ = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
+    clock.advance(601)
+    assert await sessions.load(token) is None
+
+
+def _device(**kw: Any) -> Device:
+    base = {"id": new_device_id(), "tenant_id": "t-" + uuid.uuid4().hex[:6], "user_id": "u",
+            "kind": "totp", "created_at": 1.0}
+    return Device(**{**base, **kw})
+
+
+async def test_device_repository_scopes_devices_to_their_user(db: Any) -> None:
+    repo = DeviceRepository(db)
+    d = _device(data={"phoneMasked": "+1*****11"}, kind="sms")
+    await repo.add(d)
+    assert await repo.get(d.tenant_id, d.user_id, d.id) == d
+    assert await repo.get(d.tenant_id, "someone-else", d.id) is None
+    assert await repo.delete(d.tenant_id, "someone-else", d.id) is False
+    assert [x.id for x in await repo.list_for_user(d.tenant_id, d.user_id)] == [d.id]
+
+
+async def test_advance_step_accepts_each_time_step_once_under_concurrency(db: Any) -> None:
+    repo = DeviceRepository(db)
+    d = _device()
+    await repo.add(d)
+    wins = await asyncio.gather(*(repo.advance_step(d.id, 1000, 2.0) for _ in range(50)))
+    assert wins.count(True) == 1
+    assert await repo.advance_step(d.id, 999, 3.0) is False
+    assert await repo.advance_step(d.id, 1001, 3.0) is True
+
+
+async def test_sign_count_compare_and_set(db: Any) -> None:
+    repo = DeviceRepository(db)
+    d = _device(kind="webauthn", lookup="cred-" + uuid.uuid4().hex)
+    await repo.add(d)
+    assert await repo.update_sign_count(d.id, 0, 5, 1.0) is True
+    assert await repo.update_sign_count(d.id, 0, 6, 1.0) is False
+    assert (await repo.find_by_lookup("webauthn", d.lookup or "")).sign_count == 5
+
+
+async def test_recovery_code_is_issued_once_and_redeemed_once(db: Any, clock: FrozenClock
+                                                              ) -> None:
+    rec = RecoveryCodes(db, HASHER, clock)
+    t, email = "t-" + uuid.uuid4().hex[:6], f"{uuid.uuid4().hex[:6]}@x.test"
+    code = await rec.issue_if_missing(t, "u", email)
+    assert code and len(code.replace("-", "")) == 20
+    assert await rec.issue_if_missing(t, "u", email) is None
+    results = await asyncio.gather(*(rec.redeem_by_email(email, code.lower())
+                                     for _ in range(20)))
+    assert [r for r in results if r] == [(t, "u")]
+    assert await rec.has_code(t, "u") is False
