@@ -62,7 +62,7 @@ async def applied_versions(db: Database) -> list[int]:
 async def _locked(db: Database, direction: str, steps: int | None) -> list[int]:
     done = set(await applied_versions(db))
     todo = load_migrations()
-    changed = []
+    changed: list[int] = []
     if direction == "up":
         for m in todo:
             if m.version not in done and (steps is None or len(changed) < steps):

@@ -77,8 +77,10 @@ class PolicyRepository:
 
     def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,
                updated: str | None) -> Policy:
-        fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc.items()
-                  if k in Policy.__dataclass_fields__ and k not in ("id", "createdAt", "updatedAt")}
+        skip = ("id", "createdAt", "updatedAt")
+        fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v)
+                                  for k, v in doc.items()
+                                  if k in Policy.__dataclass_fields__ and k not in skip}
         merged = replace(base, **fields, id=pid, createdAt=created, updatedAt=updated)
         cap = self._settings.device_expiration_cap
         return replace(merged, mfaDeviceExpiration=max(0, min(merged.mfaDeviceExpiration, cap)))

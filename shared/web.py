@@ -16,9 +16,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
+from shared.flow import LoginResult
 from shared.logs import request_id_var
 from shared.settings import Settings
-from shared.flow import LoginResult
 from shared.stores import Stores, open_stores
 from shared.tokens import Principal
 
@@ -151,11 +151,14 @@ async def _healthz(request: web.Request) -> web.Response:
     return json_ok({"status": "ok", "service": request.app[SERVICE]})
 
 
+_NOT_READY: tuple[type[BaseException], ...] = (TimeoutError, MfaError, *STORE_FAULTS)
+
+
 async def _readyz(request: web.Request) -> web.Response:
     try:
         for check in request.app[READY_CHECKS]:
             await asyncio.wait_for(check(request.app), 3)
-    except (TimeoutError, *STORE_FAULTS, MfaError):
+    except _NOT_READY:
         return error_response(503, "Not ready", "ER-MFA-NOT-READY")
     return json_ok({"status": "ready", "service": request.app[SERVICE]})
 

@@ -180,7 +180,7 @@ async def test_internal_api_is_not_routed_unless_configured(aiohttp_server: Any,
                                                             keys: dict[str, str]) -> None:
     url = await _gateway(aiohttp_server, keys, {"session": str(upstream.make_url(""))},
                          MFA_EXPOSE_INTERNAL_API="false")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url + "/internal/v1/mfa/sessions") as r:
-            assert r.status == 404
-            assert_envelope(await r.json())
+    async with aiohttp.ClientSession() as http, http.post(
+            url + "/internal/v1/mfa/sessions") as r:
+        assert r.status == 404
+        assert_envelope(await r.json())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -77,12 +76,12 @@ async def test_migrate_twice_does_nothing_the_second_time(empty_db: Database) ->
 
 async def test_two_migrator_processes_at_once_apply_each_migration_once(fresh_pg: str) -> None:
     env = {**os.environ, "MFA_DATABASE_URL": fresh_pg}
-    procs = [subprocess.Popen([sys.executable, "-m", "shared.migrate", "up"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outs = [await asyncio.to_thread(p.communicate, timeout=60) for p in procs]
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.migrate", "up", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(2)]
+    outs = [(await asyncio.wait_for(p.communicate(), 60))[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert sum("nothing to do" in o[0] for o in outs) == 1, outs
+    assert sum("nothing to do" in o for o in outs) == 1, outs
     db = await connect(fresh_pg)
     try:
         assert await applied_versions(db) == [m.version for m in load_migrations()]

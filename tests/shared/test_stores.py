@@ -16,8 +16,8 @@ from shared.crypto import CodeHasher
 from shared.database import connect
 from shared.devices import Device, DeviceRepository, new_device_id
 from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
-from shared.migrate import migrate
 from shared.mfa_session import MfaSessionStore
+from shared.migrate import migrate
 from shared.recovery import RecoveryCodes
 
 
