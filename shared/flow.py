@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import TooManyRequests, Unauthorized
+from shared.metrics import verified
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 
@@ -40,13 +41,18 @@ async def require_session(stores: Stores, mfa_token: str | None) -> MfaSession:
     """The live MFA session of an mfaToken; 401 otherwise."""
     s = await stores.sessions.load(mfa_token or "")
     if s is None:
+        verified("session", "expired")
         raise InvalidMfaToken()
     return s
 
 
 async def check_lockout(stores: Stores, tenant_id: str, user_id: str, factor: str) -> None:
     """429 while the factor is delayed or locked for this user."""
-    await stores.lockout.check(tenant_id, user_id, factor)
+    try:
+        await stores.lockout.check(tenant_id, user_id, factor)
+    except TooManyRequests:
+        verified(factor, "locked")
+        raise
 
 
 async def record_failure(stores: Stores, *, tenant_id: str, user_id: str, factor: str,
@@ -56,6 +62,7 @@ async def record_failure(stores: Stores, *, tenant_id: str, user_id: str, factor
     burned = await stores.sessions.fail(session) if session is not None else False
     n = await stores.lockout.failure(tenant_id, user_id, factor)
     locked = n >= stores.settings.lockout_max_failures
+    verified(factor, "locked" if locked else "wrong_code")
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
                               action="lockout" if locked else "failure", outcome="refused",
                               device_id=device_id,
@@ -87,6 +94,7 @@ async def complete_login(stores: Stores, session: MfaSession, *, factor: str,
     if not await stores.sessions.consume(session):
         raise InvalidMfaToken()
     t, u = session.tenant_id, session.user_id
+    verified(factor, "success")
     await stores.lockout.success(t, u, factor)
     await stores.audit.record(tenant_id=t, user_id=u, factor=factor, action="verify",
                               outcome="success", device_id=device_id)
@@ -121,7 +129,3 @@ async def after_removal(stores: Stores, *, tenant_id: str, user_id: str, factor:
                               action="disable", outcome="success", device_id=device_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
 
-
-def retry_hint(e: TooManyRequests) -> int:
-    """Seconds a 429 asks the client to wait."""
-    return e.retry_after

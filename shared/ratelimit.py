@@ -40,3 +40,7 @@ class SendLimiter:
                 raise TooManyRequests("Too many codes requested, try again later",
                                       retry_after=int(await self._eph.ttl(f"cap:{cap.key}")) + 1,
                                       code="ER-MFA-SEND-LIMIT")
+
+    async def release(self, key: str) -> None:
+        """Lift a cooldown whose send did not happen (a failed send should not punish)."""
+        await self._eph.delete(f"cool:{key}")

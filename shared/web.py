@@ -18,6 +18,7 @@ from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
 from shared.logs import request_id_var
+from shared.metrics import LATENCY, REQUESTS, STORE_ERRORS, metrics_handler
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
 from shared.tokens import Principal
@@ -60,11 +61,16 @@ async def request_context(request: web.Request,
     finally:
         request_id_var.reset(token)
     resp.headers[TRACE_HEADER] = rid
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
-        else "unmatched"
-    log.info("request", extra={"fields": {
-        "requestId": rid, "method": request.method, "route": route, "status": resp.status,
-        "ms": round((time.perf_counter() - started) * 1000, 2)}})
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    elapsed = time.perf_counter() - started
+    service = request.app[SERVICE]
+    REQUESTS.labels(service, request.method, route, str(resp.status)).inc()
+    LATENCY.labels(service, request.method, route).observe(elapsed)
+    if log.isEnabledFor(logging.INFO):
+        log.info("request", extra={"fields": {
+            "requestId": rid, "service": service, "method": request.method, "route": route,
+            "status": resp.status, "ms": round(elapsed * 1000, 2)}})
     return resp
 
 
@@ -80,8 +86,9 @@ async def _guarded(request: web.Request,
             raise
         msg, code = _HTTP_CODES.get(e.status, (e.reason, f"ER-MFA-{e.status}"))
         return error_response(e.status, msg, code)
-    except STORE_FAULTS:
-        log.warning("store unavailable", exc_info=False)
+    except STORE_FAULTS as e:
+        STORE_ERRORS.labels(request.app[SERVICE]).inc()
+        log.warning("store unavailable", extra={"fields": {"error": e.__class__.__name__}})
         return error_response(503, "Service temporarily unavailable", "ER-MFA-503")
     except asyncio.CancelledError:
         raise
@@ -176,6 +183,7 @@ def base_app(name: str, settings: Settings) -> web.Application:
     app[READY_CHECKS] = []
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", metrics_handler)
     return app
 
 
@@ -203,12 +211,10 @@ def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Appli
 
 
 def run(app: web.Application, settings: Settings) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight requests get MFA_SHUTDOWN_GRACE seconds."""
-    try:
-        import uvloop
+    """Serve until SIGTERM/SIGINT. On SIGTERM the listener closes at once, in-flight requests
+    get MFA_SHUTDOWN_GRACE seconds to finish, then the cleanup contexts close the pools."""
+    import uvloop
 
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is pinned, but stay runnable without it
-        pass
     web.run_app(app, host=settings.host, port=settings.port, access_log=None,
-                shutdown_timeout=settings.shutdown_grace, print=None)
+                shutdown_timeout=settings.shutdown_grace, print=None,
+                loop=uvloop.new_event_loop(), handle_signals=True)

@@ -1,0 +1,35 @@
+"""Prometheus metrics (prometheus-client). Labels never carry ids, codes or personal data."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+REQUESTS = Counter("mfa_http_requests_total", "HTTP requests by route and status",
+                   ["service", "method", "route", "status"])
+LATENCY = Histogram("mfa_http_request_duration_seconds", "HTTP request latency by route",
+                    ["service", "method", "route"],
+                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+VERIFY = Counter("mfa_verify_total", "Second-factor verifications by factor and outcome "
+                 "(success, wrong_code, locked, expired)", ["factor", "outcome"])
+CODES_SENT = Counter("mfa_codes_sent_total", "One-time codes sent by factor, provider and "
+                     "outcome (sent, failed, refused)", ["factor", "provider", "outcome"])
+STORE_ERRORS = Counter("mfa_store_errors_total", "Redis/Postgres faults answered with 503",
+                       ["service"])
+
+
+def code_sent(factor: str, provider: str, outcome: str) -> None:
+    """Count one code delivery attempt."""
+    CODES_SENT.labels(factor, provider, outcome).inc()
+
+
+def verified(factor: str, outcome: str) -> None:
+    """Count one verification outcome."""
+    VERIFY.labels(factor, outcome).inc()
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """GET /metrics in Prometheus' text format."""
+    resp = web.Response(body=generate_latest())
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return resp
