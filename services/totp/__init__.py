@@ -1,0 +1,1 @@
+"""The totp service: authenticator-app enroll, verify and disable, mid-login and logged-in."""

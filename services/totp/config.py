@@ -1,0 +1,29 @@
+"""Settings of the totp service (MFA_TOTP_*), read from the environment in create_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import Settings, env_int
+
+_MAX_WINDOW = 3  # more than +-90 s of drift makes a code guessable for too long
+
+
+@dataclass(frozen=True)
+class TotpConfig:
+    """What the TOTP factor needs beyond the shared settings."""
+
+    issuer: str
+    window: int = 1
+    enroll_ttl: int = 600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TotpConfig:
+        """MFA_TOTP_WINDOW, MFA_TOTP_ENROLL_TTL and MFA_ISSUER_NAME."""
+        window = env_int(settings.env, "MFA_TOTP_WINDOW", 1)
+        ttl = env_int(settings.env, "MFA_TOTP_ENROLL_TTL", 600)
+        if not 0 <= window <= _MAX_WINDOW:
+            raise ValueError(f"MFA_TOTP_WINDOW must be between 0 and {_MAX_WINDOW}")
+        if not 60 <= ttl <= 86400:
+            raise ValueError("MFA_TOTP_ENROLL_TTL must be between 60 and 86400 seconds")
+        return cls(issuer=settings.issuer_name, window=window, enroll_ttl=ttl)

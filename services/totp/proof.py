@@ -1,0 +1,76 @@
+"""Proving possession of an authenticator with one code: the same work and the same answer
+for a wrong code, an unknown device and another user's device; each time step used once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+from services.totp.config import TotpConfig
+from services.totp.otp import DUMMY_SEED, match_step, normalise_code, totp_for
+from services.totp.store import KIND, seed_of
+from shared.challenges import InvalidChallenge
+from shared.devices import Device
+from shared.flow import record_failure
+from shared.mfa_session import MfaSession
+from shared.stores import Stores
+
+_DUMMY_AAD = "totp-dummy"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A code that matched a device at a time step (not yet spent)."""
+
+    device: Device
+    step: int
+
+
+def totp_devices(devices: list[Device | None]) -> list[Device]:
+    """Only the authenticator apps (an SMS or WebAuthn id is as unknown as a made-up one)."""
+    return [d for d in devices if d is not None and d.kind == KIND]
+
+
+def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
+               ) -> Proof | None:
+    """The first device whose code (within the window) equals `code`.
+
+    Every device is checked; with none, a dummy seed is decrypted and checked, so an unknown
+    device takes the time a known one does (as Home Assistant's TOTP module does)."""
+    now = stores.clock.now()
+    code = normalise_code(code)
+    if not devices:
+        envelope = stores.cipher.encrypt(DUMMY_SEED.encode(), _DUMMY_AAD)
+        seed = stores.cipher.decrypt(envelope, _DUMMY_AAD).decode()
+        match_step(totp_for(seed), code, for_time=now, window=cfg.window)
+        return None
+    found: Proof | None = None
+    for d in devices:
+        step = match_step(totp_for(seed_of(stores, d)), code, for_time=now, window=cfg.window)
+        if step is not None and found is None:
+            found = Proof(d, step)
+    return found
+
+
+async def spend(stores: Stores, proof: Proof) -> bool:
+    """Store the step as the device's last; False when it (or a later one) was used already,
+    also by a parallel request (one conditional UPDATE decides)."""
+    return await stores.devices.advance_step(proof.device.id, proof.step, stores.clock.time())
+
+
+async def refuse(stores: Stores, *, tenant_id: str, user_id: str,
+                 session: MfaSession | None = None, device_id: str | None = None) -> NoReturn:
+    """A wrong code: count it against the mfaToken and the factor's lockout, then 400."""
+    await record_failure(stores, tenant_id=tenant_id, user_id=user_id, factor=KIND,
+                         session=session, device_id=device_id)
+    raise InvalidChallenge()
+
+
+async def refuse_replay(stores: Stores, *, tenant_id: str, user_id: str,
+                        device_id: str | None = None) -> NoReturn:
+    """A right code already used: audited, answered like a wrong code, not counted as a guess
+    (it proves the seed was known; counting it would let a replay lock the user out)."""
+    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=KIND,
+                              action="failure", outcome="refused", device_id=device_id,
+                              detail={"reason": "replay"})
+    raise InvalidChallenge()
