@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,9 +10,9 @@ from aiohttp import web
 from gateway.cors import cors
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
-from shared.errors import MfaError, NotFound, PayloadTooLarge
+from shared.errors import NotFound, PayloadTooLarge
 from shared.settings import Settings
-from shared.web import READY_CHECKS, SETTINGS, base_app
+from shared.web import SETTINGS, base_app
 
 UPSTREAMS = web.AppKey("upstreams", dict)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
@@ -41,22 +40,13 @@ async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[CLIENT].close()
 
 
-async def _upstreams_ready(app: web.Application) -> None:
-    async def one(url: str) -> None:
-        async with app[CLIENT].get(url.rstrip("/") + "/readyz",
-                                   timeout=aiohttp.ClientTimeout(total=2)) as r:
-            if r.status != 200:
-                raise MfaError("upstream not ready")
-
-    await asyncio.gather(*(one(u) for u in app[UPSTREAMS].values()))
-
-
 def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> web.Application:
     """The gateway in front of services at the given (or configured) URLs."""
     app = base_app("gateway", settings)
     app.middlewares.insert(0, cors)
     app[UPSTREAMS] = dict(upstreams if upstreams is not None else settings.upstreams)
-    app[READY_CHECKS].append(_upstreams_ready)
+    # Readiness is the gateway's own: one sick factor must not take every factor out of
+    # rotation (each service has its own /readyz behind its own Service).
     app.cleanup_ctx.append(_client_ctx)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app

@@ -12,6 +12,7 @@ from gateway.app import UPSTREAMS, create_app
 from shared.clock import Clock, SystemClock
 from shared.settings import SERVICES, Settings
 from shared.stores import Stores, open_embedded_stores
+from shared.web import READY_CHECKS
 
 EMBEDDED_STORES = web.AppKey("embedded_stores", Stores)
 AppFactory = Callable[..., web.Application]
@@ -54,5 +55,9 @@ def create_embedded_app(settings: Settings, clock: Clock | None = None) -> web.A
             await runner.cleanup()
         await stores.close()
 
+    async def stores_ready(app: web.Application) -> None:
+        await app[EMBEDDED_STORES].ping()
+
     gateway.cleanup_ctx.insert(0, services_ctx)
+    gateway[READY_CHECKS].append(stores_ready)
     return gateway

@@ -38,3 +38,14 @@ def ensure_dev_keys(var_dir: str, env: dict[str, str]) -> dict[str, str]:
               f"Internal API key (Authorization: Bearer ...): {out['MFA_INTERNAL_API_KEY']}",
               file=sys.stderr)
     return out
+
+
+if __name__ == "__main__":
+    # `python -m shared.devkeys VAR_DIR` prints shell exports for the keys not already set.
+    import shlex
+
+    current = dict(os.environ)
+    filled = ensure_dev_keys(sys.argv[1] if len(sys.argv) > 1 else "var", current)
+    for name, value in filled.items():
+        if name.startswith("MFA_") and not current.get(name):
+            print(f"export {name}={shlex.quote(value)}")

@@ -41,6 +41,7 @@ def error_response(status: int, message: str, code: str,
     return web.json_response(body, status=status, headers=headers)
 
 
+_QUIET = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes: counted, not logged
 _HTTP_CODES = {404: ("Not found", "ER-MFA-404"), 405: ("Method not allowed", "ER-MFA-405"),
                413: ("Error request is too large", "ER-MFA-413"),
                400: ("Bad request", "ER-MFA-400")}
@@ -67,7 +68,7 @@ async def request_context(request: web.Request,
     service = request.app[SERVICE]
     REQUESTS.labels(service, request.method, route, str(resp.status)).inc()
     LATENCY.labels(service, request.method, route).observe(elapsed)
-    if log.isEnabledFor(logging.INFO):
+    if log.isEnabledFor(logging.INFO) and route not in _QUIET:
         log.info("request", extra={"fields": {
             "requestId": rid, "service": service, "method": request.method, "route": route,
             "status": resp.status, "ms": round(elapsed * 1000, 2)}})
