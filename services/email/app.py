@@ -1,0 +1,54 @@
+"""The email service's aiohttp application factory."""
+
+from __future__ import annotations
+
+import logging
+from email.headerregistry import Address
+
+from aiohttp import web
+
+from services.email import config, handlers
+from services.email.factor import EmailFactor
+from services.email.message import Templates
+from services.email.providers import EmailSender
+from services.email.providers.console import ConsoleSender
+from services.email.providers.smtp import SmtpSender
+from shared.clock import Clock
+from shared.settings import Settings
+from shared.stores import Stores
+from shared.web import service_app
+
+log = logging.getLogger("mfa.email")
+
+# Used only by the development console sender, which delivers nothing.
+_DEV_FROM = Address(display_name="MFA (development)", addr_spec="no-reply@localhost")
+
+
+def setup_routes(app: web.Application) -> None:
+    """The email service's routes (Frontegg's paths, see frontegg-contract.md section 4)."""
+    r = app.router
+    r.add_post("/resources/auth/v1/user/mfa/emailcode", handlers.send_code)
+    r.add_post("/resources/auth/v1/user/mfa/emailcode/verify", handlers.verify_code)
+
+
+def _sender(cfg: config.EmailConfig, *, embedded: bool) -> tuple[EmailSender | None, Address]:
+    """SMTP when MFA_SMTP_HOST is set; the console only in embedded mode; else nothing."""
+    if cfg.smtp is not None:
+        return SmtpSender(cfg.smtp), config.sender_address(cfg.smtp)
+    if embedded:
+        log.warning("DEVELOPMENT ONLY: MFA_SMTP_HOST is not set, email codes are written to "
+                    "the log instead of being sent")
+        return ConsoleSender(), _DEV_FROM
+    log.error("MFA_SMTP_HOST is not set: email codes cannot be sent (answering 503)")
+    return None, _DEV_FROM
+
+
+def create_app(settings: Settings, *, stores: Stores | None = None,
+               clock: Clock | None = None) -> web.Application:
+    """Build the email service (stores given: embedded; else opened from settings)."""
+    cfg = config.load(settings.env)
+    sender, from_addr = _sender(cfg, embedded=stores is not None)
+    app = service_app("email", settings, setup_routes, stores=stores, clock=clock)
+    app[handlers.EMAIL] = EmailFactor(cfg=cfg, templates=Templates(), sender=sender,
+                                      from_addr=from_addr, issuer=settings.issuer_name)
+    return app

@@ -1,0 +1,128 @@
+"""The email-code factor's core: send a one-time code to the MFA session's email address and
+verify it. No HTTP here.
+
+The address is the user's email from the MFA session (there is no email enrollment). Codes
+follow NIST SP 800-63B 5.1.3 (out-of-band): random, 6+ digits, short-lived, single use, a
+limited number of tries, stored only as an HMAC; the challenge is bound to the mfaToken's
+session.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from email.headerregistry import Address
+
+from services.email.config import EmailConfig
+from services.email.message import Templates, build_message
+from services.email.providers import EmailSender, SendFailed
+from shared.challenges import InvalidChallenge
+from shared.crypto import numeric_code, token_hash
+from shared.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
+from shared.flow import LoginResult, check_lockout, complete_login, record_failure, require_session
+from shared.metrics import code_sent
+from shared.mfa_session import MfaSession
+from shared.ratelimit import Cap
+from shared.stores import Stores
+
+log = logging.getLogger("mfa.email")
+
+FACTOR = "email"
+PURPOSE = "email-login"
+STRATEGY = "EmailCode"
+
+
+@dataclass(frozen=True)
+class EmailFactor:
+    """What the factor needs besides the stores: settings, templates and a sender (None when
+    no mail system is configured)."""
+
+    cfg: EmailConfig
+    templates: Templates
+    sender: EmailSender | None
+    from_addr: Address
+    issuer: str
+
+
+def _binding(session: MfaSession) -> str:
+    """Ties a challenge to one MFA session (the session key is already a token hash)."""
+    return token_hash(session.key)
+
+
+async def _allowed_session(stores: Stores, mfa_token: str) -> MfaSession:
+    """The live session, refused when the tenant's policy does not allow EmailCode or the
+    factor is locked for the user."""
+    session = await require_session(stores, mfa_token)
+    if not (await stores.policies.get(session.tenant_id)).allows(STRATEGY):
+        raise Forbidden("Email code is not allowed for this account",
+                        code="ER-MFA-EMAIL-NOT-ALLOWED")
+    await check_lockout(stores, session.tenant_id, session.user_id, FACTOR)
+    return session
+
+
+async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown_key: str
+                 ) -> None:
+    """Resend cooldown, then the per-user and per-tenant caps; 429 before anything is sent."""
+    t, u = session.tenant_id, session.user_id
+    try:
+        await stores.limiter.cooldown(cooldown_key, cfg.cooldown)
+        await stores.limiter.caps([Cap(f"email-user:{t}:{u}", cfg.user_cap, cfg.user_window),
+                                   Cap(f"email-tenant:{t}", cfg.tenant_cap, cfg.tenant_window)])
+    except TooManyRequests:
+        code_sent(FACTOR, "limiter", "refused")
+        raise
+
+
+async def send_code(stores: Stores, ef: EmailFactor, *, mfa_token: str,
+                    accept_language: str | None) -> dict[str, str]:
+    """Email a fresh code to the session's user; {otcToken}. 429 when limited, 502 when the
+    mail system fails (the cooldown is lifted so the user can ask again at once)."""
+    session = await _allowed_session(stores, mfa_token)
+    if ef.sender is None:
+        raise Unavailable("Email delivery is not configured", code="ER-MFA-EMAIL-NOT-CONFIGURED")
+    cooldown_key = f"email:{session.tenant_id}:{session.user_id}"
+    await _limit(stores, ef.cfg, session, cooldown_key)
+    code = numeric_code(ef.cfg.digits)
+    otc = await stores.challenges.create(purpose=PURPOSE, tenant_id=session.tenant_id,
+                                         user_id=session.user_id, ttl=ef.cfg.code_ttl,
+                                         code=code, data={"session": _binding(session)})
+    rendered = ef.templates.render(ef.templates.negotiate(accept_language), code=code,
+                                   minutes=math.ceil(ef.cfg.code_ttl / 60), issuer=ef.issuer)
+    message = build_message(rendered, sender=ef.from_addr, to=session.email, clock=stores.clock)
+    started = time.perf_counter()
+    try:
+        await ef.sender.send(message)
+    except SendFailed as e:
+        await stores.limiter.release(cooldown_key)
+        code_sent(FACTOR, ef.sender.name, "failed")
+        log.warning("email code not sent", extra={"fields": {
+            "tenantId": session.tenant_id, "reason": e.reason,
+            "ms": round((time.perf_counter() - started) * 1000, 1)}})
+        raise BadGateway("The email could not be sent, please try again",
+                         code="ER-MFA-EMAIL-SEND-FAILED") from None
+    code_sent(FACTOR, ef.sender.name, "sent")
+    log.info("email code sent", extra={"fields": {
+        "tenantId": session.tenant_id, "locale": rendered.locale,
+        "ms": round((time.perf_counter() - started) * 1000, 1)}})
+    return {"otcToken": otc}
+
+
+async def verify_code(stores: Stores, *, mfa_token: str, otc_token: str, code: str,
+                      remember_device: bool) -> LoginResult:
+    """Check the emailed code (counted before compared, single use) and complete the login."""
+    session = await _allowed_session(stores, mfa_token)
+    t, u = session.tenant_id, session.user_id
+    try:
+        pending = await stores.challenges.peek(otc_token)
+        # A challenge made for another session is treated as unknown and left untouched.
+        if pending is None or pending.data.get("session") != _binding(session):
+            raise InvalidChallenge()
+        await stores.challenges.verify(otc_token, code, purpose=PURPOSE, tenant_id=t,
+                                       user_id=u)
+    except InvalidChallenge:
+        await record_failure(stores, tenant_id=t, user_id=u, factor=FACTOR, session=session)
+        raise
+    return await complete_login(stores, session, factor=FACTOR, device_id=None,
+                                remember_device=remember_device)

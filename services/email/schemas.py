@@ -1,0 +1,23 @@
+"""Request schemas of the email service (marshmallow; unknown fields are ignored)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+_TOKEN = validate.Length(min=1, max=200)
+
+
+class SendCode(Schema):
+    """POST .../mfa/emailcode: {mfaToken}."""
+
+    mfaToken = fields.String(required=True, validate=_TOKEN)
+
+
+class VerifyCode(Schema):
+    """POST .../mfa/emailcode/verify: {mfaToken, otcToken, code, rememberDevice?}."""
+
+    mfaToken = fields.String(required=True, validate=_TOKEN)
+    otcToken = fields.String(required=True, validate=_TOKEN)
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9]{1,16}$", error="The code is made of digits"))
+    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
