@@ -14,6 +14,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/emailcode", "email"),
     ("/resources/auth/v1/user/mfa/webauthn", "webauthn"),
     ("/resources/users/v1/mfa/webauthn", "webauthn"),
+    ("/mfa-demo/webauthn", "webauthn"),  # demo page, off unless MFA_WEBAUTHN_DEMO=true
     ("/resources/auth/v1/user/mfa/recover", "session"),
     ("/resources/auth/v1/user/step-up", "session"),
     ("/resources/users/v1/mfa/devices", "session"),

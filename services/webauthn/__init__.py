@@ -1,0 +1,1 @@
+"""The webauthn service: security keys and platform authenticators as a second factor."""

@@ -1,0 +1,43 @@
+"""The webauthn service's aiohttp application factory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.webauthn import handlers
+from services.webauthn.config import WebAuthnConfig
+from shared.clock import Clock
+from shared.settings import Settings
+from shared.stores import Stores
+from shared.web import service_app
+
+AUTH = "/resources/auth/v1/user/mfa/webauthn"
+USERS = "/resources/users/v1/mfa/webauthn"
+DEMO = "/mfa-demo/webauthn"
+
+
+def setup_routes(app: web.Application) -> None:
+    """The webauthn routes (Frontegg's paths, frontegg-contract.md sections 4 and 5)."""
+    r = app.router
+    r.add_post(f"{AUTH}/enroll", handlers.login_pre_enroll)
+    r.add_post(f"{AUTH}/enroll/verify", handlers.login_enroll)
+    r.add_post(f"{AUTH}/{{deviceId}}", handlers.login_pre_verify)
+    r.add_post(f"{AUTH}/{{deviceId}}/verify", handlers.login_verify)
+    r.add_post(f"{USERS}/enroll", handlers.user_pre_enroll)
+    r.add_post(f"{USERS}/enroll/verify", handlers.user_enroll)
+    r.add_post(f"{USERS}/{{deviceId}}/disable", handlers.user_pre_disable)
+    r.add_post(f"{USERS}/{{deviceId}}/disable/verify", handlers.user_disable)
+    r.add_get(DEMO, handlers.demo_page)
+    r.add_get(f"{DEMO}/demo.js", handlers.demo_script)
+
+
+def create_app(settings: Settings, *, stores: Stores | None = None,
+               clock: Clock | None = None) -> web.Application:
+    """Build the webauthn service (stores given: embedded; else opened from settings)."""
+    config = WebAuthnConfig.from_settings(settings)
+
+    def routes(app: web.Application) -> None:
+        app[handlers.CONFIG] = config
+        setup_routes(app)
+
+    return service_app("webauthn", settings, routes, stores=stores, clock=clock)

@@ -1,0 +1,89 @@
+"""HTTP handlers of the webauthn service: parse, call the core, dump."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.webauthn import demo, factor, schemas
+from services.webauthn.config import WebAuthnConfig
+from shared.web import SETTINGS, json_ok, login_response, principal, read_json, stores_of
+
+CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
+
+_mfa_token = schemas.MfaTokenBody()
+_login_enroll = schemas.LoginEnroll()
+_login_verify = schemas.LoginVerify()
+_user_enroll = schemas.UserEnroll()
+_user_assertion = schemas.UserAssertion()
+
+
+def _device_id(request: web.Request) -> str:
+    return request.match_info["deviceId"]
+
+
+async def login_pre_enroll(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/webauthn/enroll"""
+    body = await read_json(request, _mfa_token)
+    return json_ok(await factor.login_pre_enroll(stores_of(request), request.app[CONFIG],
+                                                 body["mfaToken"]))
+
+
+async def login_enroll(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/webauthn/enroll/verify"""
+    body = await read_json(request, _login_enroll)
+    result = await factor.login_enroll(stores_of(request), request.app[CONFIG], body)
+    return login_response(result, request.app[SETTINGS])
+
+
+async def login_pre_verify(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}"""
+    body = await read_json(request, _mfa_token)
+    return json_ok(await factor.login_pre_verify(stores_of(request), request.app[CONFIG],
+                                                 body["mfaToken"], _device_id(request)))
+
+
+async def login_verify(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}/verify"""
+    body = await read_json(request, _login_verify)
+    result = await factor.login_verify(stores_of(request), request.app[CONFIG],
+                                       _device_id(request), body)
+    return login_response(result, request.app[SETTINGS])
+
+
+async def user_pre_enroll(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/webauthn/enroll (no body)"""
+    p = principal(request)
+    return json_ok(await factor.user_pre_enroll(stores_of(request), request.app[CONFIG], p))
+
+
+async def user_enroll(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/webauthn/enroll/verify"""
+    p = principal(request)
+    body = await read_json(request, _user_enroll)
+    return json_ok(await factor.user_enroll(stores_of(request), request.app[CONFIG], p, body))
+
+
+async def user_pre_disable(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable (no body)"""
+    p = principal(request)
+    return json_ok(await factor.user_pre_disable(stores_of(request), request.app[CONFIG], p,
+                                                 _device_id(request)))
+
+
+async def user_disable(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable/verify"""
+    p = principal(request)
+    body = await read_json(request, _user_assertion)
+    await factor.user_disable(stores_of(request), request.app[CONFIG], p, _device_id(request),
+                              body)
+    return json_ok({})
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    """GET /mfa-demo/webauthn: a page that runs the ceremonies like Frontegg's login box."""
+    return demo.page(request.app[CONFIG], request.app[SETTINGS].mount_prefix)
+
+
+async def demo_script(request: web.Request) -> web.Response:
+    """GET /mfa-demo/webauthn/demo.js"""
+    return demo.script(request.app[CONFIG])

@@ -1,0 +1,104 @@
+"""Request schemas of the webauthn service (marshmallow).
+
+Frontegg's client posts the PublicKeyCredential converted field by field (contract section 7):
+methods appear as `{}` and the raw credential rides along under `publicKey`. These schemas keep
+only what py_webauthn reads, so what reaches the verifier is a clean dict; anything else is
+dropped, and a missing or mistyped field is a 400 before any challenge is spent.
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+_B64URL = [validate.Regexp(r"^[A-Za-z0-9_-]*$", error="Not unpadded base64url"),
+           validate.Length(min=1, max=16384)]
+_ID = [validate.Regexp(r"^[A-Za-z0-9_-]+$", error="Not unpadded base64url"),
+       validate.Length(min=1, max=1366)]  # a credential id is at most 1023 bytes (section 5.1)
+_TOKEN = validate.Length(min=1, max=200)
+DEVICE_TYPES = ("Platform", "CrossPlatform")
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class AttestationResponse(_Lenient):
+    """AuthenticatorAttestationResponse (section 5.2.1)."""
+
+    clientDataJSON = fields.String(required=True, validate=_B64URL)
+    attestationObject = fields.String(required=True, validate=_B64URL)
+    transports = fields.Method(deserialize="_transports", load_default=list)
+
+    def _transports(self, value: object) -> list[str]:
+        # Frontegg's client sends the getTransports method as {}: only a list counts.
+        return [t for t in value if isinstance(t, str)][:10] if isinstance(value, list) else []
+
+
+class AssertionResponse(_Lenient):
+    """AuthenticatorAssertionResponse (section 5.2.2)."""
+
+    clientDataJSON = fields.String(required=True, validate=_B64URL)
+    authenticatorData = fields.String(required=True, validate=_B64URL)
+    signature = fields.String(required=True, validate=_B64URL)
+    userHandle = fields.String(load_default=None, allow_none=True, validate=_B64URL)
+
+
+class _Credential(_Lenient):
+    id = fields.String(required=True, validate=_ID)
+    rawId = fields.String(required=True, validate=_ID)
+    type = fields.String(load_default="public-key", validate=validate.Equal("public-key"))
+    authenticatorAttachment = fields.Method(deserialize="_attachment", load_default=None)
+
+    def _attachment(self, value: object) -> str | None:
+        return value if value in ("platform", "cross-platform") else None
+
+
+class AttestationCredential(_Credential):
+    """The credential create() returned."""
+
+    response = fields.Nested(AttestationResponse, required=True)
+
+
+class AssertionCredential(_Credential):
+    """The credential get() returned."""
+
+    response = fields.Nested(AssertionResponse, required=True)
+
+
+class MfaTokenBody(_Lenient):
+    """Mid-login pre-enroll and pre-verify."""
+
+    mfaToken = fields.String(required=True, validate=_TOKEN)
+
+
+class _Proof(_Lenient):
+    webauthnToken = fields.String(required=True, validate=_TOKEN)
+
+
+class UserEnroll(_Proof):
+    """Logged-in enroll verify."""
+
+    deviceType = fields.String(load_default=None, allow_none=True,
+                               validate=validate.OneOf(DEVICE_TYPES))
+    options = fields.Nested(AttestationCredential, required=True)
+
+
+class LoginEnroll(UserEnroll):
+    """Forced enrollment during login."""
+
+    mfaToken = fields.String(required=True, validate=_TOKEN)
+    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+
+
+class UserAssertion(_Proof):
+    """Logged-in disable verify."""
+
+    options = fields.Nested(AssertionCredential, required=True)
+
+
+class LoginVerify(UserAssertion):
+    """The second factor during login."""
+
+    mfaToken = fields.String(required=True, validate=_TOKEN)
+    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
