@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from gateway.cors import cors
+from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
 from shared.errors import NotFound, PayloadTooLarge
@@ -15,6 +17,7 @@ from shared.settings import Settings
 from shared.web import SETTINGS, base_app
 
 UPSTREAMS = web.AppKey("upstreams", dict)
+OPENAPI = web.AppKey("openapi", dict)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 
 
@@ -33,6 +36,23 @@ async def proxy(request: web.Request) -> web.Response:
                          settings.upstream_timeout)
 
 
+def _openapi(request: web.Request) -> dict[str, Any]:
+    cache = request.app[OPENAPI]
+    if "doc" not in cache:
+        cache["doc"] = build_spec(request.app[SETTINGS].mount_prefix)
+    return cache["doc"]
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """GET /openapi.json: OpenAPI 3.1 of every public route."""
+    return web.json_response(_openapi(request))
+
+
+async def docs(request: web.Request) -> web.Response:
+    """GET /docs: the same, readable."""
+    return web.Response(text=docs_page(_openapi(request)), content_type="text/html")
+
+
 async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30)
     app[CLIENT] = aiohttp.ClientSession(connector=connector, auto_decompress=False)
@@ -44,9 +64,12 @@ def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> w
     """The gateway in front of services at the given (or configured) URLs."""
     app = base_app("gateway", settings)
     app.middlewares.insert(0, cors)
+    app[OPENAPI] = {}
     app[UPSTREAMS] = dict(upstreams if upstreams is not None else settings.upstreams)
     # Readiness is the gateway's own: one sick factor must not take every factor out of
     # rotation (each service has its own /readyz behind its own Service).
     app.cleanup_ctx.append(_client_ctx)
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app

@@ -135,6 +135,21 @@ def json_ok(data: Any = None, status: int = 200) -> web.Response:
     return web.json_response({} if data is None else data, status=status)
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
+        query: dict[str, str] | None = None, auth: str = "none") -> Callable[[Handler], Handler]:
+    """Attach the marshmallow schemas of a route to its handler; the gateway's OpenAPI document
+    is built from them. auth: none | mfaToken | bearer | internal."""
+    def mark(handler: Handler) -> Handler:
+        handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
+                           "query": query or {}, "auth": auth}
+        return handler
+
+    return mark
+
+
 def login_response(result: LoginResult, settings: Settings) -> web.Response:
     """Frontegg's login response; a remembered device also gets its HttpOnly cookie."""
     resp = json_ok(result.body)

@@ -11,7 +11,8 @@ from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.flow import require_session
 from shared.policies import default_policy
 from shared.settings import STRATEGIES
-from shared.web import json_ok, principal, read_json, stores_of
+from shared.schemas import Empty, LoginResponse, MfaDevices
+from shared.web import api, json_ok, principal, read_json, stores_of
 
 _start = schemas.StartSession()
 _policy = schemas.PolicyBody()
@@ -26,6 +27,7 @@ def _internal(request: web.Request) -> bool:
     return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
 
 
+@api(request=schemas.StartSession, response=LoginResponse, auth="internal")
 async def start_session(request: web.Request) -> web.Response:
     """POST /internal/v1/mfa/sessions: the host starts MFA after its password step."""
     if not _internal(request):
@@ -34,6 +36,7 @@ async def start_session(request: web.Request) -> web.Response:
     return json_ok(await factor.start_session(stores_of(request), **body))
 
 
+@api(response=schemas.AllowRemember, query={"mfaToken": "the MFA session token"})
 async def allow_remember_device(request: web.Request) -> web.Response:
     """GET .../mfa-policy/allow-remember-device?mfaToken=..."""
     s = await require_session(stores_of(request), request.query.get("mfaToken"))
@@ -57,12 +60,14 @@ def _tenant(request: web.Request, *, write: bool) -> str:
     return p.tenant_id
 
 
+@api(response=schemas.PolicyOut, auth="bearer")
 async def get_policy(request: web.Request) -> web.Response:
     """GET .../mfa-policy: the tenant's effective policy."""
     tenant = _tenant(request, write=False)
     return json_ok((await stores_of(request).policies.get(tenant)).to_json())
 
 
+@api(response=schemas.PolicyOut, auth="bearer")
 async def vendor_policy(request: web.Request) -> web.Response:
     """GET .../mfa-policy/vendor: the deployment-wide default."""
     _tenant(request, write=False)
@@ -79,16 +84,19 @@ async def _save(request: web.Request, *, replace_all: bool) -> web.Response:
     return json_ok((await stores.policies.save(tenant, body, replace_all=replace_all)).to_json())
 
 
+@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="bearer")
 async def save_policy(request: web.Request) -> web.Response:
     """POST .../mfa-policy: create or replace the tenant's policy."""
     return await _save(request, replace_all=True)
 
 
+@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="bearer")
 async def patch_policy(request: web.Request) -> web.Response:
     """PATCH .../mfa-policy: change some fields of the tenant's policy."""
     return await _save(request, replace_all=False)
 
 
+@api(response=schemas.Strategies)
 async def strategies(request: web.Request) -> web.Response:
     """GET .../mfa/strategies: {strategies: [{strategy, isActive}]}."""
     stores = stores_of(request)
@@ -101,11 +109,13 @@ async def strategies(request: web.Request) -> web.Response:
                                    for s in STRATEGIES]})
 
 
+@api(response=MfaDevices, auth="bearer")
 async def devices(request: web.Request) -> web.Response:
     """GET /resources/users/v1/mfa/devices."""
     return json_ok(await factor.devices_of(stores_of(request), principal(request)))
 
 
+@api(request=schemas.StepUp, response=LoginResponse, auth="bearer")
 async def step_up(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/step-up/generate."""
     p = principal(request)
@@ -113,6 +123,7 @@ async def step_up(request: web.Request) -> web.Response:
     return json_ok(await factor.step_up(stores_of(request), p, body["maxAge"]))
 
 
+@api(request=schemas.Recover, response=Empty)
 async def recover(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/recover."""
     body = await read_json(request, _recover)
@@ -120,6 +131,7 @@ async def recover(request: web.Request) -> web.Response:
     return json_ok({})
 
 
+@api(response=schemas.Jwks)
 async def jwks(request: web.Request) -> web.Response:
     """GET /.well-known/jwks.json: the keys that verify issued access tokens."""
     return json_ok(stores_of(request).tokens.jwks())

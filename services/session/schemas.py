@@ -59,3 +59,37 @@ class Recover(Schema):
 
     email = fields.Email(required=True, validate=validate.Length(max=320))
     recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AllowRemember(Schema):
+    """allow-remember-device answer."""
+
+    isAllowedToRemember = fields.Boolean(required=True)
+    mfaDeviceExpiration = fields.Integer(required=True)
+
+
+class PolicyOut(PolicyBody):
+    """A tenant's effective policy."""
+
+    id = fields.String(required=True)
+    createdAt = fields.String(allow_none=True)
+    updatedAt = fields.String(allow_none=True)
+
+
+class Strategy(Schema):
+    """One strategy and whether it is active."""
+
+    strategy = fields.String(required=True)
+    isActive = fields.Boolean(required=True)
+
+
+class Strategies(Schema):
+    """GET mfa/strategies."""
+
+    strategies = fields.List(fields.Nested(Strategy), required=True)
+
+
+class Jwks(Schema):
+    """A JSON Web Key Set."""
+
+    keys = fields.List(fields.Dict(), required=True)

@@ -1,0 +1,96 @@
+"""OpenAPI 3.1 for every public route, built from the services' route tables and the
+marshmallow schemas their handlers declare (shared.web.api), plus a readable docs page."""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from gateway.routes import match
+from shared.schemas import ErrorEnvelope
+from shared.settings import SERVICES
+
+_SECURITY = {"bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
+
+
+def public_routes() -> list[tuple[str, str, str, Any]]:
+    """(service, method, path, handler) of every route the gateway serves publicly."""
+    out = []
+    for name in SERVICES:
+        try:
+            module = importlib.import_module(f"services.{name}.app")
+        except ModuleNotFoundError:
+            continue
+        app = web.Application()
+        module.setup_routes(app)
+        for route in app.router.routes():
+            path = route.resource.canonical if route.resource else ""
+            if route.method != "HEAD" and match(path) == name:
+                out.append((name, route.method, path, route.handler))
+    return sorted(out, key=lambda r: (r[2], r[1]))
+
+
+def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[str, Any]:
+    meta = getattr(handler, "__api__", {})
+    doc = (handler.__doc__ or "").strip().splitlines()
+    op: dict[str, Any] = {"summary": doc[0] if doc else "", "tags": [service],
+                          "operationId": f"{service}.{handler.__name__}"}
+    params = [{"name": n, "in": "query", "required": True, "schema": {"type": "string"},
+               "description": d} for n, d in meta.get("query", {}).items()]
+    if params:
+        op["parameters"] = params
+    if meta.get("request") is not None:
+        op["requestBody"] = {"required": False, "content": {"application/json": {
+            "schema": meta["request"]}}}
+    ok: dict[str, Any] = {"description": "Success"}
+    if meta.get("response") is not None:
+        ok["content"] = {"application/json": {"schema": meta["response"]}}
+    op["responses"] = {"200": ok, "4XX": {"description": "Frontegg error envelope", "content": {
+        "application/json": {"schema": "ErrorEnvelope"}}}}
+    if meta.get("auth") in _SECURITY:
+        op["security"] = _SECURITY[meta["auth"]]
+    return op
+
+
+def build_spec(mount_prefix: str) -> dict[str, Any]:
+    """The OpenAPI document; paths as /resources/..., also served under the mount prefix."""
+    spec = APISpec(title="MFA service (Frontegg MFA API)", version="1", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()],
+                   servers=[{"url": mount_prefix or "/"}, {"url": "/"}])
+    spec.components.schema("ErrorEnvelope", schema=ErrorEnvelope)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    spec.components.security_scheme("internalApiKey", {"type": "http", "scheme": "bearer"})
+    by_path: dict[str, dict[str, Any]] = {}
+    for service, method, path, handler in public_routes():
+        by_path.setdefault(path, {})[method.lower()] = _operation(spec, service, method, handler)
+    for path, ops in by_path.items():
+        spec.path(path=path, operations=ops)
+    doc = spec.to_dict()
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        schema.pop("additionalProperties", None)  # unknown fields are ignored, not refused
+    return doc
+
+
+def docs_page(doc: dict[str, Any]) -> str:
+    """A self-contained HTML page listing every operation and its schemas."""
+    rows = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
+                f"</td><td>{html.escape(op.get('summary', ''))}</td><td><code>"
+                f"{html.escape(json.dumps(body.get('schema', '')))}</code></td></tr>")
+    return ("<!doctype html><meta charset=utf-8><title>MFA service API</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td{border-bottom:1px solid #ddd;"
+            "padding:4px 8px;vertical-align:top}</style><h1>MFA service API</h1>"
+            "<p>Frontegg's MFA API. Machine-readable: <a href=openapi.json>openapi.json</a>."
+            "</p><table><tr><th>method</th><th>path</th><th>what</th><th>body</th></tr>"
+            + "".join(rows) + "</table>")
