@@ -10,8 +10,8 @@ from services.session import factor, schemas
 from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.flow import require_session
 from shared.policies import default_policy
-from shared.settings import STRATEGIES
 from shared.schemas import Empty, LoginResponse, MfaDevices
+from shared.settings import STRATEGIES
 from shared.web import api, json_ok, principal, read_json, stores_of
 
 _start = schemas.StartSession()
