@@ -1,0 +1,124 @@
+"""Sending a code: the pumping and cost controls, the challenge, the provider. No HTTP here."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.sms.config import SmsConfig
+from services.sms.phone import Phone, check_country
+from services.sms.providers import ProviderError, SmsMessage, SmsProvider
+from services.sms.templates import render
+from shared.crypto import numeric_code
+from shared.errors import BadGateway, TooManyRequests
+from shared.ratelimit import Cap
+from shared.stores import Stores
+
+log = logging.getLogger("mfa.sms")
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Where a send request comes from and the language its SMS should be in."""
+
+    ip: str
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The service's SMS settings and its configured provider."""
+
+    config: SmsConfig
+    provider: SmsProvider
+
+
+@dataclass(frozen=True)
+class Send:
+    """One code to send: to whom, why, and the challenge that will hold it."""
+
+    tenant_id: str
+    user_id: str
+    phone: Phone
+    purpose: str  # enroll | verify | disable (what the SMS is for)
+    challenge_purpose: str  # the purpose the otcToken is bound to
+    cooldown_key: str
+    device_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def phone_tag(stores: Stores, phone: Phone) -> str:
+    """A keyed digest of the number, so rate-limit keys never hold the number itself."""
+    return stores.hasher.digest("sms-phone", phone.e164)[:32]
+
+
+def ip_bucket(ip: str) -> str:
+    """The rate-limit bucket of a client address: the address, or its /64 for IPv6 (one
+    subscriber usually holds a whole /64)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
+def _caps(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> list[Cap]:
+    caps = [Cap(f"sms:user:{s.tenant_id}:{s.user_id}", c.user_hourly, HOUR),
+            Cap(f"sms:phone:{phone_tag(stores, s.phone)}", c.phone_hourly, HOUR)]
+    if who.ip:
+        caps.append(Cap(f"sms:ip:{ip_bucket(who.ip)}", c.ip_hourly, HOUR))
+    caps.append(Cap(f"sms:tenant:{s.tenant_id}", c.tenant_hourly, HOUR))
+    return caps
+
+
+async def _admit(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> None:
+    """Country allow-list, then cooldown, then the hourly caps; a refusal sends nothing."""
+    policy = await stores.policies.get(s.tenant_id)
+    check_country(s.phone, policy.smsAllowedCountryCodes or c.allowed_country_codes)
+    await stores.limiter.cooldown(s.cooldown_key, c.resend_cooldown)
+    try:
+        await stores.limiter.caps(_caps(stores, c, who, s))
+    except TooManyRequests:
+        await stores.limiter.release(s.cooldown_key)
+        log.warning("sms send refused by a cap", extra={"fields": {"tenantId": s.tenant_id}})
+        raise
+
+
+async def send_code(stores: Stores, sender: Sender, who: Requester, s: Send) -> str:
+    """Admit the send, store the challenge (code as HMAC), deliver the text; the otcToken."""
+    c = sender.config
+    await _admit(stores, c, who, s)
+    code = numeric_code(c.code_digits)
+    token = await stores.challenges.create(
+        purpose=s.challenge_purpose, tenant_id=s.tenant_id, user_id=s.user_id, ttl=c.code_ttl,
+        code=code, device_id=s.device_id, data=s.data)
+    text = render(who.locale, code=code, issuer=stores.settings.issuer_name,
+                  ttl_seconds=c.code_ttl)
+    message = SmsMessage(to=s.phone.e164, body=text, locale=who.locale, purpose=s.purpose,
+                         to_masked=s.phone.masked, code=code)
+    try:
+        await sender.provider.send(message)
+    except ProviderError as e:
+        # The unreturned otcToken is unusable and expires; only the cooldown is lifted.
+        await stores.limiter.release(s.cooldown_key)
+        log.warning("sms provider failed", extra={"fields": {
+            "provider": sender.provider.name, "reason": str(e), "purpose": s.purpose}})
+        await _audit(stores, s, sender.provider.name, "error")
+        raise BadGateway("The SMS code could not be sent, please try again",
+                         code="ER-MFA-SMS-PROVIDER") from None
+    await _audit(stores, s, sender.provider.name, "success")
+    return token
+
+
+async def _audit(stores: Stores, s: Send, provider: str, outcome: str) -> None:
+    await stores.audit.record(
+        tenant_id=s.tenant_id, user_id=s.user_id, factor="sms", action="send", outcome=outcome,
+        device_id=s.device_id, detail={"purpose": s.purpose, "provider": provider,
+                                       "countryCode": s.phone.country_code})

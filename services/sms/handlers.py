@@ -1,0 +1,99 @@
+"""HTTP handlers of the SMS service: parse, call the core, dump."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.sms import factor, login, schemas
+from services.sms.delivery import Requester, Sender
+from services.sms.templates import pick_locale
+from shared.web import json_ok, login_response, principal, read_json, stores_of
+
+SENDER = web.AppKey("sms_sender", Sender)
+
+_login_phone = schemas.LoginPhone()
+_login_device = schemas.LoginDevice()
+_login_code = schemas.LoginCode()
+_user_phone = schemas.UserPhone()
+_user_code = schemas.UserCode()
+_disable_code = schemas.DisableCode()
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address: the X-Forwarded-For the gateway sets (its last hop), else the
+    peer."""
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded or request.remote or ""
+
+
+def _who(request: web.Request) -> Requester:
+    return Requester(ip=client_ip(request),
+                     locale=pick_locale(request.headers.get("Accept-Language")))
+
+
+async def login_enroll(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/sms/enroll {mfaToken, phoneNumber}."""
+    body = await read_json(request, _login_phone)
+    return json_ok(await login.login_enroll_start(
+        stores_of(request), request.app[SENDER], _who(request), mfa_token=body["mfaToken"],
+        phone_number=body["phoneNumber"]))
+
+
+async def login_enroll_verify(request: web.Request) -> web.Response:
+    """POST .../sms/enroll/verify {mfaToken, otcToken, code, rememberDevice?}."""
+    body = await read_json(request, _login_code)
+    result = await login.login_enroll_verify(
+        stores_of(request), mfa_token=body["mfaToken"], otc_token=body["otcToken"],
+        code=body["code"], remember_device=body["rememberDevice"])
+    return login_response(result, stores_of(request).settings)
+
+
+async def login_send(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/sms/{deviceId} {mfaToken}."""
+    body = await read_json(request, _login_device)
+    return json_ok(await login.login_verify_start(
+        stores_of(request), request.app[SENDER], _who(request), mfa_token=body["mfaToken"],
+        device_id=request.match_info["deviceId"]))
+
+
+async def login_verify(request: web.Request) -> web.Response:
+    """POST .../sms/{deviceId}/verify {mfaToken, otcToken, code, rememberDevice?}."""
+    body = await read_json(request, _login_code)
+    result = await login.login_verify(
+        stores_of(request), mfa_token=body["mfaToken"], device_id=request.match_info["deviceId"],
+        otc_token=body["otcToken"], code=body["code"], remember_device=body["rememberDevice"])
+    return login_response(result, stores_of(request).settings)
+
+
+async def enroll(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/sms/enroll {phoneNumber}."""
+    p = principal(request)
+    body = await read_json(request, _user_phone)
+    return json_ok(await factor.enroll_start(stores_of(request), request.app[SENDER],
+                                             _who(request), p, phone_number=body["phoneNumber"]))
+
+
+async def enroll_verify(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/sms/enroll/verify {otcToken, code}."""
+    p = principal(request)
+    body = await read_json(request, _user_code)
+    return json_ok(await factor.enroll_verify(stores_of(request), p, otc_token=body["otcToken"],
+                                              code=body["code"]))
+
+
+async def disable(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/sms/{deviceId}/disable (no body)."""
+    p = principal(request)
+    await read_json(request)
+    return json_ok(await factor.disable_start(stores_of(request), request.app[SENDER],
+                                              _who(request), p,
+                                              device_id=request.match_info["deviceId"]))
+
+
+async def disable_verify(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/sms/{deviceId}/disable/verify {otcToken?, code?}."""
+    p = principal(request)
+    body = await read_json(request, _disable_code)
+    await factor.disable_verify(stores_of(request), p, device_id=request.match_info["deviceId"],
+                                otc_token=body["otcToken"], code=body["code"])
+    return json_ok({})

@@ -1,0 +1,118 @@
+"""Fixtures of the SMS tests: a real local SMS gateway (the webhook provider's receiver) that
+records what was sent and fails on demand, and helpers that walk the flows over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import Ids, Stack
+
+ServerFactory = Callable[..., Awaitable[TestServer]]
+AUTH = "/resources/auth/v1/user/mfa/sms"
+USERS = "/resources/users/v1/mfa/sms"
+DEVICES = "/resources/users/v1/mfa/devices"
+
+
+def new_phone() -> str:
+    """A random, valid US number in E.164 (tests never share a phone)."""
+    return f"+1201{secrets.randbelow(700) + 230}{secrets.randbelow(10000):04d}"
+
+
+@dataclass
+class Inbox:
+    """A real HTTP SMS gateway: checks the webhook signature, records each message."""
+
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    url: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    fail_status: int | None = None
+    delay: float = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Verify, record, answer (or fail as told)."""
+        raw = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_status:
+            return web.json_response({"error": "down"}, status=self.fail_status)
+        want = "sha256=" + hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(request.headers.get("X-MFA-Signature", ""), want):
+            return web.json_response({"error": "bad signature"}, status=401)
+        self.messages.append(json.loads(raw))
+        self.headers.append(dict(request.headers))
+        return web.json_response({"accepted": True}, status=202)
+
+    def to(self, phone: str) -> list[dict[str, Any]]:
+        """Messages sent to a number."""
+        return [m for m in self.messages if m["to"] == phone]
+
+    def code_for(self, phone: str) -> str:
+        """The code in the last message to a number."""
+        sent = self.to(phone)
+        assert sent, f"no SMS was sent to {phone}"
+        match = re.match(r"(\d{6}) ", sent[-1]["body"])
+        assert match, sent[-1]["body"]
+        return match.group(1)
+
+
+@pytest.fixture
+async def inbox(aiohttp_server: ServerFactory) -> Inbox:
+    """The recording SMS gateway, on a real local port."""
+    box = Inbox()
+    app = web.Application()
+    app.router.add_post("/sms", box.handle)
+    server = await aiohttp_server(app)
+    box.url = str(server.make_url("/sms"))
+    return box
+
+
+@pytest.fixture
+def sms_env() -> dict[str, str]:
+    """Per-module (or, parametrized, per-test) MFA_SMS_* overrides."""
+    return {}
+
+
+@pytest.fixture
+def extra_env(inbox: Inbox, sms_env: dict[str, str]) -> dict[str, str]:
+    """The stack sends SMS through the webhook provider to the inbox. Every test comes from
+    127.0.0.1, so the per-IP cap is lifted except where a test sets it."""
+    return {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": inbox.url,
+            "MFA_SMS_WEBHOOK_SECRET": inbox.secret, "MFA_SMS_IP_HOURLY_LIMIT": "1000000",
+            **sms_env}
+
+
+async def allow_sms(stack: Stack, ids: Ids, **policy: Any) -> None:
+    """The tenant allows SMS (and TOTP, so new users are not only offered SMS)."""
+    await stack.set_policy(ids, strategies=["AuthenticatorApp", "SMS"], **policy)
+
+
+async def enroll_phone(stack: Stack, ids: Ids, inbox: Inbox,
+                       phone: str | None = None) -> tuple[str, str]:
+    """The profile page's enrollment; (device id, phone)."""
+    phone = phone or new_phone()
+    token = stack.user_token(ids)
+    before = {p["id"] for p in (await stack.get(DEVICES, token=token))["phones"]}
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    await stack.post(f"{USERS}/enroll/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}, token=token)
+    after = {p["id"] for p in (await stack.get(DEVICES, token=token))["phones"]}
+    [device_id] = after - before
+    return device_id, phone
+
+
+def wrong(code: str) -> str:
+    """A code that is not this one."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"

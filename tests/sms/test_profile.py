@@ -1,0 +1,315 @@
+"""The profile page's SMS routes (users group, Bearer), through the gateway in both modes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import Ids, Stack
+from tests.sms.conftest import DEVICES, USERS, Inbox, allow_sms, enroll_phone, new_phone, wrong
+
+
+async def test_enroll_sends_code_and_answers_full_number_to_its_owner(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    phone = new_phone()
+    typed = f"{phone[:2]} ({phone[2:5]}) {phone[5:8]}-{phone[8:]}"
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": typed},
+                           token=stack.user_token(ids))
+    assert set(pre) == {"otcToken", "phoneNumber"}
+    assert pre["phoneNumber"] == phone
+    [sms] = inbox.messages
+    assert sms["to"] == phone and sms["purpose"] == "enroll"
+    assert sms["body"].startswith(inbox.code_for(phone) + " is your MFA verification code")
+
+
+async def test_enroll_verify_stores_phone_encrypted_and_gives_first_recovery_code(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    done = await stack.post(f"{USERS}/enroll/verify",
+                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                            token=token)
+    assert len(done["recoveryCode"]) == 23
+    [device] = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "sms")
+    assert phone not in (device.secret or "") and phone[-8:] not in str(device.data)
+    assert device.data["phoneMasked"] == f"+1******{phone[-4:]}"
+    phones = (await stack.get(DEVICES, token=token))["phones"]
+    assert phones == [{"id": device.id, "phoneNumber": f"+1******{phone[-4:]}"}]
+
+
+async def test_second_enrollment_gives_no_recovery_code(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    await enroll_phone(stack, ids, inbox)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    done = await stack.post(f"{USERS}/enroll/verify",
+                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                            token=token)
+    assert done == {}
+
+
+async def test_enroll_refuses_a_number_already_enrolled(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    _, phone = await enroll_phone(stack, ids, inbox)
+    err = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone},
+                           token=stack.user_token(ids), expected_status=409)
+    assert err["errorCode"] == "ER-MFA-PHONE-ENROLLED"
+    assert len(inbox.messages) == 1
+
+
+async def test_enroll_bad_numbers_are_400s_that_name_the_problem(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token = stack.user_token(ids)
+    cases = {"2015550123": "country code", "+1201": "too short", "banana": "not a phone",
+             "+12010000000": "not a valid phone number", "+19005551234": "premium-rate",
+             "": "phoneNumber", "+4930123456": "landline"}
+    for raw, words in cases.items():
+        err = await stack.post(f"{USERS}/enroll", {"phoneNumber": raw}, token=token,
+                               expected_status=400)
+        assert words in err["errors"][0], (raw, err)
+    err = await stack.post(f"{USERS}/enroll", {"phoneNumber": 15551234}, token=token,
+                           expected_status=400)
+    assert err["errorCode"] == "ER-MFA-VALIDATION"
+    assert inbox.messages == []
+
+
+async def test_enroll_checks_the_tenant_phone_pattern(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids, phoneNumberRegexp=r"^\+44")
+    err = await stack.post(f"{USERS}/enroll", {"phoneNumber": new_phone()},
+                           token=stack.user_token(ids), expected_status=400)
+    assert err["errorCode"] == "ER-MFA-PHONE-PATTERN"
+    assert "pattern" in err["errors"][0] and inbox.messages == []
+
+
+async def test_enroll_is_refused_when_the_tenant_does_not_allow_sms(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    err = await stack.post(f"{USERS}/enroll", {"phoneNumber": new_phone()},
+                           token=stack.user_token(ids), expected_status=403)
+    assert err["errorCode"] == "ER-MFA-SMS-NOT-ALLOWED" and inbox.messages == []
+
+
+async def test_users_routes_need_a_bearer(stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    for path, body in ((f"{USERS}/enroll", {"phoneNumber": new_phone()}),
+                       (f"{USERS}/enroll/verify", {"otcToken": "x", "code": "123456"}),
+                       (f"{USERS}/some-id/disable", None),
+                       (f"{USERS}/some-id/disable/verify", {})):
+        err = await stack.post(path, body, expected_status=401)
+        assert err["errors"] and err["errorCode"].startswith("ER-")
+    assert inbox.messages == []
+
+
+async def test_enroll_verify_wrong_code_is_400_and_adds_nothing(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    err = await stack.post(f"{USERS}/enroll/verify",
+                           {"otcToken": pre["otcToken"], "code": wrong(inbox.code_for(phone))},
+                           token=token, expected_status=400)
+    assert err == {"errors": ["Invalid or expired code"], "errorCode": "ER-MFA-INVALID-CODE"}
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
+    await stack.post(f"{USERS}/enroll/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}, token=token)
+
+
+@pytest.mark.parametrize("sms_env", [{"MFA_LOCKOUT_DELAY_AFTER": "10"}])
+async def test_enroll_code_dies_after_five_wrong_tries(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    code = inbox.code_for(phone)
+    for _ in range(5):
+        await stack.post(f"{USERS}/enroll/verify", {"otcToken": pre["otcToken"],
+                                                   "code": wrong(code)},
+                         token=token, expected_status=400)
+    await stack.post(f"{USERS}/enroll/verify", {"otcToken": pre["otcToken"], "code": code},
+                     token=token, expected_status=400)
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
+
+
+async def test_enroll_code_expires_after_five_minutes(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    stack.clock.advance(301)
+    await stack.post(f"{USERS}/enroll/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     token=token, expected_status=400)
+
+
+async def test_enroll_token_is_bound_to_the_user(stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    phone = new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone},
+                           token=stack.user_token(ids))
+    other = ids.other()
+    await stack.post(f"{USERS}/enroll/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     token=stack.user_token(other), expected_status=400)
+    assert await stack.stores.devices.list_for_user(other.tenant, other.user) == []
+
+
+async def test_parallel_enroll_verify_has_exactly_one_winner(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    body = {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}
+    statuses = await asyncio.gather(*(_status(stack, f"{USERS}/enroll/verify", body, token)
+                                      for _ in range(8)))
+    # The losers count as failed tries, so the later ones may meet the lockout delay (429).
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 429}
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
+
+
+async def _status(stack: Stack, path: str, body: dict[str, object], token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with stack.http.post(stack.url + "/frontegg/identity" + path, json=body,
+                               headers=headers) as r:
+        await r.read()
+        return r.status
+
+
+async def test_disable_sends_code_to_the_device_and_shows_it_masked(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, phone = await enroll_phone(stack, ids, inbox)
+    pre = await stack.post(f"{USERS}/{device_id}/disable", token=stack.user_token(ids))
+    assert pre["phoneNumber"] == f"+1******{phone[-4:]}" and pre["otcToken"]
+    assert inbox.to(phone)[-1]["purpose"] == "disable"
+
+
+async def test_disable_verify_with_code_removes_the_device(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, phone = await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
+    done = await stack.post(f"{USERS}/{device_id}/disable/verify",
+                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                            token=token)
+    assert done == {}
+    assert (await stack.get(DEVICES, token=token))["phones"] == []
+    actions = [e["action"] for e in await stack.stores.audit.for_user(ids.tenant, ids.user)]
+    assert actions.count("disable") == 1  # (same frozen time: the order is not kept)
+
+
+async def test_disable_verify_wrong_code_keeps_the_device(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, phone = await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
+    await stack.post(f"{USERS}/{device_id}/disable/verify",
+                     {"otcToken": pre["otcToken"], "code": wrong(inbox.code_for(phone))},
+                     token=token, expected_status=400)
+    assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
+
+
+async def test_disable_token_of_one_device_fails_for_another(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    first, phone = await enroll_phone(stack, ids, inbox)
+    second, _ = await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    pre = await stack.post(f"{USERS}/{first}/disable", token=token)
+    await stack.post(f"{USERS}/{second}/disable/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     token=token, expected_status=400)
+    assert len((await stack.get(DEVICES, token=token))["phones"]) == 2
+
+
+async def test_enroll_token_does_not_disable(stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, _ = await enroll_phone(stack, ids, inbox)
+    token, phone = stack.user_token(ids), new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    await stack.post(f"{USERS}/{device_id}/disable/verify",
+                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     token=token, expected_status=400)
+    assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
+
+
+async def test_foreign_and_unknown_devices_are_the_same_404(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, _ = await enroll_phone(stack, ids, inbox)
+    intruder = stack.user_token(ids.other())
+    sent = len(inbox.messages)
+    for dev in (device_id, "no-such-device"):
+        err = await stack.post(f"{USERS}/{dev}/disable", token=intruder, expected_status=404)
+        assert err == {"errors": ["Unknown SMS device"], "errorCode": "ER-MFA-DEVICE-NOT-FOUND"}
+        await stack.post(f"{USERS}/{dev}/disable/verify", {}, token=intruder,
+                         expected_status=404)
+    assert len(inbox.messages) == sent
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
+
+
+async def test_disable_without_code_needs_another_factor(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    only, _ = await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    err = await stack.post(f"{USERS}/{only}/disable/verify", {}, token=token,
+                           expected_status=400)
+    assert err["errorCode"] == "ER-MFA-CODE-REQUIRED"
+    other, _ = await enroll_phone(stack, ids, inbox)
+    await stack.post(f"{USERS}/{only}/disable/verify", {}, token=token)
+    phones = (await stack.get(DEVICES, token=token))["phones"]
+    assert [p["id"] for p in phones] == [other]
+
+
+async def test_disable_without_code_needs_an_mfa_session(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    first, _ = await enroll_phone(stack, ids, inbox)
+    await enroll_phone(stack, ids, inbox)
+    token, _ = stack.stores.tokens.issue(user_id=ids.user, tenant_id=ids.tenant,
+                                         email=ids.email, amr=["pwd"], mfa=False)
+    await stack.post(f"{USERS}/{first}/disable/verify", {}, token=token, expected_status=400)
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 2
+
+
+async def test_disable_verify_needs_both_otc_token_and_code(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, _ = await enroll_phone(stack, ids, inbox)
+    await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    for body in ({"otcToken": "abc"}, {"code": "123456"}):
+        err = await stack.post(f"{USERS}/{device_id}/disable/verify", body, token=token,
+                               expected_status=400)
+        assert err["errorCode"] == "ER-MFA-VALIDATION"
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 2
+
+
+async def test_parallel_disable_verify_has_exactly_one_winner(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    device_id, phone = await enroll_phone(stack, ids, inbox)
+    token = stack.user_token(ids)
+    pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
+    body = {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}
+    statuses = await asyncio.gather(*(_status(stack, f"{USERS}/{device_id}/disable/verify",
+                                              body, token) for _ in range(6)))
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 404, 429}
+    removals = [e for e in await stack.stores.audit.for_user(ids.tenant, ids.user)
+                if e["action"] == "disable"]
+    assert len(removals) == 1
+
+
+async def test_malformed_json_is_a_400_envelope(stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    await allow_sms(stack, ids)
+    err = await stack.post(f"{USERS}/enroll", data=b"{nope", token=stack.user_token(ids),
+                           expected_status=400)
+    assert err["errorCode"] == "ER-MFA-MALFORMED-JSON" and inbox.messages == []
