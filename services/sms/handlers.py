@@ -7,7 +7,8 @@ from aiohttp import web
 from services.sms import factor, login, schemas
 from services.sms.delivery import Requester, Sender
 from services.sms.templates import pick_locale
-from shared.web import json_ok, login_response, principal, read_json, stores_of
+from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
+from shared.web import api, json_ok, login_response, principal, read_json, stores_of
 
 SENDER = web.AppKey("sms_sender", Sender)
 
@@ -31,6 +32,7 @@ def _who(request: web.Request) -> Requester:
                      locale=pick_locale(request.headers.get("Accept-Language")))
 
 
+@api(request=schemas.LoginPhone, response=schemas.CodeSent, auth="mfaToken")
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/enroll {mfaToken, phoneNumber}."""
     body = await read_json(request, _login_phone)
@@ -39,6 +41,7 @@ async def login_enroll(request: web.Request) -> web.Response:
         phone_number=body["phoneNumber"]))
 
 
+@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken")
 async def login_enroll_verify(request: web.Request) -> web.Response:
     """POST .../sms/enroll/verify {mfaToken, otcToken, code, rememberDevice?}."""
     body = await read_json(request, _login_code)
@@ -48,6 +51,7 @@ async def login_enroll_verify(request: web.Request) -> web.Response:
     return login_response(result, stores_of(request).settings)
 
 
+@api(request=schemas.LoginDevice, response=schemas.CodeSent, auth="mfaToken")
 async def login_send(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/{deviceId} {mfaToken}."""
     body = await read_json(request, _login_device)
@@ -56,6 +60,7 @@ async def login_send(request: web.Request) -> web.Response:
         device_id=request.match_info["deviceId"]))
 
 
+@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken")
 async def login_verify(request: web.Request) -> web.Response:
     """POST .../sms/{deviceId}/verify {mfaToken, otcToken, code, rememberDevice?}."""
     body = await read_json(request, _login_code)
@@ -65,6 +70,7 @@ async def login_verify(request: web.Request) -> web.Response:
     return login_response(result, stores_of(request).settings)
 
 
+@api(request=schemas.UserPhone, response=schemas.CodeSent, auth="bearer")
 async def enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll {phoneNumber}."""
     p = principal(request)
@@ -73,6 +79,7 @@ async def enroll(request: web.Request) -> web.Response:
                                              _who(request), p, phone_number=body["phoneNumber"]))
 
 
+@api(request=schemas.UserCode, response=RecoveryCodeResponse, auth="bearer")
 async def enroll_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll/verify {otcToken, code}."""
     p = principal(request)
@@ -81,6 +88,7 @@ async def enroll_verify(request: web.Request) -> web.Response:
                                               code=body["code"]))
 
 
+@api(response=schemas.CodeSent, auth="bearer")
 async def disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/{deviceId}/disable (no body)."""
     p = principal(request)
@@ -90,6 +98,7 @@ async def disable(request: web.Request) -> web.Response:
                                               device_id=request.match_info["deviceId"]))
 
 
+@api(request=schemas.DisableCode, response=Empty, auth="bearer")
 async def disable_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/{deviceId}/disable/verify {otcToken?, code?}."""
     p = principal(request)

@@ -75,3 +75,10 @@ class DisableCode(Schema):
     @post_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return _tidy_code(data)
+
+
+class CodeSent(Schema):
+    """{otcToken, phoneNumber}: the number in full for its owner's enrollment, masked else."""
+
+    otcToken = fields.String(required=True)
+    phoneNumber = fields.String(required=True)
