@@ -13,7 +13,6 @@ from services.webauthn import credentials as creds
 from services.webauthn.ceremony import CeremonyFailed
 from services.webauthn.config import WebAuthnConfig
 from services.webauthn.credentials import Who
-from shared.challenges import InvalidChallenge
 from shared.errors import Forbidden
 from shared.flow import (
     InvalidMfaToken,
@@ -40,10 +39,14 @@ def _who(s: MfaSession | Principal) -> Who:
 
 async def _counted(stores: Stores, who: Who, session: MfaSession | None, device_id: str | None,
                    proof: Awaitable[T]) -> T:
-    """Run a proof; a failed one counts against the mfaToken and the factor's lockout."""
+    """Run a proof; a failed one counts against the mfaToken and the factor's lockout.
+
+    A spent or unknown webauthnToken does not count: it is 256 random bits, nothing to guess,
+    and counting it would let a burst of replays burn the mfaToken of the one request that won.
+    """
     try:
         return await proof
-    except (CeremonyFailed, InvalidChallenge):
+    except CeremonyFailed:
         await record_failure(stores, tenant_id=who.tenant_id, user_id=who.user_id,
                              factor=FACTOR, session=session, device_id=device_id)
         raise
