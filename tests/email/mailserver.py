@@ -70,7 +70,8 @@ class Mailbox:
         assert isinstance(msg, EmailMessage)
         login = session.auth_data.login.decode() if session.authenticated else None
         self.messages.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), msg, raw,
-                                       session.ssl is not None, login))
+                                       server.transport.get_extra_info("ssl_object") is not None,
+                                       login))
         return "250 Message accepted"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
@@ -78,7 +79,7 @@ class Mailbox:
         """AUTH PLAIN/LOGIN against `users`."""
         ok = (isinstance(auth_data, LoginPassword)
               and self.users.get(auth_data.login.decode()) == auth_data.password.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 class SmtpServer:
@@ -87,6 +88,7 @@ class SmtpServer:
     def __init__(self, *, port: int | None = None, tls: str = "none",
                  cert: Certs | None = None, users: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.tls = tls
         self.mailbox = Mailbox(users=dict(users or {}))
         kwargs: dict[str, Any] = {}
         if tls == "starttls":
@@ -96,7 +98,10 @@ class SmtpServer:
             assert cert is not None
             kwargs.update(ssl_context=cert.server_context())
         if users is not None:
-            kwargs.update(authenticator=self.mailbox.authenticate, auth_require_tls=True)
+            # aiosmtpd only knows STARTTLS as "TLS"; with implicit TLS every byte is already
+            # encrypted, so its require-TLS check would wrongly hide AUTH.
+            kwargs.update(authenticator=self.mailbox.authenticate,
+                          auth_require_tls=tls != "implicit")
         self._controller = Controller(self.mailbox, hostname=HOST, port=self.port,
                                       server_hostname="mail.test", **kwargs)
         self.running = False

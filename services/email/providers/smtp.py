@@ -25,14 +25,17 @@ def tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
 
 def _reason(e: BaseException) -> str:
     """A short, address-free reason for logs."""
+    cause: BaseException | None = e
+    while cause is not None:  # aiosmtplib wraps a failed TLS handshake in SMTPConnectError
+        if isinstance(cause, ssl.SSLError):
+            return "tls-failed"
+        cause = cause.__cause__
     if isinstance(e, TimeoutError):
         return "timeout"
     if isinstance(e, aiosmtplib.SMTPAuthenticationError):
         return "auth-refused"
     if isinstance(e, aiosmtplib.SMTPResponseException):
         return f"smtp-{e.code}"
-    if isinstance(e, ssl.SSLError):
-        return "tls-failed"
     if isinstance(e, aiosmtplib.SMTPRecipientsRefused):
         return "recipient-refused"
     if isinstance(e, aiosmtplib.SMTPConnectError | ConnectionError):
