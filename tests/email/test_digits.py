@@ -1,0 +1,25 @@
+"""MFA_EMAIL_CODE_DIGITS=8 makes eight-digit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Ids, Stack
+from tests.email.conftest import code_in, email_session, html_part, request_code, smtp_env, verify
+from tests.email.mailserver import SmtpServer
+
+
+@pytest.fixture
+def extra_env(smtp: SmtpServer) -> dict[str, str]:
+    """Eight-digit codes."""
+    return smtp_env(smtp, MFA_EMAIL_CODE_DIGITS="8")
+
+
+async def test_an_eight_digit_code_is_sent_and_logs_in(stack: Stack, ids: Ids,
+                                                       smtp: SmtpServer) -> None:
+    token = await email_session(stack, ids)
+    otc = await request_code(stack, token)
+    code = code_in(smtp.messages[0], digits=8)
+    assert code in html_part(smtp.messages[0].message)
+    assert smtp.messages[0].message["Subject"].startswith(code)
+    await verify(stack, token, otc, code)
