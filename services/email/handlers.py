@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.email import factor, schemas
-from shared.web import json_ok, login_response, read_json, stores_of
+from shared.schemas import LoginResponse
+from shared.web import api, json_ok, login_response, read_json, stores_of
 
 EMAIL = web.AppKey("email", factor.EmailFactor)
 
@@ -13,6 +14,7 @@ _send = schemas.SendCode()
 _verify = schemas.VerifyCode()
 
 
+@api(request=schemas.SendCode, response=schemas.CodeSent, auth="mfaToken")
 async def send_code(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/emailcode: {mfaToken} -> {otcToken}."""
     body = await read_json(request, _send)
@@ -21,6 +23,7 @@ async def send_code(request: web.Request) -> web.Response:
         accept_language=request.headers.get("Accept-Language")))
 
 
+@api(request=schemas.VerifyCode, response=LoginResponse, auth="mfaToken")
 async def verify_code(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/emailcode/verify -> Frontegg's login response."""
     body = await read_json(request, _verify)

@@ -21,3 +21,9 @@ class VerifyCode(Schema):
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{1,16}$", error="The code is made of digits"))
     rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+
+
+class CodeSent(Schema):
+    """The answer to a send: the otcToken to post back with the code."""
+
+    otcToken = fields.String(required=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from services.email.schemas import CodeSent
+from shared.schemas import LoginResponse
 from tests.conftest import Ids, Stack
 from tests.email.conftest import (
     FROM,
@@ -55,7 +57,9 @@ async def test_verify_is_refused_when_the_policy_stops_allowing_emailcode(
 async def test_the_mail_carries_the_code_in_both_parts_and_nothing_secret(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token = await email_session(stack, ids)
-    otc = await request_code(stack, token)
+    sent = await stack.post(SEND, {"mfaToken": token})
+    assert CodeSent().validate(sent) == {} and set(sent) == {"otcToken"}
+    otc = sent["otcToken"]
     [mail] = smtp.messages
     msg = mail.message
     code = code_in(mail)
@@ -75,6 +79,7 @@ async def test_login_with_the_emailed_code_returns_a_signed_mfa_token(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token, otc, code = await login_code(stack, ids, smtp)
     body = await verify(stack, token, otc, code)
+    assert LoginResponse().validate(body) == {}
     assert body["mfaRequired"] is False and "recoveryCode" not in body
     claims = stack.stores.bearer.principal(f"Bearer {body['accessToken']}").claims
     assert claims["sub"] == ids.user and claims["tenantId"] == ids.tenant
