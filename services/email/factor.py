@@ -114,10 +114,12 @@ async def verify_code(stores: Stores, *, mfa_token: str, otc_token: str, code: s
     """Check the emailed code (counted before compared, single use) and complete the login."""
     session = await _allowed_session(stores, mfa_token)
     t, u = session.tenant_id, session.user_id
+    pending = await stores.challenges.peek(otc_token)
+    if pending is None:  # expired, used or never issued: no code was tried, nothing to count
+        raise InvalidChallenge()
     try:
-        pending = await stores.challenges.peek(otc_token)
-        # A challenge made for another session is treated as unknown and left untouched.
-        if pending is None or pending.data.get("session") != _binding(session):
+        # A challenge made for another session is refused and left untouched.
+        if pending.data.get("session") != _binding(session):
             raise InvalidChallenge()
         await stores.challenges.verify(otc_token, code, purpose=PURPOSE, tenant_id=t,
                                        user_id=u)
