@@ -50,7 +50,7 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
             "schema": meta["request"]}}}
     ok: dict[str, Any] = {"description": "Success"}
     if meta.get("response") is not None:
-        ok["content"] = {"application/json": {"schema": meta["response"]}}
+        ok["content"] = {meta.get("media", "application/json"): {"schema": meta["response"]}}
     op["responses"] = {"200": ok, "4XX": {"description": "Frontegg error envelope", "content": {
         "application/json": {"schema": "ErrorEnvelope"}}}}
     if meta.get("auth") in _SECURITY:

@@ -139,12 +139,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
-        query: dict[str, str] | None = None, auth: str = "none") -> Callable[[Handler], Handler]:
+        query: dict[str, str] | None = None, auth: str = "none",
+        media: str = "application/json") -> Callable[[Handler], Handler]:
     """Attach the marshmallow schemas of a route to its handler; the gateway's OpenAPI document
-    is built from them. auth: none | mfaToken | bearer | internal."""
+    is built from them. auth: none | mfaToken | bearer | internal; media: the success body's."""
     def mark(handler: Handler) -> Handler:
         handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
-                           "query": query or {}, "auth": auth}
+                           "query": query or {}, "auth": auth, "media": media}
         return handler
 
     return mark

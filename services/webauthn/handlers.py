@@ -6,7 +6,8 @@ from aiohttp import web
 
 from services.webauthn import demo, factor, schemas
 from services.webauthn.config import WebAuthnConfig
-from shared.web import SETTINGS, json_ok, login_response, principal, read_json, stores_of
+from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
+from shared.web import SETTINGS, api, json_ok, login_response, principal, read_json, stores_of
 
 CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
 
@@ -21,6 +22,7 @@ def _device_id(request: web.Request) -> str:
     return request.match_info["deviceId"]
 
 
+@api(request=schemas.MfaTokenBody, response=schemas.CreationOptions, auth="mfaToken")
 async def login_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll"""
     body = await read_json(request, _mfa_token)
@@ -28,6 +30,7 @@ async def login_pre_enroll(request: web.Request) -> web.Response:
                                                  body["mfaToken"]))
 
 
+@api(request=schemas.LoginEnroll, response=LoginResponse, auth="mfaToken")
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll/verify"""
     body = await read_json(request, _login_enroll)
@@ -35,6 +38,7 @@ async def login_enroll(request: web.Request) -> web.Response:
     return login_response(result, request.app[SETTINGS])
 
 
+@api(request=schemas.MfaTokenBody, response=schemas.RequestOptions, auth="mfaToken")
 async def login_pre_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}"""
     body = await read_json(request, _mfa_token)
@@ -42,6 +46,7 @@ async def login_pre_verify(request: web.Request) -> web.Response:
                                                  body["mfaToken"], _device_id(request)))
 
 
+@api(request=schemas.LoginVerify, response=LoginResponse, auth="mfaToken")
 async def login_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}/verify"""
     body = await read_json(request, _login_verify)
@@ -50,12 +55,14 @@ async def login_verify(request: web.Request) -> web.Response:
     return login_response(result, request.app[SETTINGS])
 
 
+@api(response=schemas.CreationOptions, auth="bearer")
 async def user_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/enroll (no body)"""
     p = principal(request)
     return json_ok(await factor.user_pre_enroll(stores_of(request), request.app[CONFIG], p))
 
 
+@api(request=schemas.UserEnroll, response=RecoveryCodeResponse, auth="bearer")
 async def user_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/enroll/verify"""
     p = principal(request)
@@ -63,6 +70,7 @@ async def user_enroll(request: web.Request) -> web.Response:
     return json_ok(await factor.user_enroll(stores_of(request), request.app[CONFIG], p, body))
 
 
+@api(response=schemas.RequestOptions, auth="bearer")
 async def user_pre_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable (no body)"""
     p = principal(request)
@@ -70,6 +78,7 @@ async def user_pre_disable(request: web.Request) -> web.Response:
                                                  _device_id(request)))
 
 
+@api(request=schemas.UserAssertion, response=Empty, auth="bearer")
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable/verify"""
     p = principal(request)
@@ -79,11 +88,13 @@ async def user_disable(request: web.Request) -> web.Response:
     return json_ok({})
 
 
+@api(response=schemas.HtmlPage, media="text/html")
 async def demo_page(request: web.Request) -> web.Response:
     """GET /mfa-demo/webauthn: a page that runs the ceremonies like Frontegg's login box."""
     return demo.page(request.app[CONFIG], request.app[SETTINGS].mount_prefix)
 
 
+@api(response=schemas.HtmlPage, media="text/javascript")
 async def demo_script(request: web.Request) -> web.Response:
     """GET /mfa-demo/webauthn/demo.js"""
     return demo.script(request.app[CONFIG])

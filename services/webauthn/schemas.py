@@ -8,7 +8,9 @@ dropped, and a missing or mistyped field is a 400 before any challenge is spent.
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 _B64URL = [validate.Regexp(r"^[A-Za-z0-9_-]*$", error="Not unpadded base64url"),
            validate.Length(min=1, max=16384)]
@@ -28,11 +30,15 @@ class AttestationResponse(_Lenient):
 
     clientDataJSON = fields.String(required=True, validate=_B64URL)
     attestationObject = fields.String(required=True, validate=_B64URL)
-    transports = fields.Method(deserialize="_transports", load_default=list)
+    transports = fields.Raw(load_default=None, allow_none=True,
+                            metadata={"description": "a list; Frontegg sends the method as {}"})
 
-    def _transports(self, value: object) -> list[str]:
-        # Frontegg's client sends the getTransports method as {}: only a list counts.
-        return [t for t in value if isinstance(t, str)][:10] if isinstance(value, list) else []
+    @post_load
+    def _transports(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        value = data.get("transports")
+        data["transports"] = ([t for t in value if isinstance(t, str)][:10]
+                              if isinstance(value, list) else [])
+        return data
 
 
 class AssertionResponse(_Lenient):
@@ -48,10 +54,13 @@ class _Credential(_Lenient):
     id = fields.String(required=True, validate=_ID)
     rawId = fields.String(required=True, validate=_ID)
     type = fields.String(load_default="public-key", validate=validate.Equal("public-key"))
-    authenticatorAttachment = fields.Method(deserialize="_attachment", load_default=None)
+    authenticatorAttachment = fields.Raw(load_default=None, allow_none=True)
 
-    def _attachment(self, value: object) -> str | None:
-        return value if value in ("platform", "cross-platform") else None
+    @post_load
+    def _attachment(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("authenticatorAttachment") not in ("platform", "cross-platform"):
+            data["authenticatorAttachment"] = None
+        return data
 
 
 class AttestationCredential(_Credential):
@@ -102,3 +111,25 @@ class LoginVerify(UserAssertion):
 
     mfaToken = fields.String(required=True, validate=_TOKEN)
     rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+
+
+class CreationOptions(Schema):
+    """{webauthnToken, options}: options go to navigator.credentials.create()."""
+
+    webauthnToken = fields.String(required=True)
+    options = fields.Dict(required=True, metadata={
+        "description": "PublicKeyCredentialCreationOptions; challenge, user.id and ids in "
+                       "unpadded base64url"})
+
+
+class RequestOptions(Schema):
+    """{webauthnToken, options}: options go to navigator.credentials.get()."""
+
+    webauthnToken = fields.String(required=True)
+    options = fields.Dict(required=True, metadata={
+        "description": "{challenge, allowCredentials, rpId, timeout, userVerification}; "
+                       "binaries in unpadded base64url"})
+
+
+class HtmlPage(Schema):
+    """A text/html (or script) document, not JSON."""
