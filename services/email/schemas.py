@@ -13,10 +13,9 @@ class SendCode(Schema):
     mfaToken = fields.String(required=True, validate=_TOKEN)
 
 
-class VerifyCode(Schema):
+class VerifyCode(SendCode):
     """POST .../mfa/emailcode/verify: {mfaToken, otcToken, code, rememberDevice?}."""
 
-    mfaToken = fields.String(required=True, validate=_TOKEN)
     otcToken = fields.String(required=True, validate=_TOKEN)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{1,16}$", error="The code is made of digits"))
