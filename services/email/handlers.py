@@ -14,7 +14,7 @@ _send = schemas.SendCode()
 _verify = schemas.VerifyCode()
 
 
-@api(request=schemas.SendCode, response=schemas.CodeSent, auth="mfaToken")
+@api(request=schemas.SendCode, response=schemas.EmailCodeSent, auth="mfaToken")
 async def send_code(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/emailcode: {mfaToken} -> {otcToken}."""
     body = await read_json(request, _send)

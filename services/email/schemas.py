@@ -22,7 +22,7 @@ class VerifyCode(SendCode):
     rememberDevice = fields.Boolean(load_default=False, allow_none=True)
 
 
-class CodeSent(Schema):
+class EmailCodeSent(Schema):
     """The answer to a send: the otcToken to post back with the code."""
 
     otcToken = fields.String(required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.email.schemas import CodeSent
+from services.email.schemas import EmailCodeSent
 from shared.schemas import LoginResponse
 from tests.conftest import Ids, Stack
 from tests.email.conftest import (
@@ -58,7 +58,7 @@ async def test_the_mail_carries_the_code_in_both_parts_and_nothing_secret(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token = await email_session(stack, ids)
     sent = await stack.post(SEND, {"mfaToken": token})
-    assert CodeSent().validate(sent) == {} and set(sent) == {"otcToken"}
+    assert EmailCodeSent().validate(sent) == {} and set(sent) == {"otcToken"}
     otc = sent["otcToken"]
     [mail] = smtp.messages
     msg = mail.message
