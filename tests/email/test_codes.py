@@ -77,3 +77,14 @@ async def test_malformed_requests_are_400_and_change_nothing(
         r = await stack.post(VERIFY, body, expected_status=400)
         assert r["errorCode"] == "ER-MFA-VALIDATION", r
     await verify(stack, token, otc, code_in(smtp.messages[0]))  # twelve bad requests burned nothing
+
+
+async def test_five_failures_delay_the_factor_for_the_users_next_session(
+        stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
+    token, otc, code = await login_code(stack, ids, smtp)
+    for _ in range(5):
+        await verify(stack, token, otc, _wrong(code), expected_status=400)
+    fresh = (await stack.start_session(ids))["mfaToken"]
+    body = await stack.post(SEND, {"mfaToken": fresh}, expected_status=429)
+    assert body["errorCode"] == "ER-MFA-DELAY" and body["context"]["retryAfter"] >= 1
+    assert len(smtp.messages) == 1
