@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 from email.headerregistry import Address
+from email.message import EmailMessage
 
 from services.email.config import EmailConfig
 from services.email.message import Templates, build_message
@@ -75,10 +76,31 @@ async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown
         raise
 
 
+async def _deliver(stores: Stores, sender: EmailSender, message: EmailMessage, *,
+                   cooldown_key: str, tenant_id: str) -> None:
+    """Hand the message over; on failure lift the cooldown (the user may ask again at once)
+    and answer 502. Logs carry neither the address nor the code."""
+    started = time.perf_counter()
+    try:
+        await sender.send(message)
+    except SendFailed as e:
+        await stores.limiter.release(cooldown_key)
+        code_sent(FACTOR, sender.name, "failed")
+        log.warning("email code not sent", extra={"fields": {
+            "tenantId": tenant_id, "reason": e.reason,
+            "ms": round((time.perf_counter() - started) * 1000, 1)}})
+        raise BadGateway("The email could not be sent, please try again",
+                         code="ER-MFA-EMAIL-SEND-FAILED") from None
+    code_sent(FACTOR, sender.name, "sent")
+    log.info("email code sent", extra={"fields": {
+        "tenantId": tenant_id, "locale": str(message["Content-Language"]),
+        "ms": round((time.perf_counter() - started) * 1000, 1)}})
+
+
 async def send_code(stores: Stores, ef: EmailFactor, *, mfa_token: str,
                     accept_language: str | None) -> dict[str, str]:
-    """Email a fresh code to the session's user; {otcToken}. 429 when limited, 502 when the
-    mail system fails (the cooldown is lifted so the user can ask again at once)."""
+    """Email a fresh code to the session's user; {otcToken}. 429 when limited (nothing is
+    sent), 502 when the mail system fails."""
     session = await _allowed_session(stores, mfa_token)
     if ef.sender is None:
         raise Unavailable("Email delivery is not configured", code="ER-MFA-EMAIL-NOT-CONFIGURED")
@@ -91,21 +113,8 @@ async def send_code(stores: Stores, ef: EmailFactor, *, mfa_token: str,
     rendered = ef.templates.render(ef.templates.negotiate(accept_language), code=code,
                                    minutes=math.ceil(ef.cfg.code_ttl / 60), issuer=ef.issuer)
     message = build_message(rendered, sender=ef.from_addr, to=session.email, clock=stores.clock)
-    started = time.perf_counter()
-    try:
-        await ef.sender.send(message)
-    except SendFailed as e:
-        await stores.limiter.release(cooldown_key)
-        code_sent(FACTOR, ef.sender.name, "failed")
-        log.warning("email code not sent", extra={"fields": {
-            "tenantId": session.tenant_id, "reason": e.reason,
-            "ms": round((time.perf_counter() - started) * 1000, 1)}})
-        raise BadGateway("The email could not be sent, please try again",
-                         code="ER-MFA-EMAIL-SEND-FAILED") from None
-    code_sent(FACTOR, ef.sender.name, "sent")
-    log.info("email code sent", extra={"fields": {
-        "tenantId": session.tenant_id, "locale": rendered.locale,
-        "ms": round((time.perf_counter() - started) * 1000, 1)}})
+    await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
+                   tenant_id=session.tenant_id)
     return {"otcToken": otc}
 
 
