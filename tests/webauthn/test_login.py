@@ -119,3 +119,9 @@ async def test_remember_device_sets_the_cookie_when_the_policy_allows(
     assert body["rememberDeviceToken"]
     again = await stack.start_session(ids, rememberDeviceToken=body["rememberDeviceToken"])
     assert again["mfaRequired"] is False
+
+
+async def test_demo_page_is_off_unless_enabled(stack: Stack) -> None:
+    for path in ("/mfa-demo/webauthn", "/mfa-demo/webauthn/demo.js"):
+        body = await stack.get(path, prefix="", expected_status=404)
+        assert body["errorCode"] == "ER-MFA-ROUTE"
