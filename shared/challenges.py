@@ -36,6 +36,12 @@ class InvalidChallenge(BadRequest):
     default_message = "Invalid or expired code"
 
 
+class UnknownChallenge(InvalidChallenge):
+    """No live challenge behind the token (never issued, used, or lost a parallel race): the
+    same answer, but no code was tried against anything, so a caller need not count it (parallel
+    losers must not burn the mfaToken the one winner is about to consume)."""
+
+
 class ChallengeStore:
     """Creates, verifies and consumes challenges."""
 
@@ -74,13 +80,14 @@ class ChallengeStore:
         res = await self._eph.bump(key)
         if res is None:
             self._h.matches(purpose, code, "0" * 64)  # same work as a known challenge
-            raise InvalidChallenge()
+            raise UnknownChallenge()
         rec, attempts = res
         ok = self._h.matches(purpose, code, rec.get("code_hmac") or secrets.token_hex(32))
         if not self._bound(rec, purpose, tenant_id, user_id):
             raise InvalidChallenge()
         if attempts > self._max:
-            await self._eph.delete(key)
+            # Not deleted: the count only grows, so the challenge stays dead until its TTL, and
+            # a parallel correct attempt already past this check can still be the one winner.
             raise InvalidChallenge("Too many attempts, request a new code",
                                    code="ER-MFA-CODE-ATTEMPTS")
         if not ok:
@@ -88,7 +95,7 @@ class ChallengeStore:
                 await self._eph.delete(key)
             raise InvalidChallenge()
         if await self._eph.take(key) is None:
-            raise InvalidChallenge()
+            raise UnknownChallenge()
         return Challenge(**rec)
 
     async def consume(self, token: str, *, purpose: str, tenant_id: str,

@@ -10,7 +10,7 @@ from typing import Any
 
 from services.sms.delivery import Requester, Send, Sender, phone_tag, send_code
 from services.sms.phone import Phone, check_pattern, from_e164, parse_phone
-from shared.challenges import Challenge, InvalidChallenge
+from shared.challenges import Challenge, InvalidChallenge, UnknownChallenge
 from shared.devices import Device, device_aad, new_device_id
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.flow import after_enrollment, after_removal, check_lockout, record_failure
@@ -62,6 +62,8 @@ async def verify(stores: Stores, otc: str, code: str, *, purpose: str, tenant_id
     try:
         return await stores.challenges.verify(otc, code, purpose=purpose, tenant_id=tenant_id,
                                               user_id=user_id)
+    except UnknownChallenge:
+        raise  # a used, unknown or lost-race token: no code was tried, nothing to count
     except InvalidChallenge:
         await record_failure(stores, tenant_id=tenant_id, user_id=user_id, factor=FACTOR,
                              session=session, device_id=device_id)
