@@ -17,7 +17,12 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, options_to_json_dict
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    decode_credential_public_key,
+    options_to_json_dict,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
@@ -58,6 +63,7 @@ class NewCredential:
 
     id: str
     public_key: bytes
+    alg: int
     sign_count: int
     aaguid: str
     fmt: str
@@ -128,6 +134,7 @@ def verify_registration(cfg: WebAuthnConfig, credential: dict[str, Any], *, chal
     attachment = credential.get("authenticatorAttachment")
     return NewCredential(
         id=b64url(v.credential_id), public_key=v.credential_public_key,
+        alg=int(decode_credential_public_key(v.credential_public_key).alg),
         sign_count=v.sign_count, aaguid=v.aaguid, fmt=str(getattr(v.fmt, "value", v.fmt)),
         backup_eligible=str(getattr(v.credential_device_type, "value",
                                     v.credential_device_type)) == "multi_device",

@@ -121,6 +121,7 @@ async def finish_enroll(stores: Stores, cfg: WebAuthnConfig, who: Who, *, token:
         created_at=stores.clock.time(), name=NAMES[kind], lookup=new.id,
         sign_count=new.sign_count,
         data={"deviceType": kind, "transports": list(new.transports), "aaguid": new.aaguid,
+              "alg": new.alg,
               "fmt": new.fmt, "attachment": new.attachment,
               "backupEligible": new.backup_eligible, "backedUp": new.backed_up})
     # The public key is not secret; sealing it with the device's associated data makes a

@@ -64,6 +64,7 @@ async def test_forced_enrollment_logs_in_and_keeps_the_shown_recovery_code(
     assert d.lookup == e.key.credential_ids[0]
     assert d.data["deviceType"] == ("Platform" if attachment == "platform" else "CrossPlatform")
     assert d.secret and d.sign_count == 0
+    assert d.data["alg"] == e.key.cose_alg  # ES256 -7, EdDSA -8: both verified end to end
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
