@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import Ids, Stack
+from tests.sms.fake_twilio import FakeTwilio
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 AUTH = "/resources/auth/v1/user/mfa/sms"
@@ -77,6 +78,15 @@ async def inbox(aiohttp_server: ServerFactory) -> Inbox:
     server = await aiohttp_server(app)
     box.url = str(server.make_url("/sms"))
     return box
+
+
+@pytest.fixture
+async def twilio(aiohttp_server: ServerFactory) -> FakeTwilio:
+    """The fake Twilio on a real port."""
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app())
+    fake.base_url = str(server.make_url("")).rstrip("/")
+    return fake
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ class TwilioProvider:
         self._http = http
         self._url = (f"{config.twilio_base_url}/2010-04-01/Accounts/"
                      f"{quote(config.twilio_account_sid, safe='')}/Messages.json")
-        self._auth = aiohttp.BasicAuth(config.twilio_account_sid, config.twilio_auth_token)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(
+            config.twilio_account_sid, config.twilio_auth_token)}
         self._sender = {_sender_field(config.twilio_from): config.twilio_from}
         self._timeout = aiohttp.ClientTimeout(total=config.provider_timeout)
 
@@ -38,7 +39,7 @@ class TwilioProvider:
         """Create the Message resource; 2xx with a sid is success."""
         form = {"To": message.to, **self._sender, "Body": message.body}
         try:
-            async with self._http.post(self._url, data=form, auth=self._auth,
+            async with self._http.post(self._url, data=form, headers=self._headers,
                                        timeout=self._timeout, allow_redirects=False) as r:
                 body = await _json(r)
                 if r.status >= 300:
