@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from services.email.config import EmailConfig
 from services.email.message import Templates, build_message
 from services.email.providers import EmailSender, SendFailed
-from shared.challenges import InvalidChallenge
+from shared.challenges import InvalidChallenge, UnknownChallenge
 from shared.crypto import numeric_code, token_hash
 from shared.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
 from shared.flow import LoginResult, check_lockout, complete_login, record_failure, require_session
@@ -125,13 +125,15 @@ async def verify_code(stores: Stores, *, mfa_token: str, otc_token: str, code: s
     t, u = session.tenant_id, session.user_id
     pending = await stores.challenges.peek(otc_token)
     if pending is None:  # expired, used or never issued: no code was tried, nothing to count
-        raise InvalidChallenge()
+        raise UnknownChallenge()
     try:
         # A challenge made for another session is refused and left untouched.
         if pending.data.get("session") != _binding(session):
             raise InvalidChallenge()
         await stores.challenges.verify(otc_token, code, purpose=PURPOSE, tenant_id=t,
                                        user_id=u)
+    except UnknownChallenge:  # lost a parallel race for the same code: not a guess
+        raise
     except InvalidChallenge:
         await record_failure(stores, tenant_id=t, user_id=u, factor=FACTOR, session=session)
         raise
