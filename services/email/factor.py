@@ -93,7 +93,7 @@ async def _deliver(stores: Stores, sender: EmailSender, message: EmailMessage, *
                          code="ER-MFA-EMAIL-SEND-FAILED") from None
     code_sent(FACTOR, sender.name, "sent")
     log.info("email code sent", extra={"fields": {
-        "tenantId": tenant_id, "locale": str(message["Content-Language"]),
+        "tenantId": tenant_id, "sender": sender.name, "locale": str(message["Content-Language"]),
         "ms": round((time.perf_counter() - started) * 1000, 1)}})
 
 
