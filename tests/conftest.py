@@ -241,3 +241,15 @@ async def stack(request: pytest.FixtureRequest, aiohttp_server: Any, keys: dict[
 def ids() -> Ids:
     """Unique ids for this test."""
     return Ids()
+
+
+@pytest.fixture
+async def fc(stack: Stack) -> AsyncIterator[Any]:
+    """Frontegg's real client (tests/contract) pointed at the gateway, which it reaches under
+    /frontegg/identity by itself."""
+    from tests.contract.frontegg_client import FronteggClient, client_installed
+
+    if not client_installed():
+        unavailable("the Frontegg client (npm ci --prefix tests/contract/js)")
+    async with FronteggClient(stack.url) as client:
+        yield client

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import Ids, Stack
+from tests.conftest import PREFIX, Ids, Stack
 from tests.sms.fake_twilio import FakeTwilio
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -109,15 +109,31 @@ async def allow_sms(stack: Stack, ids: Ids, **policy: Any) -> None:
     await stack.set_policy(ids, strategies=["AuthenticatorApp", "SMS"], **policy)
 
 
+async def begin_enroll(stack: Stack, ids: Ids,
+                       phone: str | None = None) -> tuple[str, str, str]:
+    """The profile page's first enrollment step: (the user's bearer, the phone, otcToken)."""
+    token, phone = stack.user_token(ids), phone or new_phone()
+    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    return token, phone, pre["otcToken"]
+
+
+async def post_status(stack: Stack, path: str, body: dict[str, Any],
+                      token: str | None = None) -> int:
+    """POST through the gateway and return only the status (parallel races)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with stack.http.post(stack.url + PREFIX + path, json=body, headers=headers) as r:
+        await r.read()
+        return r.status
+
+
 async def enroll_phone(stack: Stack, ids: Ids, inbox: Inbox,
                        phone: str | None = None) -> tuple[str, str]:
     """The profile page's enrollment; (device id, phone)."""
-    phone = phone or new_phone()
     token = stack.user_token(ids)
     before = {p["id"] for p in (await stack.get(DEVICES, token=token))["phones"]}
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
-    await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}, token=token)
+    _, phone, otc = await begin_enroll(stack, ids, phone)
+    await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": inbox.code_for(phone)},
+                     token=token)
     after = {p["id"] for p in (await stack.get(DEVICES, token=token))["phones"]}
     [device_id] = after - before
     return device_id, phone

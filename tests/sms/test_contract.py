@@ -1,25 +1,15 @@
-"""Frontegg's real JavaScript client (@frontegg/rest-api 7.119.0) drives the SMS flows the login
-box and the profile page use, against the whole stack in both modes."""
+"""Frontegg's real JavaScript client (@frontegg/rest-api 7.119.0, the `fc` fixture) drives the SMS
+flows the login box and the profile page use, against the whole stack in both modes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Ids, Stack, unavailable
-from tests.contract.frontegg_client import FronteggApiError, FronteggClient, client_installed
+from tests.conftest import Ids, Stack
+from tests.contract.frontegg_client import FronteggApiError, FronteggClient
 from tests.sms.conftest import Inbox, allow_sms, enroll_phone, new_phone, wrong
-
-
-@pytest.fixture
-async def fc(stack: Stack) -> AsyncIterator[FronteggClient]:
-    """The real client pointed at the gateway (it adds /frontegg/identity itself)."""
-    if not client_installed():
-        unavailable("the Frontegg client (npm ci --prefix tests/contract/js)")
-    async with FronteggClient(stack.url) as client:
-        yield client
 
 
 def _logged_in(result: dict[str, Any], ids: Ids) -> dict[str, Any]:

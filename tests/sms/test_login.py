@@ -10,7 +10,15 @@ import pytest
 
 from shared.schemas import LoginResponse
 from tests.conftest import PREFIX, Ids, Stack
-from tests.sms.conftest import AUTH, Inbox, allow_sms, enroll_phone, new_phone, wrong
+from tests.sms.conftest import (
+    AUTH,
+    Inbox,
+    allow_sms,
+    enroll_phone,
+    new_phone,
+    post_status,
+    wrong,
+)
 
 
 async def _login_code(stack: Stack, ids: Ids, inbox: Inbox) -> tuple[dict[str, Any], str, str]:
@@ -20,12 +28,6 @@ async def _login_code(stack: Stack, ids: Ids, inbox: Inbox) -> tuple[dict[str, A
     pre = await stack.post(f"{AUTH}/{device_id}", {"mfaToken": session["mfaToken"]})
     session["code"] = inbox.code_for(phone)
     return session, device_id, pre["otcToken"]
-
-
-async def _status(stack: Stack, path: str, body: dict[str, Any]) -> int:
-    async with stack.http.post(stack.url + PREFIX + path, json=body) as r:
-        await r.read()
-        return r.status
 
 
 # --- login with an enrolled phone ----------------------------------------------------------
@@ -99,7 +101,7 @@ async def test_parallel_login_verify_has_exactly_one_winner(
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
     body = {"mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]}
-    statuses = await asyncio.gather(*(_status(stack, f"{AUTH}/{device_id}/verify", body)
+    statuses = await asyncio.gather(*(post_status(stack, f"{AUTH}/{device_id}/verify", body)
                                       for _ in range(8)))
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 401, 429}
     verified = [e for e in await stack.stores.audit.for_user(ids.tenant, ids.user)
@@ -282,7 +284,7 @@ async def test_parallel_forced_enrollments_add_exactly_one_device(
                                                   "phoneNumber": phone})
         bodies.append({"mfaToken": session["mfaToken"], "otcToken": pre["otcToken"],
                        "code": inbox.code_for(phone)})
-    statuses = await asyncio.gather(*(_status(stack, f"{AUTH}/enroll/verify", b)
+    statuses = await asyncio.gather(*(post_status(stack, f"{AUTH}/enroll/verify", b)
                                       for b in bodies))
     assert sorted(statuses) == [200, 401, 401]
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1

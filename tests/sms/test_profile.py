@@ -7,7 +7,17 @@ import asyncio
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.sms.conftest import DEVICES, USERS, Inbox, allow_sms, enroll_phone, new_phone, wrong
+from tests.sms.conftest import (
+    DEVICES,
+    USERS,
+    Inbox,
+    allow_sms,
+    begin_enroll,
+    enroll_phone,
+    new_phone,
+    post_status,
+    wrong,
+)
 
 
 async def test_enroll_sends_code_and_answers_full_number_to_its_owner(
@@ -27,10 +37,9 @@ async def test_enroll_sends_code_and_answers_full_number_to_its_owner(
 async def test_enroll_verify_stores_phone_encrypted_and_gives_first_recovery_code(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     done = await stack.post(f"{USERS}/enroll/verify",
-                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                            {"otcToken": otc, "code": inbox.code_for(phone)},
                             token=token)
     assert len(done["recoveryCode"]) == 23
     [device] = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "sms")
@@ -44,10 +53,9 @@ async def test_second_enrollment_gives_no_recovery_code(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     await enroll_phone(stack, ids, inbox)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     done = await stack.post(f"{USERS}/enroll/verify",
-                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                            {"otcToken": otc, "code": inbox.code_for(phone)},
                             token=token)
     assert done == {}
 
@@ -109,29 +117,27 @@ async def test_users_routes_need_a_bearer(stack: Stack, ids: Ids, inbox: Inbox) 
 async def test_enroll_verify_wrong_code_is_400_and_adds_nothing(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     err = await stack.post(f"{USERS}/enroll/verify",
-                           {"otcToken": pre["otcToken"], "code": wrong(inbox.code_for(phone))},
+                           {"otcToken": otc, "code": wrong(inbox.code_for(phone))},
                            token=token, expected_status=400)
     assert err == {"errors": ["Invalid or expired code"], "errorCode": "ER-MFA-INVALID-CODE"}
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}, token=token)
+                     {"otcToken": otc, "code": inbox.code_for(phone)}, token=token)
 
 
 @pytest.mark.parametrize("sms_env", [{"MFA_LOCKOUT_DELAY_AFTER": "10"}])
 async def test_enroll_code_dies_after_five_wrong_tries(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     code = inbox.code_for(phone)
     for _ in range(5):
-        await stack.post(f"{USERS}/enroll/verify", {"otcToken": pre["otcToken"],
+        await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc,
                                                    "code": wrong(code)},
                          token=token, expected_status=400)
-    await stack.post(f"{USERS}/enroll/verify", {"otcToken": pre["otcToken"], "code": code},
+    await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": code},
                      token=token, expected_status=400)
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
 
@@ -139,22 +145,18 @@ async def test_enroll_code_dies_after_five_wrong_tries(
 async def test_enroll_code_expires_after_five_minutes(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     stack.clock.advance(301)
     await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     {"otcToken": otc, "code": inbox.code_for(phone)},
                      token=token, expected_status=400)
 
 
 async def test_enroll_token_is_bound_to_the_user(stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    phone = new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone},
-                           token=stack.user_token(ids))
+    _, phone, otc = await begin_enroll(stack, ids)
     other = ids.other()
-    await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+    await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": inbox.code_for(phone)},
                      token=stack.user_token(other), expected_status=400)
     assert await stack.stores.devices.list_for_user(other.tenant, other.user) == []
 
@@ -162,22 +164,13 @@ async def test_enroll_token_is_bound_to_the_user(stack: Stack, ids: Ids, inbox: 
 async def test_parallel_enroll_verify_has_exactly_one_winner(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
-    body = {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}
-    statuses = await asyncio.gather(*(_status(stack, f"{USERS}/enroll/verify", body, token)
+    token, phone, otc = await begin_enroll(stack, ids)
+    body = {"otcToken": otc, "code": inbox.code_for(phone)}
+    statuses = await asyncio.gather(*(post_status(stack, f"{USERS}/enroll/verify", body, token)
                                       for _ in range(8)))
     # The losers count as failed tries, so the later ones may meet the lockout delay (429).
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 429}
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
-
-
-async def _status(stack: Stack, path: str, body: dict[str, object], token: str | None) -> int:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with stack.http.post(stack.url + "/frontegg/identity" + path, json=body,
-                               headers=headers) as r:
-        await r.read()
-        return r.status
 
 
 async def test_disable_sends_code_to_the_device_and_shows_it_masked(
@@ -232,10 +225,9 @@ async def test_disable_token_of_one_device_fails_for_another(
 async def test_enroll_token_does_not_disable(stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     device_id, _ = await enroll_phone(stack, ids, inbox)
-    token, phone = stack.user_token(ids), new_phone()
-    pre = await stack.post(f"{USERS}/enroll", {"phoneNumber": phone}, token=token)
+    token, phone, otc = await begin_enroll(stack, ids)
     await stack.post(f"{USERS}/{device_id}/disable/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
+                     {"otcToken": otc, "code": inbox.code_for(phone)},
                      token=token, expected_status=400)
     assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
 
@@ -300,7 +292,7 @@ async def test_parallel_disable_verify_has_exactly_one_winner(
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
     body = {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}
-    statuses = await asyncio.gather(*(_status(stack, f"{USERS}/{device_id}/disable/verify",
+    statuses = await asyncio.gather(*(post_status(stack, f"{USERS}/{device_id}/disable/verify",
                                               body, token) for _ in range(6)))
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 404, 429}
     removals = [e for e in await stack.stores.audit.for_user(ids.tenant, ids.user)
