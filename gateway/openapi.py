@@ -16,7 +16,8 @@ from gateway.routes import match
 from shared.schemas import ErrorEnvelope
 from shared.settings import SERVICES
 
-_SECURITY = {"bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
 
 
 def public_routes() -> list[tuple[str, str, str, Any]]:

@@ -61,6 +61,7 @@ class Settings:
     log_level: str = "INFO"
     var_dir: str = "var"
     redis_url: str = ""
+    redis_prefix: str = "mfa:"
     database_url: str = ""
     internal_api_key: str = ""
     expose_internal_api: bool = False
@@ -109,6 +110,7 @@ class Settings:
             log_level=env_str(e, "MFA_LOG_LEVEL", "INFO").upper(),
             var_dir=env_str(e, "MFA_VAR_DIR", "var"),
             redis_url=env_str(e, "MFA_REDIS_URL"),
+            redis_prefix=env_str(e, "MFA_REDIS_PREFIX", "mfa:"),
             database_url=env_str(e, "MFA_DATABASE_URL"),
             internal_api_key=env_str(e, "MFA_INTERNAL_API_KEY"),
             expose_internal_api=env_bool(e, "MFA_EXPOSE_INTERNAL_API", False),

@@ -87,15 +87,16 @@ async def open_stores(settings: Settings, clock: Clock) -> Stores:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("MFA_REDIS_URL and MFA_DATABASE_URL are required in split mode")
     db = await connect(settings.database_url)
-    return build_stores(settings, clock, RedisEphemeral(settings.redis_url), db)
+    eph = RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
+    return build_stores(settings, clock, eph, db)
 
 
 async def open_embedded_stores(settings: Settings, clock: Clock) -> Stores:
     """Embedded path: process memory and a SQLite file (or the database URL if given)."""
     url = settings.database_url or f"sqlite:///{settings.var_dir}/mfa.sqlite3"
     db = await connect(url)
-    eph: Ephemeral = (RedisEphemeral(settings.redis_url) if settings.redis_url
-                      else MemoryEphemeral(clock))
+    eph: Ephemeral = (RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
+                      if settings.redis_url else MemoryEphemeral(clock))
     if isinstance(db, SqliteDatabase):
         from shared.migrate import migrate
 

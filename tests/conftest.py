@@ -89,27 +89,41 @@ def pg_url() -> Iterator[str]:
     run_sync(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """A Redis database for this run, emptied first."""
+RUN_PREFIX = f"mfa-test-{uuid.uuid4().hex[:10]}:"
 
-    async def flush() -> None:
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The Redis for this run; its keys live under a prefix of their own (concurrent runs do
+    not touch each other), deleted afterwards."""
+
+    async def ping() -> None:
         r = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
         try:
-            await r.flushdb()
+            await r.ping()
+        finally:
+            await r.aclose()
+
+    async def clean() -> None:
+        r = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            async for key in r.scan_iter(match=RUN_PREFIX + "*", count=1000):
+                await r.delete(key)
         finally:
             await r.aclose()
 
     try:
-        run_sync(flush())
+        run_sync(ping())
     except (OSError, aioredis.ConnectionError) as e:
         unavailable(f"Redis ({e.__class__.__name__})")
-    return REDIS_URL
+    yield REDIS_URL
+    run_sync(clean())
 
 
 def make_settings(keys: dict[str, str], **env: str) -> Settings:
     """Settings for tests: test keys plus the given MFA_* variables."""
-    return Settings.from_env({**keys, "MFA_EXPOSE_INTERNAL_API": "true", **env})
+    return Settings.from_env({**keys, "MFA_EXPOSE_INTERNAL_API": "true",
+                              "MFA_REDIS_PREFIX": RUN_PREFIX, **env})
 
 
 @dataclass
