@@ -3,6 +3,8 @@ enrollment that the login box finishes through /user/mfa/verify. No HTTP here.""
 
 from __future__ import annotations
 
+import asyncio
+
 from services.totp.config import TotpConfig
 from services.totp.otp import match_step, normalise_code, totp_for
 from services.totp.proof import find_proof, refuse, refuse_replay, spend, totp_devices
@@ -102,15 +104,18 @@ async def verify(stores: Stores, cfg: TotpConfig, session: MfaSession, code: str
     """A login code: for one device (authenticator/{id}/verify) or for any of the user's
     authenticators (/user/mfa/verify, which also finishes a forced enrollment)."""
     t, u = session.tenant_id, session.user_id
-    await check_lockout(stores, t, u, KIND)
     if device_id is None:
-        every = await stores.devices.list_for_user(t, u)
+        # The lockout check (Redis) and the device read (Postgres) overlap: one wait, not two.
+        _, every = await asyncio.gather(check_lockout(stores, t, u, KIND),
+                                        stores.devices.list_for_user(t, u))
         if not every and session.extra.get("pendingTotp"):
             await _ensure_may_enroll(stores, session, every)
             return await _finish_enrollment(stores, cfg, session, code, remember=remember)
         devices = totp_devices(list(every))
     else:
-        devices = totp_devices([await stores.devices.get(t, u, device_id)])
+        _, device = await asyncio.gather(check_lockout(stores, t, u, KIND),
+                                         stores.devices.get(t, u, device_id))
+        devices = totp_devices([device])
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
         await refuse(stores, tenant_id=t, user_id=u, session=session,

@@ -7,7 +7,8 @@ from aiohttp import web
 from services.totp import factor, profile, schemas
 from services.totp.config import TotpConfig
 from shared.flow import require_session
-from shared.web import json_ok, login_response, principal, read_json, stores_of
+from shared.schemas import Empty, LoginResponse
+from shared.web import api, json_ok, login_response, principal, read_json, stores_of
 
 CONFIG = web.AppKey("totp_config", TotpConfig)
 _pre = schemas.MfaToken()
@@ -16,6 +17,7 @@ _token = schemas.LoginToken()
 _user = schemas.UserToken()
 
 
+@api(request=schemas.MfaToken, response=schemas.Enrollment, auth="mfaToken")
 async def auth_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/authenticator/enroll {mfaToken} -> {qrCode, secret}."""
     body = await read_json(request, _pre)
@@ -24,6 +26,7 @@ async def auth_pre_enroll(request: web.Request) -> web.Response:
     return json_ok(await factor.pre_enroll(stores, request.app[CONFIG], session))
 
 
+@api(request=schemas.LoginToken, response=LoginResponse, auth="mfaToken")
 async def auth_enroll(request: web.Request) -> web.Response:
     """POST .../authenticator/enroll/verify {mfaToken, token} -> login response."""
     body = await read_json(request, _token)
@@ -34,6 +37,7 @@ async def auth_enroll(request: web.Request) -> web.Response:
     return login_response(result, stores.settings)
 
 
+@api(request=schemas.LoginValue, response=LoginResponse, auth="mfaToken")
 async def auth_verify(request: web.Request) -> web.Response:
     """POST .../authenticator/{deviceId}/verify and the deprecated /user/mfa/verify
     {mfaToken, value} -> login response."""
@@ -46,12 +50,14 @@ async def auth_verify(request: web.Request) -> web.Response:
     return login_response(result, stores.settings)
 
 
+@api(response=schemas.Enrollment, auth="bearer")
 async def user_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/authenticator/enroll and /users/v1/mfa/enroll (no body)."""
     p = principal(request)
     return json_ok(await profile.pre_enroll(stores_of(request), request.app[CONFIG], p))
 
 
+@api(request=schemas.UserToken, response=schemas.Enrolled, auth="bearer")
 async def user_enroll(request: web.Request) -> web.Response:
     """POST .../authenticator/enroll/verify and /users/v1/mfa/enroll/verify {token}."""
     p = principal(request)
@@ -60,6 +66,7 @@ async def user_enroll(request: web.Request) -> web.Response:
                                         body["token"]))
 
 
+@api(request=schemas.UserToken, response=Empty, auth="bearer")
 async def user_disable_device(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/authenticator/{deviceId}/disable/verify {token}."""
     p = principal(request)
@@ -69,6 +76,7 @@ async def user_disable_device(request: web.Request) -> web.Response:
     return json_ok({})
 
 
+@api(request=schemas.UserToken, response=Empty, auth="bearer")
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/disable {token}: a TOTP code or the recovery code."""
     p = principal(request)

@@ -36,3 +36,17 @@ class UserToken(Schema):
     recovery code)."""
 
     token = fields.String(required=True, validate=_CODE)
+
+
+class Enrollment(Schema):
+    """What the authenticator app scans or the user types: {qrCode, secret}."""
+
+    qrCode = fields.String(required=True, metadata={
+        "description": "data:image/png;base64 QR code of the otpauth://totp/ URI"})
+    secret = fields.String(required=True, metadata={"description": "the same seed, base32"})
+
+
+class Enrolled(Schema):
+    """A logged-in enrollment: the recovery code on the user's first factor, else {}."""
+
+    recoveryCode = fields.String()
