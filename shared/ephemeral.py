@@ -31,8 +31,8 @@ class Ephemeral(Protocol):
     async def take(self, key: str) -> Record | None:
         """Atomically read and delete: exactly one caller gets the record."""
 
-    async def delete(self, key: str) -> bool:
-        """Delete; True when something was deleted."""
+    async def delete(self, key: str, *more: str) -> bool:
+        """Delete one or more keys (one round trip); True when something was deleted."""
 
     async def bump(self, key: str) -> tuple[Record, int] | None:
         """Atomically add one to the record's counter; the record and the new count."""
@@ -99,9 +99,12 @@ class MemoryEphemeral:
         del self._data[key]
         return item[0]
 
-    async def delete(self, key: str) -> bool:
-        """Delete a key."""
-        return self._live(key) is not None and self._data.pop(key, None) is not None
+    async def delete(self, key: str, *more: str) -> bool:
+        """Delete keys."""
+        found = False
+        for k in (key, *more):
+            found = (self._live(k) is not None and self._data.pop(k, None) is not None) or found
+        return found
 
     async def bump(self, key: str) -> tuple[Record, int] | None:
         """Increment the record's counter."""
@@ -187,9 +190,9 @@ class RedisEphemeral:
             raw, deleted = await p.execute()
         return json.loads(raw) if raw is not None and deleted == 1 else None
 
-    async def delete(self, key: str) -> bool:
-        """Delete a key."""
-        return bool(await self._r.delete(self._k(key)))
+    async def delete(self, key: str, *more: str) -> bool:
+        """Delete keys in one DEL."""
+        return bool(await self._r.delete(self._k(key), *(self._k(k) for k in more)))
 
     async def bump(self, key: str) -> tuple[Record, int] | None:
         """Increment the record's counter atomically."""

@@ -48,10 +48,8 @@ class Lockout:
         return n
 
     async def success(self, tenant_id: str, user_id: str, factor: str) -> None:
-        """A success resets the count."""
-        count_key, wait_key = self._keys(tenant_id, user_id, factor)
-        await self._eph.delete(count_key)
-        await self._eph.delete(wait_key)
+        """A success resets the count (both keys in one round trip: every login pays it)."""
+        await self._eph.delete(*self._keys(tenant_id, user_id, factor))
 
     async def reset(self, tenant_id: str, user_id: str, factor: str) -> None:
         """Administrative unlock (and recovery)."""

@@ -1,0 +1,15 @@
+"""Deleting several short-lived keys in one call (the lockout reset every login pays)."""
+
+from __future__ import annotations
+
+from shared.ephemeral import Ephemeral
+from tests.shared.test_stores import eph  # noqa: F401 - the fixture over both backends
+
+
+async def test_delete_takes_several_keys_at_once(eph: Ephemeral) -> None:  # noqa: F811
+    await eph.put("a", {"x": 1}, 60)
+    await eph.incr("b", 60)
+    assert await eph.delete("a", "b", "missing") is True
+    assert await eph.get("a") is None and await eph.ttl("b") == 0
+    assert await eph.delete("a", "b") is False
+    assert await eph.delete("missing") is False
