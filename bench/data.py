@@ -1,0 +1,131 @@
+"""What the benchmark needs before the clock runs: enrolled users (one authenticator each,
+written straight into Postgres), started MFA sessions, and a count of the store round trips
+one login makes."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import pyotp
+
+from shared.clock import SystemClock
+from shared.database import connect
+from shared.devices import device_aad
+from shared.ephemeral import RedisEphemeral
+from shared.settings import Settings
+from shared.stores import Stores, build_stores
+
+TENANT = "bench-tenant"
+SEED = pyotp.random_base32()  # one seed for every user: the replay guard is per device
+
+
+def users(prefix: str, n: int) -> list[dict[str, str]]:
+    """n users, as the host's session start names them."""
+    return [{"tenantId": TENANT, "userId": f"{prefix}-{i}", "email": f"{prefix}-{i}@bench.test"}
+            for i in range(n)]
+
+
+async def enroll(settings: Settings, stores: Stores, people: list[dict[str, str]]) -> None:
+    """One authenticator per user, its seed encrypted as the service stores it (COPY: fast)."""
+    now = time.time()
+    rows = []
+    for i, u in enumerate(people):
+        dev = f"bench-dev-{u['userId']}-{i}"
+        secret = stores.cipher.encrypt(SEED.encode(), device_aad(TENANT, u["userId"], dev))
+        rows.append((dev, TENANT, u["userId"], "totp", "Authenticator app", "{}", secret, None,
+                     -1, 0, now, None))
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.copy_records_to_table(
+            "mfa_devices", records=rows,
+            columns=["id", "tenant_id", "user_id", "kind", "name", "data", "secret", "lookup",
+                     "last_step", "sign_count", "created_at", "last_used_at"])
+    finally:
+        await conn.close()
+
+
+async def start_sessions(stores: Stores, people: list[dict[str, str]]) -> list[str]:
+    """An mfaToken per user, made the way the session start makes it."""
+    sem = asyncio.Semaphore(100)
+
+    async def one(u: dict[str, str]) -> str:
+        async with sem:
+            token, _ = await stores.sessions.create(tenant_id=TENANT, user_id=u["userId"],
+                                                    email=u["email"])
+            return token
+
+    return list(await asyncio.gather(*(one(u) for u in people)))
+
+
+class Counting:
+    """Forwards to a store and logs each awaited call (one call = one round trip here)."""
+
+    def __init__(self, inner: Any, name: str, log: list[str]) -> None:
+        self._inner, self._name, self._log = inner, name, log
+
+    def __getattr__(self, attr: str) -> Any:
+        fn = getattr(self._inner, attr)
+        if not inspect.iscoroutinefunction(fn):
+            return fn
+
+        async def counted(*args: Any, **kw: Any) -> Any:
+            self._log.append(f"{self._name}.{attr}")
+            return await fn(*args, **kw)
+
+        return counted
+
+
+async def open_stores(settings: Settings, log: list[str] | None = None) -> Stores:
+    """Stores on the benchmark's Redis and Postgres; counted when a log is given."""
+    db: Any = await connect(settings.database_url)
+    eph: Any = RedisEphemeral(settings.redis_url)
+    if log is not None:
+        db, eph = Counting(db, "postgres", log), Counting(eph, "redis", log)
+    return build_stores(settings, SystemClock(), eph, db)
+
+
+async def trace(settings: Settings, step: Callable[[Stores], Any]) -> list[str]:
+    """The store calls one step makes, in order."""
+    log: list[str] = []
+    stores = await open_stores(settings, log)
+    try:
+        await step(stores)
+    finally:
+        await stores.close()
+    return log
+
+
+async def login_trace(settings: Settings) -> dict[str, list[str]]:
+    """Round trips of a session start and of a TOTP verify, run through the services' cores."""
+    from services.session.factor import start_session
+    from services.totp.config import TotpConfig
+    from services.totp.factor import verify
+
+    person = users("trace", 1)[0]
+    setup = await open_stores(settings)
+    try:
+        await enroll(settings, setup, [person])
+    finally:
+        await setup.close()
+    started: dict[str, Any] = {}
+
+    async def start(stores: Stores) -> None:
+        started.update(await start_session(
+            stores, userId=person["userId"], tenantId=TENANT, email=person["email"],
+            phoneNumber=None, rememberDeviceToken=None, samlLogin=False))
+
+    async def check(stores: Stores) -> None:
+        session = await stores.sessions.load(started["mfaToken"])
+        assert session is not None
+        await verify(stores, TotpConfig.from_settings(settings), session,
+                     pyotp.TOTP(SEED).now(), remember=False)
+
+    out = {"session start": await trace(settings, start)}
+    out["verify"] = await trace(settings, check)
+    return json.loads(json.dumps(out))

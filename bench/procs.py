@@ -1,0 +1,139 @@
+"""The processes a benchmark runs: a fresh Postgres database, keys in a temp dir, and the
+gateway and services as real subprocesses on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from shared.devkeys import ensure_dev_keys
+
+PG_ADMIN = os.environ.get("MFA_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MFA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def create_database(name: str) -> str:
+    """A fresh, empty Postgres database; its URL."""
+    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(name: str) -> None:
+    """Remove the benchmark's database."""
+    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def base_env(tmp: Path, database_url: str) -> dict[str, str]:
+    """The environment every process shares: keys generated into tmp, the stores, quiet logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    env.update({"MFA_LOG_LEVEL": "WARNING", "MFA_REDIS_URL": REDIS_URL,
+                "MFA_DATABASE_URL": database_url, "MFA_VAR_DIR": str(tmp),
+                "MFA_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT)})
+    return ensure_dev_keys(str(tmp), env)
+
+
+def migrate(env: dict[str, str]) -> None:
+    """python -m shared.migrate up, as an operator would run it."""
+    subprocess.run([sys.executable, "-m", "shared.migrate", "up"], env=env, cwd=ROOT,  # noqa: S603
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+@dataclass
+class Processes:
+    """Started subprocesses, stopped together (each by its own pid)."""
+
+    env: dict[str, str]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def start(self, name: str, module: str, port: int, **extra: str) -> str:
+        """`python -m <module>` on a port, known as `name`; its base URL."""
+        env = {**self.env, "MFA_PORT": str(port), **extra}
+        args = [sys.executable, "-m", *module.split()]
+        proc = subprocess.Popen(args, env=env, cwd=ROOT,  # noqa: S603 - our own modules
+                                stdout=subprocess.DEVNULL)
+        self.procs.append(proc)
+        self.pids[name] = proc.pid
+        return f"http://127.0.0.1:{port}"
+
+    async def wait_ready(self, urls: list[str], path: str = "/healthz",
+                         within: float = 20.0) -> None:
+        """Wait until every URL answers 200 on path (or fail)."""
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as http:
+            for url in urls:
+                while True:
+                    try:
+                        async with http.get(url + path) as r:
+                            if r.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    if time.monotonic() > deadline or any(p.poll() is not None
+                                                          for p in self.procs):
+                        raise RuntimeError(f"{url} did not become ready")
+                    await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM each process we started, then wait for it."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def store_pids(database_url: str, redis_url: str) -> dict[str, list[int]]:
+    """The Redis server's pid and the Postgres backends serving the benchmark's database."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(redis_url)
+    try:
+        redis_pid = int((await r.info("server"))["process_id"])
+    finally:
+        await r.aclose()
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = "
+                                "current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+    return {"redis": [redis_pid], "postgres": [int(r["pid"]) for r in rows]}
