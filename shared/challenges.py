@@ -88,6 +88,10 @@ class ChallengeStore:
         if attempts > self._max:
             # Not deleted: the count only grows, so the challenge stays dead until its TTL, and
             # a parallel correct attempt already past this check can still be the one winner.
+            # A correct code over the limit can only be a parallel duplicate of the winner's, so
+            # it is not a guess and is not reported as one (it must not burn the mfaToken).
+            if ok:
+                raise UnknownChallenge()
             raise InvalidChallenge("Too many attempts, request a new code",
                                    code="ER-MFA-CODE-ATTEMPTS")
         if not ok:
