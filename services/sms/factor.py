@@ -55,8 +55,8 @@ async def sms_device(stores: Stores, tenant_id: str, user_id: str, device_id: st
 
 
 async def verify(stores: Stores, otc: str, code: str, *, purpose: str, tenant_id: str,
-                  user_id: str, session: MfaSession | None = None,
-                  device_id: str | None = None) -> Challenge:
+                 user_id: str, session: MfaSession | None = None,
+                 device_id: str | None = None) -> Challenge:
     """Check the code; a wrong one counts against the mfaToken and the factor's lockout."""
     await check_lockout(stores, tenant_id, user_id, FACTOR)
     try:
@@ -71,7 +71,7 @@ async def verify(stores: Stores, otc: str, code: str, *, purpose: str, tenant_id
 
 
 async def start_enroll(stores: Stores, sender: Sender, who: Requester, *, tenant_id: str,
-                        user_id: str, raw_phone: str, purpose: str) -> dict[str, Any]:
+                       user_id: str, raw_phone: str, purpose: str) -> dict[str, Any]:
     """Validate the number for the tenant, send a code; the full number goes back only here."""
     await check_lockout(stores, tenant_id, user_id, FACTOR)
     policy = await sms_policy(stores, tenant_id)
@@ -104,7 +104,8 @@ async def add_device(stores: Stores, ch: Challenge) -> Device:
 
 
 async def send_to_device(stores: Stores, sender: Sender, who: Requester, device: Device, *,
-                          purpose: str, challenge_purpose: str) -> dict[str, Any]:
+                         purpose: str, challenge_purpose: str) -> dict[str, Any]:
+    """Send a code to an enrolled phone (cooldown per device); the number goes back masked."""
     phone = phone_of(stores, device)
     token = await send_code(stores, sender, who, Send(
         tenant_id=device.tenant_id, user_id=device.user_id, phone=phone, purpose=purpose,
@@ -119,14 +120,14 @@ async def enroll_start(stores: Stores, sender: Sender, who: Requester, p: Princi
                        phone_number: str) -> dict[str, Any]:
     """Profile page: send a code to a new number."""
     return await start_enroll(stores, sender, who, tenant_id=p.tenant_id, user_id=p.user_id,
-                               raw_phone=phone_number, purpose=USERS_ENROLL)
+                              raw_phone=phone_number, purpose=USERS_ENROLL)
 
 
 async def enroll_verify(stores: Stores, p: Principal, *, otc_token: str,
                         code: str) -> dict[str, Any]:
     """Profile page: the code proves the phone; the recovery code on a first enrollment."""
     ch = await verify(stores, otc_token, code, purpose=USERS_ENROLL, tenant_id=p.tenant_id,
-                       user_id=p.user_id)
+                      user_id=p.user_id)
     device = await add_device(stores, ch)
     recovery = await after_enrollment(stores, tenant_id=p.tenant_id, user_id=p.user_id,
                                       email=p.email, factor=FACTOR, device_id=device.id)
@@ -139,7 +140,7 @@ async def disable_start(stores: Stores, sender: Sender, who: Requester, p: Princ
     await check_lockout(stores, p.tenant_id, p.user_id, FACTOR)
     device = await sms_device(stores, p.tenant_id, p.user_id, device_id)
     return await send_to_device(stores, sender, who, device, purpose="disable",
-                                 challenge_purpose=_disable(device.id))
+                                challenge_purpose=_disable(device.id))
 
 
 async def _require_other_factor(stores: Stores, p: Principal, device: Device) -> None:
@@ -160,7 +161,7 @@ async def disable_verify(stores: Stores, p: Principal, *, device_id: str,
     device = await sms_device(stores, p.tenant_id, p.user_id, device_id)
     if otc_token or code:
         await verify(stores, otc_token or "", code or "", purpose=_disable(device.id),
-                      tenant_id=p.tenant_id, user_id=p.user_id, device_id=device.id)
+                     tenant_id=p.tenant_id, user_id=p.user_id, device_id=device.id)
     else:
         await _require_other_factor(stores, p, device)
     if not await stores.devices.delete(p.tenant_id, p.user_id, device.id):

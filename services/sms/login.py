@@ -55,7 +55,7 @@ async def login_enroll_start(stores: Stores, sender: Sender, who: Requester, *, 
     await sms_policy(stores, s.tenant_id)
     await _require_not_enrolled(stores, s)
     return await start_enroll(stores, sender, who, tenant_id=s.tenant_id, user_id=s.user_id,
-                               raw_phone=phone_number, purpose=_login_enroll(s))
+                              raw_phone=phone_number, purpose=_login_enroll(s))
 
 
 def _pending_recovery(stores: Stores, s: MfaSession) -> str | None:
@@ -70,7 +70,7 @@ async def login_enroll_verify(stores: Stores, *, mfa_token: str, otc_token: str,
     """Forced enrollment: the code proves the phone; the device is added and login completes."""
     s = await require_session(stores, mfa_token)
     ch = await verify(stores, otc_token, code, purpose=_login_enroll(s),
-                       tenant_id=s.tenant_id, user_id=s.user_id, session=s)
+                      tenant_id=s.tenant_id, user_id=s.user_id, session=s)
     # One enrollment per session, claimed before the device exists (parallel otcTokens).
     if not await stores.eph.put_new(stores.sessions.side_key(s, "sms-enrolled"), {},
                                     stores.sessions.remaining(s)):
@@ -90,7 +90,7 @@ async def login_verify_start(stores: Stores, sender: Sender, who: Requester, *, 
     await check_lockout(stores, s.tenant_id, s.user_id, FACTOR)
     device = await sms_device(stores, s.tenant_id, s.user_id, device_id)
     return await send_to_device(stores, sender, who, device, purpose="verify",
-                                 challenge_purpose=_login_verify(s, device.id))
+                                challenge_purpose=_login_verify(s, device.id))
 
 
 async def login_verify(stores: Stores, *, mfa_token: str, device_id: str, otc_token: str,
@@ -98,7 +98,7 @@ async def login_verify(stores: Stores, *, mfa_token: str, device_id: str, otc_to
     """The login code: complete the login (a token for another device fails like a bad code)."""
     s = await require_session(stores, mfa_token)
     await verify(stores, otc_token, code, purpose=_login_verify(s, device_id),
-                  tenant_id=s.tenant_id, user_id=s.user_id, session=s, device_id=device_id)
+                 tenant_id=s.tenant_id, user_id=s.user_id, session=s, device_id=device_id)
     if await stores.devices.get(s.tenant_id, s.user_id, device_id) is None:
         raise InvalidChallenge()  # removed while the code was on its way
     result = await complete_login(stores, s, factor=FACTOR, device_id=device_id,
