@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import TooManyRequests, Unauthorized
+from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.metrics import verified
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
@@ -44,6 +44,23 @@ async def require_session(stores: Stores, mfa_token: str | None) -> MfaSession:
         verified("session", "expired")
         raise InvalidMfaToken()
     return s
+
+
+class AlreadyEnrolled(Forbidden):
+    """Mid-login enrollment is forced enrollment: only for users with no factor yet."""
+
+    code = "ER-MFA-ALREADY-ENROLLED"
+    default_message = "MFA is already enrolled; verify with an enrolled factor"
+
+
+async def require_unenrolled(stores: Stores, session: MfaSession) -> None:
+    """Refuse enrolling with only an mfaToken (the password) for a user who has any factor:
+    else a stolen password alone would be enough to add the attacker's device."""
+    policy = await stores.policies.get(session.tenant_id)
+    has_email = bool(session.email) and policy.allows("EmailCode")
+    if (session.purpose != "login" or has_email
+            or await stores.devices.list_for_user(session.tenant_id, session.user_id)):
+        raise AlreadyEnrolled()
 
 
 async def check_lockout(stores: Stores, tenant_id: str, user_id: str, factor: str) -> None:

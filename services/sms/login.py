@@ -16,7 +16,6 @@ from services.sms.factor import (
     verify,
 )
 from shared.challenges import InvalidChallenge
-from shared.errors import Forbidden
 from shared.flow import (
     InvalidMfaToken,
     LoginResult,
@@ -25,6 +24,7 @@ from shared.flow import (
     complete_login,
     pending_aad,
     require_session,
+    require_unenrolled,
 )
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
@@ -38,22 +38,12 @@ def _login_enroll(s: MfaSession) -> str:
     return f"sms-login-enroll:{s.key}"
 
 
-async def _require_not_enrolled(stores: Stores, s: MfaSession) -> None:
-    """Enrolling mid-login is forced enrollment: a user with any factor must use it instead,
-    or a stolen password alone would be enough to add the attacker's phone."""
-    policy = await stores.policies.get(s.tenant_id)
-    has_email = bool(s.email) and policy.allows("EmailCode")
-    if has_email or await stores.devices.list_for_user(s.tenant_id, s.user_id):
-        raise Forbidden("MFA is already enrolled; verify with an enrolled method",
-                        code="ER-MFA-ALREADY-ENROLLED")
-
-
 async def login_enroll_start(stores: Stores, sender: Sender, who: Requester, *, mfa_token: str,
                              phone_number: str) -> dict[str, Any]:
     """Forced enrollment: send a code to the number the user typed."""
     s = await require_session(stores, mfa_token)
     await sms_policy(stores, s.tenant_id)
-    await _require_not_enrolled(stores, s)
+    await require_unenrolled(stores, s)
     return await start_enroll(stores, sender, who, tenant_id=s.tenant_id, user_id=s.user_id,
                               raw_phone=phone_number, purpose=_login_enroll(s))
 

@@ -13,7 +13,6 @@ from services.webauthn import credentials as creds
 from services.webauthn.ceremony import CeremonyFailed
 from services.webauthn.config import WebAuthnConfig
 from services.webauthn.credentials import Who
-from shared.errors import Forbidden
 from shared.flow import (
     InvalidMfaToken,
     LoginResult,
@@ -24,6 +23,7 @@ from shared.flow import (
     pending_aad,
     record_failure,
     require_session,
+    require_unenrolled,
 )
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
@@ -52,17 +52,6 @@ async def _counted(stores: Stores, who: Who, session: MfaSession | None, device_
         raise
 
 
-async def _unenrolled(stores: Stores, s: MfaSession) -> None:
-    """Enrolling with only an mfaToken (the password) is for users with no factor yet;
-    anyone else must prove a factor they have first."""
-    policy = await stores.policies.get(s.tenant_id)
-    has_email = bool(s.email) and policy.allows("EmailCode")
-    if s.purpose != "login" or has_email or await stores.devices.list_for_user(s.tenant_id,
-                                                                               s.user_id):
-        raise Forbidden("MFA is already enrolled; verify with an enrolled factor",
-                        code="ER-MFA-ALREADY-ENROLLED")
-
-
 def _pending_recovery(stores: Stores, s: MfaSession) -> str | None:
     """The recovery code the login response already showed, if the session start made one."""
     sealed = s.extra.get("pendingRecovery")
@@ -75,7 +64,7 @@ async def login_pre_enroll(stores: Stores, cfg: WebAuthnConfig, mfa_token: str
                            ) -> dict[str, Any]:
     """Forced enrollment, step 1: registration options."""
     s = await require_session(stores, mfa_token)
-    await _unenrolled(stores, s)
+    await require_unenrolled(stores, s)
     return await creds.begin_enroll(stores, cfg, _who(s), bind=s.key)
 
 
@@ -85,7 +74,7 @@ async def login_enroll(stores: Stores, cfg: WebAuthnConfig, body: dict[str, Any]
     s = await require_session(stores, body["mfaToken"])
     who = _who(s)
     await check_lockout(stores, s.tenant_id, s.user_id, FACTOR)
-    await _unenrolled(stores, s)
+    await require_unenrolled(stores, s)
     device = await _counted(stores, who, s, None, creds.finish_enroll(
         stores, cfg, who, token=body["webauthnToken"], device_type=body["deviceType"],
         credential=body["options"], bind=s.key))
