@@ -27,6 +27,7 @@ from bench.procs import (
     cpu_seconds,
     create_database,
     drop_database,
+    drop_redis_keys,
     free_port,
     migrate,
     store_pids,
@@ -158,6 +159,7 @@ async def main() -> None:
     finally:
         procs.stop()
         await drop_database(name)
+        await drop_redis_keys(env["MFA_REDIS_URL"], env["MFA_REDIS_PREFIX"])
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -84,7 +84,7 @@ class Counting:
 async def open_stores(settings: Settings, log: list[str] | None = None) -> Stores:
     """Stores on the benchmark's Redis and Postgres; counted when a log is given."""
     db: Any = await connect(settings.database_url)
-    eph: Any = RedisEphemeral(settings.redis_url)
+    eph: Any = RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
     if log is not None:
         db, eph = Counting(db, "postgres", log), Counting(eph, "redis", log)
     return build_stores(settings, SystemClock(), eph, db)

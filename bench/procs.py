@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -53,8 +54,10 @@ def base_env(tmp: Path, database_url: str) -> dict[str, str]:
     """The environment every process shares: keys generated into tmp, the stores, quiet logs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
     env.update({"MFA_LOG_LEVEL": "WARNING", "MFA_REDIS_URL": REDIS_URL,
+                "MFA_REDIS_PREFIX": f"mfa-bench-{os.getpid()}:",
                 "MFA_DATABASE_URL": database_url, "MFA_VAR_DIR": str(tmp),
-                "MFA_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT)})
+                "MFA_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT),
+                "MFA_INTERNAL_API_KEY": secrets.token_urlsafe(24)})
     return ensure_dev_keys(str(tmp), env)
 
 
@@ -119,6 +122,18 @@ def cpu_seconds(pid: int) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drop_redis_keys(redis_url: str, prefix: str) -> None:
+    """Delete what the benchmark left in Redis (its keys share one prefix)."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(redis_url)
+    try:
+        async for key in r.scan_iter(match=prefix + "*", count=1000):
+            await r.delete(key)
+    finally:
+        await r.aclose()
 
 
 async def store_pids(database_url: str, redis_url: str) -> dict[str, list[int]]:
