@@ -13,6 +13,7 @@ from services.sms.providers import ProviderError, SmsMessage, SmsProvider
 from services.sms.templates import render
 from shared.crypto import numeric_code
 from shared.errors import BadGateway, TooManyRequests
+from shared.metrics import code_sent
 from shared.ratelimit import Cap
 from shared.stores import Stores
 
@@ -87,6 +88,7 @@ async def _admit(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> None:
         await stores.limiter.caps(_caps(stores, c, who, s))
     except TooManyRequests:
         await stores.limiter.release(s.cooldown_key)
+        code_sent("sms", "limiter", "refused")
         log.warning("sms send refused by a cap", extra={"fields": {"tenantId": s.tenant_id}})
         raise
 
@@ -111,9 +113,11 @@ async def send_code(stores: Stores, sender: Sender, who: Requester, s: Send) -> 
         log.warning("sms provider failed", extra={"fields": {
             "provider": sender.provider.name, "reason": str(e), "purpose": s.purpose}})
         await _audit(stores, s, sender.provider.name, "error")
+        code_sent("sms", sender.provider.name, "failed")
         raise BadGateway("The SMS code could not be sent, please try again",
                          code="ER-MFA-SMS-PROVIDER") from None
     await _audit(stores, s, sender.provider.name, "success")
+    code_sent("sms", sender.provider.name, "sent")
     return token
 
 
