@@ -7,6 +7,8 @@ import jwt
 import pyotp
 
 from services.totp.otp import DUMMY_SEED
+from services.totp.schemas import Enrollment
+from shared.schemas import LoginResponse
 from tests.conftest import Ids, Stack
 from tests.totp.support import AUTH, USERS, code, enroll, failures, login, wrong
 
@@ -21,7 +23,7 @@ async def test_login_code_on_deprecated_verify_logs_in(stack: Stack, ids: Ids) -
     token = await login(stack, ids)
     body = await stack.post(f"{AUTH}/verify", {"mfaToken": token, "value": code(stack, seed),
                                                "rememberDevice": False, "mfaDevices": {}})
-    assert body["mfaRequired"] is False
+    assert body["mfaRequired"] is False and LoginResponse().validate(body) == {}
     assert claims(body)["sub"] == ids.user and claims(body)["amr"] == ["mfa", "otp"]
     assert "recoveryCode" not in body and "rememberDeviceToken" not in body
     device = await stack.stores.devices.get(ids.tenant, ids.user, device_id)
@@ -128,12 +130,12 @@ async def test_auth_pre_enroll_and_enroll_verify_log_in_with_recovery_code(stack
                                                                            ids: Ids) -> None:
     start = await stack.start_session(ids)
     pre = await stack.post(f"{AUTH}/authenticator/enroll", {"mfaToken": start["mfaToken"]})
-    assert pre["secret"] == start["secret"]
+    assert pre["secret"] == start["secret"] and Enrollment().validate(pre) == {}
     assert pre["qrCode"].startswith("data:image/png;base64,")
     body = await stack.post(f"{AUTH}/authenticator/enroll/verify",
                             {"mfaToken": start["mfaToken"], "token": code(stack, pre["secret"]),
                              "rememberDevice": False})
-    assert body["recoveryCode"] == start["recoveryCode"]
+    assert body["recoveryCode"] == start["recoveryCode"] and LoginResponse().validate(body) == {}
     assert claims(body)["sub"] == ids.user
     devices = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "totp")
     assert len(devices) == 1 and devices[0].secret and pre["secret"] not in devices[0].secret
@@ -207,3 +209,17 @@ async def test_second_user_recovery_code_is_not_shown_again(stack: Stack, ids: I
                             {"token": code(stack, pre["secret"])}, token=token)
     assert body == {}
     assert seed != pre["secret"]
+
+
+async def test_forced_re_enrollment_hands_out_no_new_recovery_code(stack: Stack, ids: Ids
+                                                                   ) -> None:
+    """A user who removed their authenticator but kept their recovery code enrolls again: the
+    verify answer carries no recoveryCode (the one the session start showed was never stored)."""
+    seed, device_id = await enroll(stack, ids)
+    await stack.post(f"{USERS}/authenticator/{device_id}/disable/verify",
+                     {"token": code(stack, seed)}, token=stack.user_token(ids))
+    assert await stack.stores.recovery.has_code(ids.tenant, ids.user)
+    start = await stack.start_session(ids)
+    body = await stack.post(f"{AUTH}/verify", {"mfaToken": start["mfaToken"],
+                                               "value": code(stack, start["secret"])})
+    assert body["mfaRequired"] is False and "recoveryCode" not in body

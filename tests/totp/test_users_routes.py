@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.totp.schemas import Enrolled, Enrollment
 from tests.conftest import Ids, Stack
 from tests.totp.support import USERS, code, enroll, failures, wrong
 
@@ -17,9 +18,10 @@ async def test_enroll_with_empty_body_then_verify_gives_recovery_code(stack: Sta
                                                                       pre_path: str) -> None:
     token = stack.user_token(ids)
     pre = await stack.post(pre_path, data=b"", token=token)
-    assert set(pre) == {"qrCode", "secret"}
+    assert set(pre) == {"qrCode", "secret"} and Enrollment().validate(pre) == {}
     body = await stack.post(VERIFY[pre_path], {"token": code(stack, pre["secret"])}, token=token)
     assert set(body) == {"recoveryCode"} and len(body["recoveryCode"]) >= 20
+    assert Enrolled().validate(body) == {}
     devices = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "totp")
     assert len(devices) == 1
     assert devices[0].last_step == int(stack.clock.time()) // 30
