@@ -29,11 +29,11 @@ def match_step(totp: pyotp.TOTP, code: str, *, for_time: datetime, window: int) 
     Every step of the window is computed and compared (no early exit, constant-time compare),
     and the newest match wins, so the replay guard (RFC 6238 section 5.2) stores the highest step.
     """
-    step = totp.timecode(for_time)
+    step = totp.timecode(for_time)  # once: totp.at() would convert the datetime per step
     found: int | None = None
     candidate = code.encode()
-    for offset in range(-window, window + 1):
-        expected = totp.at(for_time, counter_offset=offset).encode()
+    for counter in range(step - window, step + window + 1):
+        expected = totp.generate_otp(counter).encode()  # RFC 4226 HOTP of the time step
         if hmac.compare_digest(candidate, expected) and len(code) == totp.digits:
-            found = step + offset
+            found = counter
     return found
