@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.devices import Device
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.metrics import verified
 from shared.mfa_session import MfaSession
@@ -53,13 +54,16 @@ class AlreadyEnrolled(Forbidden):
     default_message = "MFA is already enrolled; verify with an enrolled factor"
 
 
-async def require_unenrolled(stores: Stores, session: MfaSession) -> None:
+async def require_unenrolled(stores: Stores, session: MfaSession,
+                             devices: list[Device] | None = None) -> None:
     """Refuse enrolling with only an mfaToken (the password) for a user who has any factor:
-    else a stolen password alone would be enough to add the attacker's device."""
+    else a stolen password alone would be enough to add the attacker's device. `devices`: the
+    user's devices when the caller has already read them."""
     policy = await stores.policies.get(session.tenant_id)
     has_email = bool(session.email) and policy.allows("EmailCode")
-    if (session.purpose != "login" or has_email
-            or await stores.devices.list_for_user(session.tenant_id, session.user_id)):
+    if devices is None:
+        devices = await stores.devices.list_for_user(session.tenant_id, session.user_id)
+    if session.purpose != "login" or has_email or devices:
         raise AlreadyEnrolled()
 
 

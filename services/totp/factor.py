@@ -11,7 +11,13 @@ from services.totp.proof import find_proof, refuse, refuse_replay, spend, totp_d
 from services.totp.store import KIND, PendingSeeds, add_device
 from shared.devices import Device
 from shared.errors import BadRequest, Forbidden
-from shared.flow import LoginResult, after_enrollment, check_lockout, complete_login
+from shared.flow import (
+    LoginResult,
+    after_enrollment,
+    check_lockout,
+    complete_login,
+    require_unenrolled,
+)
 from shared.mfa_session import MfaSession
 from shared.otpauth import enrollment, new_seed
 from shared.stores import Stores
@@ -26,13 +32,6 @@ class NotAllowed(Forbidden):
     default_message = "The authenticator app is not allowed by the MFA policy"
 
 
-class AlreadyEnrolled(Forbidden):
-    """Mid-login enrollment is only for users without any factor (else prove one first)."""
-
-    code = "ER-MFA-ALREADY-ENROLLED"
-    default_message = "MFA is already enrolled"
-
-
 class NoEnrollment(BadRequest):
     """A code for an enrollment that was never started (or has expired)."""
 
@@ -40,23 +39,17 @@ class NoEnrollment(BadRequest):
     default_message = "No authenticator app enrollment in progress"
 
 
-async def ensure_allowed(stores: Stores, tenant_id: str) -> bool:
-    """403 unless the tenant's policy offers the authenticator app; whether email codes are on."""
-    policy = await stores.policies.get(tenant_id)
-    if not policy.allows(STRATEGY):
+async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
+    """403 unless the tenant's policy offers the authenticator app."""
+    if not (await stores.policies.get(tenant_id)).allows(STRATEGY):
         raise NotAllowed()
-    return policy.allows("EmailCode")
 
 
 async def _ensure_may_enroll(stores: Stores, session: MfaSession,
                              devices: list[Device] | None = None) -> None:
-    """Only a user with no factor at all may enroll with nothing but the mfaToken: anyone else
-    would skip their own second factor (email codes count as a factor when the policy has them)."""
-    emails_on = await ensure_allowed(stores, session.tenant_id)
-    if devices is None:
-        devices = await stores.devices.list_for_user(session.tenant_id, session.user_id)
-    if devices or emails_on:
-        raise AlreadyEnrolled()
+    """The policy offers the app, and the user has no factor yet (shared.flow)."""
+    await ensure_allowed(stores, session.tenant_id)
+    await require_unenrolled(stores, session, devices)
 
 
 async def pre_enroll(stores: Stores, cfg: TotpConfig, session: MfaSession) -> dict[str, str]:
