@@ -29,12 +29,14 @@ class PendingSeeds:
     async def put_for_user(self, tenant_id: str, user_id: str, seed: str) -> None:
         """Keep a logged-in user's pending seed (a new pre-enroll replaces the old one)."""
         env = self._s.cipher.encrypt(seed.encode(), _user_aad(tenant_id, user_id))
-        await self._s.eph.put(_user_key(tenant_id, user_id), {"seed": env}, self._ttl)
+        expires = self._s.clock.time() + self._ttl  # checked by the injected clock too
+        await self._s.eph.put(_user_key(tenant_id, user_id), {"seed": env, "exp": expires},
+                              self._ttl)
 
     async def get_for_user(self, tenant_id: str, user_id: str) -> tuple[str, str] | None:
         """(seed, envelope) of the user's pending enrollment, or None."""
         rec = await self._s.eph.get(_user_key(tenant_id, user_id))
-        if rec is None:
+        if rec is None or rec.get("exp", 0) <= self._s.clock.time():
             return None
         return self._s.cipher.decrypt(rec["seed"], _user_aad(tenant_id, user_id)).decode(), \
             rec["seed"]

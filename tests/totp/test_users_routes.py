@@ -62,8 +62,6 @@ async def test_enroll_wrong_code_is_refused_and_counted(stack: Stack, ids: Ids) 
 
 
 async def test_pending_seed_expires(stack: Stack, ids: Ids) -> None:
-    if stack.mode == "split":
-        pytest.skip("Redis expires keys by the wall clock, not the frozen one")
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/authenticator/enroll", token=token)
     stack.clock.advance(601)
