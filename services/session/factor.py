@@ -64,12 +64,15 @@ async def start_session(stores: Stores, *, userId: str, tenantId: str, email: st
     extra: dict[str, Any] = {}
     shown: dict[str, Any] = {}
     if not enrolled and policy.allows("AuthenticatorApp"):
-        seed, code = new_seed(), new_recovery_code()
+        seed = new_seed()
         aad = pending_aad(tenantId, userId)
-        extra = {"pendingTotp": stores.cipher.encrypt(seed.encode(), aad),
-                 "pendingRecovery": stores.cipher.encrypt(code.encode(), aad)}
-        shown = {**enrollment(seed, account=email, issuer=stores.settings.issuer_name),
-                 "recoveryCode": code}
+        extra = {"pendingTotp": stores.cipher.encrypt(seed.encode(), aad)}
+        shown = enrollment(seed, account=email, issuer=stores.settings.issuer_name)
+        if not await stores.recovery.has_code(tenantId, userId):
+            # A user who still holds an unused code keeps it; a new one would never be stored.
+            code = new_recovery_code()
+            extra["pendingRecovery"] = stores.cipher.encrypt(code.encode(), aad)
+            shown["recoveryCode"] = code
     token, _ = await stores.sessions.create(tenant_id=tenantId, user_id=userId, email=email,
                                             phone_number=phoneNumber, extra=extra)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": enrolled,

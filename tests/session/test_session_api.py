@@ -198,3 +198,12 @@ async def test_host_identity_provider_tokens_are_accepted_when_configured(
             assert r.status == 200 and (await r.json())["authenticators"] == []
         async with http.get(url, headers={"Authorization": f"Bearer {bad}"}) as r:
             assert r.status == 401
+
+
+async def test_forced_enrollment_offers_a_recovery_code_only_to_users_without_one(
+        stack: Stack, ids: Ids) -> None:
+    assert "recoveryCode" in await stack.start_session(ids)
+    other = ids.other()
+    assert await stack.stores.recovery.issue_if_missing(other.tenant, other.user, other.email)
+    body = await stack.start_session(other)
+    assert body["qrCode"] and body["secret"] and "recoveryCode" not in body
