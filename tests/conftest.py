@@ -41,6 +41,15 @@ def run_sync(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+async def pg_admin(sql: str) -> None:
+    """Run one statement on the Postgres maintenance database (create/drop databases)."""
+    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def unavailable(what: str) -> None:
     """Skip locally, but fail under MFA_TEST_STRICT=1 (CI), where everything must run."""
     if STRICT:
@@ -64,17 +73,9 @@ def keys() -> dict[str, str]:
 def pg_url() -> Iterator[str]:
     """A fresh Postgres database for this run, migrated, dropped afterwards."""
     name = f"mfa_test_{os.getpid()}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        run_sync(admin(f"DROP DATABASE IF EXISTS {name}"))
-        run_sync(admin(f"CREATE DATABASE {name}"))
+        run_sync(pg_admin(f"DROP DATABASE IF EXISTS {name}"))
+        run_sync(pg_admin(f"CREATE DATABASE {name}"))
     except (OSError, asyncpg.PostgresError) as e:
         unavailable(f"Postgres ({e.__class__.__name__})")
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
@@ -86,7 +87,7 @@ def pg_url() -> Iterator[str]:
 
     run_sync(up())
     yield url
-    run_sync(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    run_sync(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 RUN_PREFIX = f"mfa-test-{uuid.uuid4().hex[:10]}:"

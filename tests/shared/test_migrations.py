@@ -9,33 +9,24 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from shared.database import Database, connect
 from shared.migrate import applied_versions, load_migrations, migrate
-from tests.conftest import PG_ADMIN, run_sync
+from tests.conftest import PG_ADMIN, pg_admin, run_sync
 
 TABLES = {"mfa_devices", "mfa_users", "remembered_devices", "tenant_policies", "audit_events"}
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
 def fresh_pg(pg_url: str) -> Iterator[str]:
     """An empty Postgres database of its own (the shared test database is already migrated)."""
     name = f"mfa_mig_{uuid.uuid4().hex[:8]}"
-    run_sync(_admin(f"CREATE DATABASE {name}"))
+    run_sync(pg_admin(f"CREATE DATABASE {name}"))
     try:
         yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        run_sync(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        run_sync(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
