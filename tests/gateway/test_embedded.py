@@ -1,0 +1,64 @@
+"""Embedded mode: state survives a restart; development keys are made once, privately."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any
+
+import aiohttp
+import pyotp
+
+from gateway.embedded import create_embedded_app
+from shared.clock import FrozenClock
+from shared.devkeys import ensure_dev_keys
+from shared.settings import Settings
+from tests.conftest import Ids
+
+PREFIX = "/frontegg/identity/resources"
+
+
+async def _start(aiohttp_server: Any, var_dir: str, clock: FrozenClock) -> Any:
+    env = ensure_dev_keys(var_dir, {"MFA_VAR_DIR": var_dir, "MFA_EXPOSE_INTERNAL_API": "true"})
+    return await aiohttp_server(create_embedded_app(Settings.from_env(env), clock))
+
+
+async def _session(http: aiohttp.ClientSession, base: str, key: str, ids: Ids
+                   ) -> dict[str, Any]:
+    async with http.post(base + "/internal/v1/mfa/sessions",
+                         json={"userId": ids.user, "tenantId": ids.tenant, "email": ids.email},
+                         headers={"Authorization": f"Bearer {key}"}) as r:
+        assert r.status == 200
+        return dict(await r.json())
+
+
+async def test_enrolled_state_survives_a_restart(aiohttp_server: Any, tmp_path: Any) -> None:
+    var_dir, clock, ids = str(tmp_path / "var"), FrozenClock(), Ids()
+    srv = await _start(aiohttp_server, var_dir, clock)
+    base = str(srv.make_url("")).rstrip("/")
+    key = ensure_dev_keys(var_dir, {})["MFA_INTERNAL_API_KEY"]
+    async with aiohttp.ClientSession() as http:
+        started = await _session(http, base, key, ids)
+        assert started["mfaEnrolled"] is False
+        code = pyotp.TOTP(started["secret"]).at(clock.now())
+        async with http.post(base + PREFIX + "/auth/v1/user/mfa/verify",
+                             json={"mfaToken": started["mfaToken"], "value": code}) as r:
+            assert r.status == 200, await r.text()
+        await srv.close()
+
+        srv2 = await _start(aiohttp_server, var_dir, clock)
+        again = await _session(http, str(srv2.make_url("")).rstrip("/"), key, ids)
+        assert again["mfaEnrolled"] is True
+        assert len(again["mfaDevices"]["authenticators"]) == 1
+        assert "qrCode" not in again
+
+
+def test_dev_keys_are_made_once_and_private(tmp_path: Any) -> None:
+    first = ensure_dev_keys(str(tmp_path), {})
+    mode = stat.S_IMODE(os.stat(tmp_path / "dev-keys.json").st_mode)
+    assert mode == 0o600
+    assert ensure_dev_keys(str(tmp_path), {}) == first
+    assert ensure_dev_keys(str(tmp_path), {"MFA_HMAC_KEY": "given"})["MFA_HMAC_KEY"] == "given"
+    for name in ("MFA_JWT_PRIVATE_KEY", "MFA_ENCRYPTION_KEYS", "MFA_HMAC_KEY",
+                 "MFA_INTERNAL_API_KEY"):
+        assert first[name]
