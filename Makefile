@@ -8,9 +8,7 @@ JS := tests/contract/js
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
