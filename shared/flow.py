@@ -4,6 +4,7 @@ what follows an enrollment. No HTTP here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.devices import Device
@@ -98,7 +99,7 @@ def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
     now = int(stores.clock.time())
     body: dict[str, Any] = {
         "mfaRequired": False, "accessToken": token, "refreshToken": "", "exp": exp,
-        "expiresIn": exp - now, "expires": stores.clock.now().fromtimestamp(exp).isoformat(),
+        "expiresIn": exp - now, "expires": datetime.fromtimestamp(exp, UTC).isoformat(),
         "userId": user_id, "userEmail": email, "tenantId": tenant_id, "amr": amr,
         "auth_time": now,
     }
