@@ -118,6 +118,21 @@ async def read_json(request: web.Request, schema: Schema | None = None) -> dict[
         raise BadRequest(_first_error(e.messages), code="ER-MFA-VALIDATION") from None
 
 
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """The JSON body parsed with the request schema the route's handler declares in
+    @api(request=...): the one place a route's input shape is written."""
+    meta = getattr(request.match_info.handler, "__api__", None)
+    cls = meta["request"] if meta else None
+    if cls is None:
+        raise TypeError(f"{request.match_info.handler!r} declares no request schema")
+    if cls not in _SCHEMAS:
+        _SCHEMAS[cls] = cls()
+    return await read_json(request, _SCHEMAS[cls])
+
+
 def _first_error(messages: Any, path: str = "") -> str:
     if isinstance(messages, dict):
         for k, v in messages.items():

@@ -12,12 +12,7 @@ from shared.flow import require_session
 from shared.policies import default_policy
 from shared.schemas import Empty, LoginResponse, MfaDevices
 from shared.settings import STRATEGIES
-from shared.web import api, json_ok, principal, read_json, stores_of
-
-_start = schemas.StartSession()
-_policy = schemas.PolicyBody()
-_step_up = schemas.StepUp()
-_recover = schemas.Recover()
+from shared.web import api, json_ok, principal, read_body, stores_of
 
 
 def _internal(request: web.Request) -> bool:
@@ -32,7 +27,7 @@ async def start_session(request: web.Request) -> web.Response:
     """POST /internal/v1/mfa/sessions: the host starts MFA after its password step."""
     if not _internal(request):
         raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
-    body = await read_json(request, _start)
+    body = await read_body(request)
     return json_ok(await factor.start_session(stores_of(request), **body))
 
 
@@ -76,7 +71,7 @@ async def vendor_policy(request: web.Request) -> web.Response:
 
 async def _save(request: web.Request, *, replace_all: bool) -> web.Response:
     tenant = _tenant(request, write=True)
-    body = await read_json(request, _policy)
+    body = await read_body(request)
     stores = stores_of(request)
     if body.get("mfaDeviceExpiration", 0) > stores.settings.device_expiration_cap:
         raise BadRequest(f"mfaDeviceExpiration: at most {stores.settings.device_expiration_cap}",
@@ -119,14 +114,14 @@ async def devices(request: web.Request) -> web.Response:
 async def step_up(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/step-up/generate."""
     p = principal(request)
-    body = await read_json(request, _step_up)
+    body = await read_body(request)
     return json_ok(await factor.step_up(stores_of(request), p, body["maxAge"]))
 
 
 @api(request=schemas.Recover, response=Empty)
 async def recover(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/recover."""
-    body = await read_json(request, _recover)
+    body = await read_body(request)
     await factor.recover(stores_of(request), body["email"], body["recoveryCode"])
     return json_ok({})
 

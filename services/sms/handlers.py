@@ -8,16 +8,18 @@ from services.sms import factor, login, schemas
 from services.sms.delivery import Requester, Sender
 from services.sms.templates import pick_locale
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import api, json_ok, login_response, principal, read_json, stores_of
+from shared.web import (
+    api,
+    json_ok,
+    login_response,
+    principal,
+    read_body,
+    read_json,
+    stores_of,
+)
 
 SENDER = web.AppKey("sms_sender", Sender)
 
-_login_phone = schemas.LoginPhone()
-_login_device = schemas.LoginDevice()
-_login_code = schemas.LoginCode()
-_user_phone = schemas.UserPhone()
-_user_code = schemas.UserCode()
-_disable_code = schemas.DisableCode()
 
 
 def client_ip(request: web.Request) -> str:
@@ -35,7 +37,7 @@ def _who(request: web.Request) -> Requester:
 @api(request=schemas.LoginPhone, response=schemas.CodeSent, auth="mfaToken")
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/enroll {mfaToken, phoneNumber}."""
-    body = await read_json(request, _login_phone)
+    body = await read_body(request)
     return json_ok(await login.login_enroll_start(
         stores_of(request), request.app[SENDER], _who(request), mfa_token=body["mfaToken"],
         phone_number=body["phoneNumber"]))
@@ -44,7 +46,7 @@ async def login_enroll(request: web.Request) -> web.Response:
 @api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken")
 async def login_enroll_verify(request: web.Request) -> web.Response:
     """POST .../sms/enroll/verify {mfaToken, otcToken, code, rememberDevice?}."""
-    body = await read_json(request, _login_code)
+    body = await read_body(request)
     result = await login.login_enroll_verify(
         stores_of(request), mfa_token=body["mfaToken"], otc_token=body["otcToken"],
         code=body["code"], remember_device=body["rememberDevice"])
@@ -54,7 +56,7 @@ async def login_enroll_verify(request: web.Request) -> web.Response:
 @api(request=schemas.LoginDevice, response=schemas.CodeSent, auth="mfaToken")
 async def login_send(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/{deviceId} {mfaToken}."""
-    body = await read_json(request, _login_device)
+    body = await read_body(request)
     return json_ok(await login.login_verify_start(
         stores_of(request), request.app[SENDER], _who(request), mfa_token=body["mfaToken"],
         device_id=request.match_info["deviceId"]))
@@ -63,7 +65,7 @@ async def login_send(request: web.Request) -> web.Response:
 @api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken")
 async def login_verify(request: web.Request) -> web.Response:
     """POST .../sms/{deviceId}/verify {mfaToken, otcToken, code, rememberDevice?}."""
-    body = await read_json(request, _login_code)
+    body = await read_body(request)
     result = await login.login_verify(
         stores_of(request), mfa_token=body["mfaToken"], device_id=request.match_info["deviceId"],
         otc_token=body["otcToken"], code=body["code"], remember_device=body["rememberDevice"])
@@ -74,7 +76,7 @@ async def login_verify(request: web.Request) -> web.Response:
 async def enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll {phoneNumber}."""
     p = principal(request)
-    body = await read_json(request, _user_phone)
+    body = await read_body(request)
     return json_ok(await factor.enroll_start(stores_of(request), request.app[SENDER],
                                              _who(request), p, phone_number=body["phoneNumber"]))
 
@@ -83,7 +85,7 @@ async def enroll(request: web.Request) -> web.Response:
 async def enroll_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll/verify {otcToken, code}."""
     p = principal(request)
-    body = await read_json(request, _user_code)
+    body = await read_body(request)
     return json_ok(await factor.enroll_verify(stores_of(request), p, otc_token=body["otcToken"],
                                               code=body["code"]))
 
@@ -102,7 +104,7 @@ async def disable(request: web.Request) -> web.Response:
 async def disable_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/{deviceId}/disable/verify {otcToken?, code?}."""
     p = principal(request)
-    body = await read_json(request, _disable_code)
+    body = await read_body(request)
     await factor.disable_verify(stores_of(request), p, device_id=request.match_info["deviceId"],
                                 otc_token=body["otcToken"], code=body["code"])
     return json_ok({})

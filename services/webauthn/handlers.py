@@ -7,15 +7,10 @@ from aiohttp import web
 from services.webauthn import demo, factor, schemas
 from services.webauthn.config import WebAuthnConfig
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import SETTINGS, api, json_ok, login_response, principal, read_json, stores_of
+from shared.web import SETTINGS, api, json_ok, login_response, principal, read_body, stores_of
 
 CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
 
-_mfa_token = schemas.MfaTokenBody()
-_login_enroll = schemas.LoginEnroll()
-_login_verify = schemas.LoginVerify()
-_user_enroll = schemas.UserEnroll()
-_user_assertion = schemas.UserAssertion()
 
 
 def _device_id(request: web.Request) -> str:
@@ -25,7 +20,7 @@ def _device_id(request: web.Request) -> str:
 @api(request=schemas.MfaTokenBody, response=schemas.CreationOptions, auth="mfaToken")
 async def login_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll"""
-    body = await read_json(request, _mfa_token)
+    body = await read_body(request)
     return json_ok(await factor.login_pre_enroll(stores_of(request), request.app[CONFIG],
                                                  body["mfaToken"]))
 
@@ -33,7 +28,7 @@ async def login_pre_enroll(request: web.Request) -> web.Response:
 @api(request=schemas.LoginEnroll, response=LoginResponse, auth="mfaToken")
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll/verify"""
-    body = await read_json(request, _login_enroll)
+    body = await read_body(request)
     result = await factor.login_enroll(stores_of(request), request.app[CONFIG], body)
     return login_response(result, request.app[SETTINGS])
 
@@ -41,7 +36,7 @@ async def login_enroll(request: web.Request) -> web.Response:
 @api(request=schemas.MfaTokenBody, response=schemas.RequestOptions, auth="mfaToken")
 async def login_pre_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}"""
-    body = await read_json(request, _mfa_token)
+    body = await read_body(request)
     return json_ok(await factor.login_pre_verify(stores_of(request), request.app[CONFIG],
                                                  body["mfaToken"], _device_id(request)))
 
@@ -49,7 +44,7 @@ async def login_pre_verify(request: web.Request) -> web.Response:
 @api(request=schemas.LoginVerify, response=LoginResponse, auth="mfaToken")
 async def login_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}/verify"""
-    body = await read_json(request, _login_verify)
+    body = await read_body(request)
     result = await factor.login_verify(stores_of(request), request.app[CONFIG],
                                        _device_id(request), body)
     return login_response(result, request.app[SETTINGS])
@@ -66,7 +61,7 @@ async def user_pre_enroll(request: web.Request) -> web.Response:
 async def user_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/enroll/verify"""
     p = principal(request)
-    body = await read_json(request, _user_enroll)
+    body = await read_body(request)
     return json_ok(await factor.user_enroll(stores_of(request), request.app[CONFIG], p, body))
 
 
@@ -82,7 +77,7 @@ async def user_pre_disable(request: web.Request) -> web.Response:
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable/verify"""
     p = principal(request)
-    body = await read_json(request, _user_assertion)
+    body = await read_body(request)
     await factor.user_disable(stores_of(request), request.app[CONFIG], p, _device_id(request),
                               body)
     return json_ok({})
