@@ -87,7 +87,7 @@ def test_dockerignore_keeps_out_state_tests_and_caches() -> None:
     for path in (".git/config", ".venv/bin/python", "var/mfa.sqlite", "tests/deploy/x.py",
                  "tests/contract/js/node_modules/a.js", "gateway/__pycache__/app.pyc",
                  ".pytest_cache/x", ".mypy_cache/x", ".ruff_cache/x", ".env",
-                 "deploy/k8s/components/dev-datastores/dev-only-jwt-private-key.pem"):
+                 "deploy/k8s/components/dev-datastores/generated/jwt-private-key.pem"):
         assert ignored(path), path
 
 

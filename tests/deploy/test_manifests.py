@@ -137,6 +137,9 @@ def _render(overlay: str) -> tuple[Obj, ...]:
 
     command = renderer()
     assert command is not None
+    if overlay == "dev":  # its Secret is generated locally, never committed
+        subprocess.run([sys.executable, str(REPO / "scripts" / "dev-secret")], check=True,
+                       capture_output=True, timeout=60)
     done = subprocess.run(
         [*command, str(K8S / "overlays" / overlay)],
         capture_output=True, text=True, timeout=120, check=False,
