@@ -7,7 +7,7 @@ import sys
 
 from shared.logs import configure_logging
 from shared.settings import Settings
-from shared.web import run
+from shared.web import run, serve
 
 
 def main(argv: list[str]) -> None:
@@ -27,9 +27,7 @@ def main(argv: list[str]) -> None:
     else:
         from gateway.app import create_app
 
-        settings = Settings.from_env()
-        configure_logging(settings.log_level)
-        run(create_app(settings), settings)
+        serve(create_app)
 
 
 if __name__ == "__main__":

@@ -3,33 +3,18 @@ sharing one set of embedded stores (memory + SQLite under ./var/)."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gateway.app import UPSTREAMS, create_app
+from gateway.routes import service_factories
 from shared.clock import Clock, SystemClock
-from shared.settings import SERVICES, Settings
+from shared.settings import Settings
 from shared.stores import Stores, open_embedded_stores
 from shared.web import READY_CHECKS
 
 EMBEDDED_STORES = web.AppKey("embedded_stores", Stores)
-AppFactory = Callable[..., web.Application]
-
-
-def service_factories() -> dict[str, AppFactory]:
-    """Each service's create_app, from the fixed list of services (no discovery)."""
-    factories: dict[str, AppFactory] = {}
-    for name in SERVICES:
-        try:
-            module = importlib.import_module(f"services.{name}.app")
-        except ModuleNotFoundError as e:
-            if e.name != f"services.{name}" and e.name != f"services.{name}.app":
-                raise
-            continue  # a factor not built yet is simply not routed
-        factories[name] = module.create_app
-    return factories
 
 
 def create_embedded_app(settings: Settings, clock: Clock | None = None) -> web.Application:

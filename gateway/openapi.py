@@ -4,7 +4,6 @@ marshmallow schemas their handlers declare (shared.web.api), plus a readable doc
 from __future__ import annotations
 
 import html
-import importlib
 import json
 from typing import Any
 
@@ -12,9 +11,8 @@ from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from gateway.routes import match
+from gateway.routes import match, service_route_setups
 from shared.schemas import ErrorEnvelope
-from shared.settings import SERVICES
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
@@ -23,13 +21,9 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 def public_routes() -> list[tuple[str, str, str, Any]]:
     """(service, method, path, handler) of every route the gateway serves publicly."""
     out = []
-    for name in SERVICES:
-        try:
-            module = importlib.import_module(f"services.{name}.app")
-        except ModuleNotFoundError:
-            continue
+    for name, setup_routes in service_route_setups().items():
         app = web.Application()
-        module.setup_routes(app)
+        setup_routes(app)
         for route in app.router.routes():
             path = route.resource.canonical if route.resource else ""
             if route.method != "HEAD" and match(path) == name:

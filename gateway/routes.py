@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from shared.settings import SERVICES
+
+AppFactory = Callable[..., web.Application]
+
 # Longest prefix wins; a prefix matches the path itself or the path followed by "/".
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/authenticator", "totp"),
@@ -26,6 +36,20 @@ INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),)
 
 _BY_LENGTH = sorted(ROUTES, key=lambda r: len(r[0]), reverse=True)
 _INTERNAL = sorted(ROUTES + INTERNAL_ROUTES, key=lambda r: len(r[0]), reverse=True)
+
+
+def service_factories() -> dict[str, AppFactory]:
+    """Each service's create_app, from the fixed list of services (no discovery)."""
+    return {name: _app_module(name).create_app for name in SERVICES}
+
+
+def service_route_setups() -> dict[str, Callable[[web.Application], None]]:
+    """Each service's setup_routes (the OpenAPI document is built from them)."""
+    return {name: _app_module(name).setup_routes for name in SERVICES}
+
+
+def _app_module(name: str) -> Any:
+    return importlib.import_module(f"services.{name}.app")
 
 
 def match(path: str, *, internal: bool = False) -> str | None:

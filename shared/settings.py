@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 SERVICES = ("session", "totp", "sms", "email", "webauthn")
 STRATEGIES = ("AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform", "SMS", "EmailCode")
@@ -100,7 +99,7 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from the environment (or the mapping given)."""
         e = dict(os.environ if env is None else env)
         upstreams = {name: env_str(e, f"MFA_{name.upper()}_URL") for name in SERVICES}
@@ -148,7 +147,7 @@ class Settings:
             env=e,
         )
         s.validate()
-        return replace(s, **overrides) if overrides else s
+        return s
 
     def validate(self) -> None:
         """Refuse settings that cannot work."""

@@ -242,6 +242,15 @@ def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Appli
     return app
 
 
+def serve(create_app: Callable[[Settings], web.Application]) -> None:
+    """`python -m <part>`: settings from the environment, JSON logs, then run the app."""
+    from shared.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    run(create_app(settings), settings)
+
+
 def run(app: web.Application, settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT. On SIGTERM the listener closes at once, in-flight requests
     get MFA_SHUTDOWN_GRACE seconds to finish, then the cleanup contexts close the pools."""

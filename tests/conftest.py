@@ -16,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.app import create_app as create_gateway
-from gateway.embedded import EMBEDDED_STORES, create_embedded_app, service_factories
+from gateway.embedded import EMBEDDED_STORES, create_embedded_app
+from gateway.routes import service_factories
 from shared.clock import FrozenClock
 from shared.crypto import b64e
 from shared.database import connect

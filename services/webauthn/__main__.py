@@ -1,10 +1,6 @@
 """Run the webauthn service on its own (split mode)."""
 
 from services.webauthn.app import create_app
-from shared.logs import configure_logging
-from shared.settings import Settings
-from shared.web import run
+from shared.web import serve
 
-settings = Settings.from_env()
-configure_logging(settings.log_level)
-run(create_app(settings), settings)
+serve(create_app)
