@@ -15,7 +15,8 @@ from gateway.routes import match, service_route_setups
 from shared.schemas import ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
-    "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
+    "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}],
+    "tenant": [{"bearer": []}, {"internalApiKey": []}], "bearerOptional": [{"bearer": []}, {}]}
 
 
 def public_routes() -> list[tuple[str, str, str, Any]]:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.audit import AuditEvent, AuditLog
 from shared.database import Database, Row
 
 
@@ -96,11 +97,13 @@ class DeviceRepository:
         return await self._db.execute(
             "DELETE FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id)
 
-    async def advance_step(self, device_id: str, step: int, now: float) -> bool:
-        """Accept a TOTP time step only if it is newer than the last accepted one (one winner)."""
-        return await self._db.execute(
+    async def advance_step(self, device_id: str, step: int, now: float, *,
+                           audit: AuditLog, event: AuditEvent) -> bool:
+        """Accept a TOTP time step only if it is newer than the last accepted one (one winner,
+        RFC 6238 section 5.2), and write the success's audit row with it, atomically."""
+        return await audit.with_change(
             "UPDATE mfa_devices SET last_step = $2, last_used_at = $3 "
-            "WHERE id = $1 AND last_step < $2", device_id, step, now) == 1
+            "WHERE id = $1 AND last_step < $2", (device_id, step, now), event)
 
     async def update_sign_count(self, device_id: str, expected: int, new: int, now: float) -> bool:
         """Compare-and-set the WebAuthn counter; False when another request moved it first."""

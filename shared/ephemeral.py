@@ -7,6 +7,8 @@ decide one-time use (`take`, `bump`, `put_new`) are atomic in both implementatio
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -14,6 +16,35 @@ import redis.asyncio as aioredis
 from shared.clock import Clock
 
 Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What `reserve` enforces: failures an mfaToken survives, and the factor's lockout
+    (a growing delay from `delay_after` consecutive attempts, a lock at `lock_at`)."""
+
+    session_max: int
+    delay_after: int
+    lock_at: int
+    max_delay: float = 900.0
+
+    def delay(self, n: int) -> float:
+        """Seconds of delay after the n-th consecutive attempt (0: none): 1, 2, 4, ... s."""
+        if n < self.delay_after:
+            return 0.0
+        return min(self.max_delay, 2.0 ** (n - self.delay_after))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer of `reserve`: status ok | gone (no live session, or burned) | delayed |
+    locked; with ok, the session record and the counts including this attempt."""
+
+    status: str
+    session: Record | None = None
+    failures: int = 0
+    session_failures: int = 0
+    retry_after: float = 0.0
 
 
 class Ephemeral(Protocol):
@@ -42,6 +73,15 @@ class Ephemeral(Protocol):
 
     async def ttl(self, key: str) -> float:
         """Seconds left for a key (0 when absent)."""
+
+    async def reserve(self, lock_key: str, session_key: str | None, limits: Limits, *,
+                      now: float, count: bool = True) -> Reservation:
+        """One atomic step before a proof is compared: load the session record (when given)
+        and the lockout state; refuse, or (with `count`) count the attempt on both."""
+
+    async def settle(self, lock_key: str, session_key: str | None) -> bool:
+        """After a proof held: consume the session (one winner; False for the others) and
+        reset the lockout count, atomically."""
 
     async def ping(self) -> None:
         """Raise when the store does not answer."""
@@ -129,6 +169,43 @@ class MemoryEphemeral:
         item = self._live(key)
         return 0.0 if item is None else max(0.0, item[2] - self._clock.time())
 
+    async def reserve(self, lock_key: str, session_key: str | None, limits: Limits, *,
+                      now: float, count: bool = True) -> Reservation:
+        """Load, check and count in one step (no await inside: atomic on the event loop)."""
+        sess = self._live(session_key) if session_key else None
+        if session_key and (sess is None or sess[1] >= limits.session_max
+                            or sess[0].get("expires_at", 0) <= now):
+            return Reservation("gone")
+        lock = self._live(lock_key)
+        state, n = (lock[0], lock[1]) if lock else ({}, 0)
+        if state.get("locked"):
+            return Reservation("locked", failures=n)
+        if state.get("until", 0) > now:
+            return Reservation("delayed", failures=n, retry_after=state["until"] - now)
+        record = json.loads(json.dumps(sess[0])) if sess else None
+        if not count:
+            return Reservation("ok", record, n, sess[1] if sess else 0)
+        n += 1
+        if n >= limits.lock_at:
+            state = {"locked": True}
+        elif limits.delay(n):
+            state = {"until": now + limits.delay(n)}
+        self._data[lock_key] = (state, n, math.inf)  # consecutive: kept until a success
+        sn = 0
+        if session_key and sess:
+            sn = sess[1] + 1
+            self._data[session_key] = (sess[0], sn, sess[2])
+        return Reservation("ok", record, n, sn)
+
+    async def settle(self, lock_key: str, session_key: str | None) -> bool:
+        """Consume the session (if it is still there) and reset the lockout."""
+        if session_key:
+            if self._live(session_key) is None:
+                return False
+            del self._data[session_key]
+        self._data.pop(lock_key, None)
+        return True
+
     async def ping(self) -> None:
         """Always answers."""
 
@@ -167,6 +244,46 @@ return {redis.call('HGET', KEYS[1], 'v'), n}
 """
 
 
+# The attempt reservation (see Ephemeral.reserve). KEYS[1]: the lockout hash {n, until,
+# locked}; KEYS[2] (optional): the session hash {v, n}. Both carry the same hash tag (the
+# user's), so on Redis Cluster the script runs in one slot. Times in ms from the caller's
+# clock. The lockout hash has no TTL: consecutive failures count until a success.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local v, sn = false, 0
+if KEYS[2] then
+  local rec = redis.call('HMGET', KEYS[2], 'v', 'n')
+  if not rec[1] then return {'gone'} end
+  sn = tonumber(rec[2])
+  if sn >= tonumber(ARGV[2]) then return {'gone'} end
+  local ok, exp = pcall(function() return cjson.decode(rec[1]).expires_at end)
+  if not ok or not exp or exp * 1000 <= now then return {'gone'} end
+  v = rec[1]
+end
+local st = redis.call('HMGET', KEYS[1], 'n', 'until', 'locked')
+local n = tonumber(st[1]) or 0
+if st[3] == '1' then return {'locked', '', n} end
+if st[2] and now < tonumber(st[2]) then
+  return {'delayed', '', n, 0, tostring(tonumber(st[2]) - now)}
+end
+if ARGV[6] == '0' then return {'ok', v or '', n, sn} end
+n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+if n >= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'locked', '1')
+elseif n >= tonumber(ARGV[3]) then
+  local d = math.min(tonumber(ARGV[5]), 1000 * 2 ^ (n - tonumber(ARGV[3])))
+  redis.call('HSET', KEYS[1], 'until', string.format('%.0f', now + d))
+end
+if KEYS[2] then sn = redis.call('HINCRBY', KEYS[2], 'n', 1) end
+return {'ok', v or '', n, sn}
+"""
+_SETTLE = """
+if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
 class RedisEphemeral:
     """Redis implementation: a hash {v: json, n: counter} per record."""
 
@@ -181,6 +298,8 @@ class RedisEphemeral:
         self._incr = self._r.register_script(_INCR)
         self._put_new = self._r.register_script(_PUT_NEW)
         self._bump = self._r.register_script(_BUMP)
+        self._reserve = self._r.register_script(_RESERVE)
+        self._settle = self._r.register_script(_SETTLE)
 
     def _k(self, key: str) -> str:
         return self._p + key
@@ -223,6 +342,25 @@ class RedisEphemeral:
         """Seconds left."""
         ms = await self._r.pttl(self._k(key))
         return max(0.0, ms / 1000.0)
+
+    async def reserve(self, lock_key: str, session_key: str | None, limits: Limits, *,
+                      now: float, count: bool = True) -> Reservation:
+        """One EVALSHA: load, check and count (see _RESERVE)."""
+        keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
+        res = await self._reserve(keys=keys, args=[
+            int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
+            int(limits.max_delay * 1000), "1" if count else "0"])
+        status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
+        if status != "ok":
+            return Reservation(status, failures=int(res[2]) if len(res) > 2 else 0,
+                               retry_after=float(res[4]) / 1000 if len(res) > 4 else 0.0)
+        record = json.loads(res[1]) if session_key else None
+        return Reservation("ok", record, int(res[2]), int(res[3]))
+
+    async def settle(self, lock_key: str, session_key: str | None) -> bool:
+        """One EVALSHA: consume the session (one winner) and reset the lockout."""
+        keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
+        return bool(await self._settle(keys=keys))
 
     async def ping(self) -> None:
         """Round trip to Redis."""

@@ -1,17 +1,40 @@
-"""The factor-agnostic MFA core: session checks, failure counting, completing a login, and
-what follows an enrollment. No HTTP here."""
+"""The factor-agnostic MFA core: the one attempt every proof goes through, completing a login,
+and what follows an enrollment or a removal. No HTTP here.
+
+Every proof (a TOTP code, an SMS or email code, a WebAuthn signature, a recovery code) runs
+inside `attempt(...)`, in this order:
+
+1. reserve: one atomic store step (one Redis round trip) loads the mfaToken's session and the
+   factor's lockout state for (tenant, user, factor), and refuses (401 for an unknown, expired,
+   burned or used token; 429 while delayed or locked) or counts the attempt on both;
+2. prove: the factor compares the code or checks the signature (its own module);
+3. succeed: the durable writes first (the success's audit row, with the TOTP step advance in
+   the same statement), then one round trip consumes the session and resets the count;
+   or fail: the attempt is already counted, only its audit row is written.
+
+A factor never counts or resets anything itself, so a limit is a limit under any number of
+parallel requests: an attempt is counted before its comparison, never after.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.audit import AuditEvent
+from shared.challenges import InvalidChallenge
+from shared.crypto import token_hash
 from shared.devices import Device
-from shared.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.ephemeral import Reservation
+from shared.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
+from shared.lockout import Lockout
 from shared.metrics import verified
-from shared.mfa_session import MfaSession
+from shared.mfa_session import MfaSession, pending_aad, session_from, session_key, tag_of
 from shared.stores import Stores
+from shared.tokens import Principal
 
 AMR = {"totp": ["mfa", "otp"], "sms": ["mfa", "sms"], "email": ["mfa", "otp"],
        "webauthn": ["mfa", "hwk"]}
@@ -24,28 +47,11 @@ class InvalidMfaToken(Unauthorized):
     default_message = "Invalid or expired MFA token"
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    """Frontegg's login response body, plus a remember-device token for the cookie."""
+class ReplayedProof(InvalidChallenge):
+    """A right proof already used (a TOTP step at or below the device's last): answered like a
+    wrong code, audited as a replay."""
 
-    body: dict[str, Any]
-    remember_token: str | None = None
-    remember_max_age: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def pending_aad(tenant_id: str, user_id: str) -> str:
-    """Associated data for the pending secrets a session start hands out (forced enrollment)."""
-    return f"pending\x00{tenant_id}\x00{user_id}"
-
-
-async def require_session(stores: Stores, mfa_token: str | None) -> MfaSession:
-    """The live MFA session of an mfaToken; 401 otherwise."""
-    s = await stores.sessions.load(mfa_token or "")
-    if s is None:
-        verified("session", "expired")
-        raise InvalidMfaToken()
-    return s
+    reason = "replay"
 
 
 class AlreadyEnrolled(Forbidden):
@@ -53,6 +59,186 @@ class AlreadyEnrolled(Forbidden):
 
     code = "ER-MFA-ALREADY-ENROLLED"
     default_message = "MFA is already enrolled; verify with an enrolled factor"
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A logged-in enrollment's answer: the recovery code on the user's first factor."""
+
+    recoveryCode: str | None = None  # noqa: N815 - the wire's name
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Frontegg's login response body, plus a remember-device token for the cookie."""
+
+    body: dict[str, Any]
+    remember_token: str | None = None
+    remember_max_age: int = 0
+
+
+def _refusal(r: Reservation, factor: str) -> MfaError:
+    if r.status == "gone":
+        verified("session", "expired")
+        return InvalidMfaToken()
+    verified(factor, "locked")
+    if r.status == "locked":
+        return TooManyRequests("This factor is locked after too many failed attempts",
+                               code="ER-MFA-LOCKED")
+    return TooManyRequests("Too many failed attempts, try again later",
+                           retry_after=int(r.retry_after) + 1, code="ER-MFA-DELAY")
+
+
+@dataclass
+class Attempt:
+    """One reserved proof attempt: who, which factor, the mfaToken's session (None on bearer
+    routes) and the consecutive count including this attempt."""
+
+    stores: Stores
+    factor: str
+    tenant_id: str
+    user_id: str
+    lock_key: str
+    session: MfaSession | None
+    failures: int
+    session_failures: int = 0
+    device_id: str | None = None
+    settled: bool = field(default=False, init=False)
+
+    def event(self, *, action: str = "verify", device_id: str | None = None,
+              detail: dict[str, Any] | None = None) -> AuditEvent:
+        """The success's audit row, for a factor that writes it with its own change."""
+        return AuditEvent(self.tenant_id, self.user_id, self.factor, action, "success",
+                          device_id or self.device_id, detail or {})
+
+    async def _settle(self, audit: AuditEvent | None) -> bool:
+        if audit is not None:
+            await self.stores.audit.write(audit)  # durable first: no success without its row
+        self.settled = True
+        won = await self.stores.eph.settle(self.lock_key,
+                                           self.session.key if self.session else None)
+        if won:
+            verified(self.factor, "success")
+        return won
+
+    async def succeed(self, audit: AuditEvent | None = None) -> None:
+        """A bearer route's proof held: write `audit` (if any), reset the factor's count."""
+        await self._settle(audit)
+
+    async def login(self, *, device_id: str | None, remember_device: bool = False,
+                    recovery_code: str | None = None, audited: bool = False) -> LoginResult:
+        """The proof held mid-login: the success's audit row (unless the factor wrote it with
+        its change), then consume the mfaToken and reset the count in one step, then sign the
+        access token and remember the device when asked and allowed."""
+        s = self.session
+        assert s is not None, "login() needs an mfaToken attempt"
+        if not await self._settle(None if audited else self.event(device_id=device_id)):
+            raise InvalidMfaToken()  # a parallel request consumed the session first
+        body = login_body(self.stores, tenant_id=s.tenant_id, user_id=s.user_id, email=s.email,
+                          amr=AMR[self.factor])
+        if recovery_code:
+            body["recoveryCode"] = recovery_code
+        remember, max_age = None, 0
+        if remember_device:
+            policy = await self.stores.policies.get(s.tenant_id)
+            if policy.allowRememberMyDevice and policy.mfaDeviceExpiration > 0:
+                max_age = policy.mfaDeviceExpiration
+                remember = await self.stores.remembered.issue(s.tenant_id, s.user_id, max_age)
+                body["rememberDeviceToken"] = remember
+        return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
+
+    async def failed(self, error: MfaError) -> None:
+        """The proof did not hold: already counted; audit it."""
+        limits = self.stores.lockout.limits
+        locked = self.failures >= limits.lock_at
+        verified(self.factor, "locked" if locked else "wrong_code")
+        detail: dict[str, Any] = {"consecutive": self.failures, "error": error.code,
+                                  "tokenBurned": self.session is not None
+                                  and self.session_failures >= limits.session_max}
+        if getattr(error, "reason", None):
+            detail["reason"] = error.reason  # type: ignore[attr-defined]
+        await self.stores.audit.record(
+            tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
+            action="lockout" if locked else "failure", outcome="refused",
+            device_id=self.device_id, detail=detail)
+
+
+async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
+                   principal: Principal | None, *, count: bool) -> Attempt:
+    if principal is not None:
+        skey, lock_key = None, stores.lockout.key(principal.tenant_id, principal.user_id, factor)
+    else:
+        skey = session_key(mfa_token or "")
+        if skey is None:
+            raise _refusal(Reservation("gone"), factor)
+        lock_key = Lockout.key_for_tag(tag_of(skey), factor)
+    r = await stores.eph.reserve(lock_key, skey, stores.lockout.limits,
+                                 now=stores.clock.time(), count=count)
+    if r.status != "ok":
+        raise _refusal(r, factor)
+    session = session_from(skey, r.session or {}) if skey else None
+    who = principal or session
+    assert who is not None
+    return Attempt(stores, factor, who.tenant_id, who.user_id, lock_key, session, r.failures,
+                   r.session_failures)
+
+
+@asynccontextmanager
+async def attempt(stores: Stores, factor: str, *, mfa_token: str | None = None,
+                  principal: Principal | None = None) -> AsyncIterator[Attempt]:
+    """Reserve one proof attempt (mid-login by mfaToken, or logged-in by principal); inside,
+    the factor proves and calls `login`/`succeed`; a refusal raised inside is audited."""
+    a = await _reserve(stores, factor, mfa_token, principal, count=True)
+    try:
+        yield a
+    except MfaError as e:
+        if not a.settled and e.status < 500:
+            await a.failed(e)
+        raise
+
+
+async def open_session(stores: Stores, mfa_token: str | None, *,
+                       factor: str | None = None) -> MfaSession:
+    """The live session of an mfaToken for a route that proves nothing (401 otherwise); with
+    `factor`, also refused with 429 while that factor is delayed or locked (one round trip)."""
+    if factor is None:
+        s = await stores.sessions.load(mfa_token or "")
+        if s is None:
+            raise _refusal(Reservation("gone"), "session")
+        return s
+    a = await _reserve(stores, factor, mfa_token, None, count=False)
+    assert a.session is not None
+    return a.session
+
+
+async def check_unlocked(stores: Stores, p: Principal, factor: str) -> None:
+    """429 while the logged-in user's factor is delayed or locked (counts nothing)."""
+    await _reserve(stores, factor, None, p, count=False)
+
+
+@asynccontextmanager
+async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncIterator[None]:
+    """A recovery code attempt, counted before it is compared: per (email, client IP), so a
+    stranger elsewhere cannot block the owner's recovery, and per IP across emails. A success
+    clears the (email, IP) count; a refusal inside stays counted."""
+    settings = stores.settings
+    pair = f"recover:{token_hash(email.lower() + chr(0) + ip)}"
+    for key, cap in ((f"recover-ip:{ip[:64]}", settings.recovery_ip_cap),
+                     (pair, settings.recovery_attempts)):
+        if await stores.eph.incr(key, settings.recovery_window) > cap:
+            verified("recovery", "locked")
+            raise TooManyRequests("Too many recovery attempts, try again later",
+                                  retry_after=int(await stores.eph.ttl(key)) + 1,
+                                  code="ER-MFA-RECOVERY-LIMIT")
+    yield
+    await stores.eph.delete(pair)
+
+
+def pending_secret(stores: Stores, session: MfaSession, sealed: str | None) -> str | None:
+    """Open a secret the session start sealed for this user (PendingEnrollment)."""
+    if not sealed:
+        return None
+    return stores.cipher.decrypt(sealed, pending_aad(session.tenant_id, session.user_id)).decode()
 
 
 async def require_unenrolled(stores: Stores, session: MfaSession,
@@ -66,29 +252,6 @@ async def require_unenrolled(stores: Stores, session: MfaSession,
         devices = await stores.devices.list_for_user(session.tenant_id, session.user_id)
     if session.purpose != "login" or has_email or devices:
         raise AlreadyEnrolled()
-
-
-async def check_lockout(stores: Stores, tenant_id: str, user_id: str, factor: str) -> None:
-    """429 while the factor is delayed or locked for this user."""
-    try:
-        await stores.lockout.check(tenant_id, user_id, factor)
-    except TooManyRequests:
-        verified(factor, "locked")
-        raise
-
-
-async def record_failure(stores: Stores, *, tenant_id: str, user_id: str, factor: str,
-                         session: MfaSession | None = None, device_id: str | None = None
-                         ) -> None:
-    """Count a failed proof against the mfaToken and the factor's lockout; audit it."""
-    burned = await stores.sessions.fail(session) if session is not None else False
-    n = await stores.lockout.failure(tenant_id, user_id, factor)
-    locked = n >= stores.settings.lockout_max_failures
-    verified(factor, "locked" if locked else "wrong_code")
-    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
-                              action="lockout" if locked else "failure", outcome="refused",
-                              device_id=device_id,
-                              detail={"consecutive": n, "tokenBurned": burned})
 
 
 def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
@@ -108,31 +271,6 @@ def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
     return body
 
 
-async def complete_login(stores: Stores, session: MfaSession, *, factor: str,
-                         device_id: str | None, remember_device: bool = False,
-                         recovery_code: str | None = None) -> LoginResult:
-    """Consume the mfaToken (one winner), reset the lockout, sign the access token, and
-    remember the device when asked and allowed."""
-    if not await stores.sessions.consume(session):
-        raise InvalidMfaToken()
-    t, u = session.tenant_id, session.user_id
-    verified(factor, "success")
-    await stores.lockout.success(t, u, factor)
-    await stores.audit.record(tenant_id=t, user_id=u, factor=factor, action="verify",
-                              outcome="success", device_id=device_id)
-    body = login_body(stores, tenant_id=t, user_id=u, email=session.email, amr=AMR[factor])
-    if recovery_code:
-        body["recoveryCode"] = recovery_code
-    remember, max_age = None, 0
-    if remember_device:
-        policy = await stores.policies.get(t)
-        if policy.allowRememberMyDevice and policy.mfaDeviceExpiration > 0:
-            max_age = policy.mfaDeviceExpiration
-            remember = await stores.remembered.issue(t, u, max_age)
-            body["rememberDeviceToken"] = remember
-    return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
-
-
 async def after_enrollment(stores: Stores, *, tenant_id: str, user_id: str, email: str,
                            factor: str, device_id: str,
                            pending_recovery: str | None = None) -> str | None:
@@ -150,4 +288,3 @@ async def after_removal(stores: Stores, *, tenant_id: str, user_id: str, factor:
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
                               action="disable", outcome="success", device_id=device_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
-

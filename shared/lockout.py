@@ -1,56 +1,61 @@
-"""Failures per (tenant, user, factor): growing delay from the 5th, locked at 50 (NIST 800-63B
-5.2.2 allows at most 100 consecutive failures); a success resets. Separate from any password
-counter."""
+"""Consecutive failed attempts per (tenant, user, factor), separate from any password counter.
+
+NIST SP 800-63B 5.2.2: count consecutive failed attempts until a success, and lock at no more
+than 100. Here a growing delay starts at MFA_LOCKOUT_DELAY_AFTER (1 s, 2 s, 4 s ... up to
+15 min) and the factor locks at MFA_LOCKOUT_MAX_FAILURES (50); the lock does not expire by
+itself: a success with the factor, a recovery, or an operator's unlock clears it. The user's
+other factors and recovery keep working. The counting itself happens in one atomic step with
+the mfaToken's (shared.flow, Ephemeral.reserve); this module names the keys and reads or
+clears the state."""
 
 from __future__ import annotations
 
-from shared.ephemeral import Ephemeral
-from shared.errors import TooManyRequests
+from dataclasses import dataclass
+
+from shared.crypto import CodeHasher
+from shared.ephemeral import Ephemeral, Limits
+from shared.mfa_session import user_tag
 from shared.settings import Settings
 
-_MAX_DELAY = 900
+FACTORS = ("totp", "sms", "email", "webauthn")
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Where a user's factor stands: consecutive attempts, locked, seconds of delay left."""
+
+    failures: int
+    locked: bool
+    retry_after: float
 
 
 class Lockout:
-    """Counts failures and refuses attempts while a delay runs or the factor is locked."""
+    """Keys, limits, read-only checks and resets of the per-factor lockout."""
 
-    def __init__(self, eph: Ephemeral, settings: Settings) -> None:
+    def __init__(self, eph: Ephemeral, settings: Settings, hasher: CodeHasher) -> None:
         self._eph = eph
-        self._s = settings
+        self._hasher = hasher
+        self.limits = Limits(session_max=settings.mfa_token_max_failures,
+                             delay_after=settings.lockout_delay_after,
+                             lock_at=settings.lockout_max_failures)
+
+    def key(self, tenant_id: str, user_id: str, factor: str) -> str:
+        """The lockout record's key; its hash tag is the user's, like the user's sessions."""
+        return self.key_for_tag(user_tag(self._hasher, tenant_id, user_id), factor)
 
     @staticmethod
-    def _keys(tenant_id: str, user_id: str, factor: str) -> tuple[str, str]:
-        base = f"lock:{tenant_id}:{user_id}:{factor}"
-        return base, base + ":wait"
+    def key_for_tag(tag: str, factor: str) -> str:
+        """The same key from a session's tag."""
+        return f"lock:{{{tag}}}:{factor}"
 
-    async def check(self, tenant_id: str, user_id: str, factor: str) -> None:
-        """Raise 429 when the factor is locked or its delay has not passed."""
-        count_key, wait_key = self._keys(tenant_id, user_id, factor)
-        rec = await self._eph.get(wait_key)
-        if rec is None:
-            return
-        if rec.get("locked"):
-            raise TooManyRequests("This factor is locked after too many failed attempts",
-                                  code="ER-MFA-LOCKED")
-        raise TooManyRequests("Too many failed attempts, try again later",
-                              retry_after=int(await self._eph.ttl(wait_key)) + 1,
-                              code="ER-MFA-DELAY")
+    async def state(self, tenant_id: str, user_id: str, factor: str, *, now: float) -> LockState:
+        """The factor's state for the user, counting nothing."""
+        r = await self._eph.reserve(self.key(tenant_id, user_id, factor), None, self.limits,
+                                    now=now, count=False)
+        return LockState(failures=r.failures, locked=r.status == "locked",
+                         retry_after=r.retry_after)
 
-    async def failure(self, tenant_id: str, user_id: str, factor: str) -> int:
-        """Count one failure; start the delay or the lock. The consecutive failure count."""
-        count_key, wait_key = self._keys(tenant_id, user_id, factor)
-        n = await self._eph.incr(count_key, self._s.lockout_window)
-        if n >= self._s.lockout_max_failures:
-            await self._eph.put(wait_key, {"locked": True}, self._s.lockout_window)
-        elif n >= self._s.lockout_delay_after:
-            delay = min(_MAX_DELAY, 2 ** (n - self._s.lockout_delay_after))
-            await self._eph.put(wait_key, {"locked": False}, delay)
-        return n
-
-    async def success(self, tenant_id: str, user_id: str, factor: str) -> None:
-        """A success resets the count (both keys in one round trip: every login pays it)."""
-        await self._eph.delete(*self._keys(tenant_id, user_id, factor))
-
-    async def reset(self, tenant_id: str, user_id: str, factor: str) -> None:
-        """Administrative unlock (and recovery)."""
-        await self.success(tenant_id, user_id, factor)
+    async def reset(self, tenant_id: str, user_id: str, *factors: str) -> None:
+        """Clear the count, delay and lock (recovery, an operator's unlock): one round trip."""
+        keys = [self.key(tenant_id, user_id, f) for f in factors or FACTORS]
+        await self._eph.delete(*keys)

@@ -1,4 +1,9 @@
-"""The MFA session behind an mfaToken: hash-only, TTL, failure count, single use."""
+"""The MFA session behind an mfaToken: hash-only, TTL, failure count, single use.
+
+An mfaToken is 256 random bits followed by `.` and the user's tag (a keyed digest of tenant and
+user, see `user_tag`). Redis keeps only the token's hash, under a key that carries the tag as its
+hash tag, so the session and the user's lockout state sit in one Redis Cluster slot and one
+script can check and count both (shared.flow)."""
 
 from __future__ import annotations
 
@@ -6,8 +11,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.clock import Clock
-from shared.crypto import new_token, token_hash
+from shared.crypto import CodeHasher, new_token, token_hash
 from shared.ephemeral import Ephemeral
+
+_TAG_LEN = 16
+
+
+def user_tag(hasher: CodeHasher, tenant_id: str, user_id: str) -> str:
+    """A short keyed digest naming a user in Redis keys (no ids or emails in key names)."""
+    return hasher.digest("user-tag", f"{tenant_id}\x00{user_id}")[:_TAG_LEN]
+
+
+@dataclass(frozen=True)
+class PendingEnrollment:
+    """What a session start handed a user who must enroll (forced enrollment): the
+    authenticator seed shown as a QR code and the recovery code shown beside it, both sealed
+    with `pending_aad`. Either may be absent."""
+
+    totp_seed: str | None = None
+    recovery_code: str | None = None
+
+
+def pending_aad(tenant_id: str, user_id: str) -> str:
+    """Associated data for the pending secrets a session start hands out."""
+    return f"pending\x00{tenant_id}\x00{user_id}"
 
 
 @dataclass(frozen=True)
@@ -19,54 +46,71 @@ class MfaSession:
     user_id: str
     email: str
     expires_at: float
-    phone_number: str | None = None
     purpose: str = "login"
-    extra: dict[str, Any] = field(default_factory=dict)
+    pending: PendingEnrollment = field(default_factory=PendingEnrollment)
+
+    @property
+    def tag(self) -> str:
+        """The user's tag (the hash tag of every key of this session)."""
+        return tag_of(self.key)
+
+
+def tag_of(key: str) -> str:
+    """The hash tag inside a session key."""
+    return key.split("{", 1)[1].split("}", 1)[0]
+
+
+def session_key(token: str) -> str | None:
+    """The Redis key of an mfaToken, or None when it cannot be one of ours."""
+    if not token or len(token) > 200:
+        return None
+    _, dot, tag = token.rpartition(".")
+    if not dot or len(tag) != _TAG_LEN or not all(c in "0123456789abcdef" for c in tag):
+        return None
+    return f"mfa:{{{tag}}}:{token_hash(token)}"
+
+
+def session_from(key: str, rec: dict[str, Any]) -> MfaSession:
+    """The session of a stored record."""
+    pending = PendingEnrollment(**(rec.get("pending") or {}))
+    return MfaSession(key=key, tenant_id=rec["tenant_id"], user_id=rec["user_id"],
+                      email=rec["email"], expires_at=rec["expires_at"],
+                      purpose=rec.get("purpose", "login"), pending=pending)
 
 
 class MfaSessionStore:
-    """Creates and consumes mfaToken sessions; Redis keeps only the token's hash."""
+    """Creates and reads mfaToken sessions (checking and consuming them is shared.flow's)."""
 
-    def __init__(self, eph: Ephemeral, clock: Clock, *, ttl: int, max_failures: int) -> None:
+    def __init__(self, eph: Ephemeral, clock: Clock, hasher: CodeHasher, *, ttl: int,
+                 max_failures: int) -> None:
         self._eph = eph
         self._clock = clock
+        self._hasher = hasher
         self._ttl = ttl
-        self._max = max_failures
+        self.max_failures = max_failures
 
-    async def create(self, *, tenant_id: str, user_id: str, email: str,
-                     phone_number: str | None = None, purpose: str = "login",
-                     extra: dict[str, Any] | None = None) -> tuple[str, MfaSession]:
-        """A new session; the mfaToken (256 random bits) is returned once and never stored."""
-        token = new_token()
-        s = MfaSession(key=f"mfa:{token_hash(token)}", tenant_id=tenant_id, user_id=user_id,
-                       email=email, phone_number=phone_number, purpose=purpose,
-                       expires_at=self._clock.time() + self._ttl, extra=extra or {})
+    async def create(self, *, tenant_id: str, user_id: str, email: str, purpose: str = "login",
+                     pending: PendingEnrollment | None = None) -> tuple[str, MfaSession]:
+        """A new session; the mfaToken is returned once and never stored."""
+        token = f"{new_token()}.{user_tag(self._hasher, tenant_id, user_id)}"
+        key = session_key(token)
+        assert key is not None
+        s = MfaSession(key=key, tenant_id=tenant_id, user_id=user_id, email=email,
+                       purpose=purpose, expires_at=self._clock.time() + self._ttl,
+                       pending=pending or PendingEnrollment())
         body = asdict(s)
         del body["key"]
         await self._eph.put(s.key, body, self._ttl)
         return token, s
 
     async def load(self, token: str) -> MfaSession | None:
-        """The live session of a token, or None (expired looks exactly like unknown)."""
-        if not token or len(token) > 200:
+        """The live session of a token, or None (expired looks exactly like unknown). Reads
+        only: the routes that count an attempt load it through shared.flow instead."""
+        key = session_key(token)
+        rec = await self._eph.get(key) if key else None
+        if key is None or rec is None or rec.get("expires_at", 0) <= self._clock.time():
             return None
-        key = f"mfa:{token_hash(token)}"
-        rec = await self._eph.get(key)
-        if rec is None or rec.get("expires_at", 0) <= self._clock.time():
-            return None
-        return MfaSession(key=key, **rec)
-
-    async def fail(self, s: MfaSession) -> bool:
-        """Count a failed verification; True when this failure burned the session."""
-        res = await self._eph.bump(s.key)
-        if res is not None and res[1] >= self._max:
-            await self._eph.delete(s.key)
-            return True
-        return res is None
-
-    async def consume(self, s: MfaSession) -> bool:
-        """Single use: True for exactly one caller."""
-        return await self._eph.take(s.key) is not None
+        return session_from(key, rec)
 
     def side_key(self, s: MfaSession, name: str) -> str:
         """A key for state that belongs to this session (pending enrollments)."""

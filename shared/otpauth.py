@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+from dataclasses import dataclass
 
 import pyotp
 import segno
@@ -30,7 +31,15 @@ def qr_data_url(uri: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def enrollment(seed: str, *, account: str, issuer: str) -> dict[str, str]:
-    """What the client shows for enrollment: {qrCode, secret}."""
-    return {"qrCode": qr_data_url(provisioning_uri(seed, account=account, issuer=issuer)),
-            "secret": seed}
+@dataclass(frozen=True)
+class Enrollment:
+    """What the client shows for enrollment: {qrCode, secret} (Frontegg's field names)."""
+
+    qrCode: str  # noqa: N815 - the wire's name
+    secret: str
+
+
+def enrollment(seed: str, *, account: str, issuer: str) -> Enrollment:
+    """The QR code of the seed's otpauth:// URI, and the seed to type."""
+    return Enrollment(qrCode=qr_data_url(provisioning_uri(seed, account=account, issuer=issuer)),
+                      secret=seed)

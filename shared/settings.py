@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 SERVICES = ("session", "totp", "sms", "email", "webauthn")
 STRATEGIES = ("AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform", "SMS", "EmailCode")
 ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
-DEFAULT_PORTS = {"gateway": 8080, "session": 8081, "totp": 8082, "sms": 8083, "email": 8084,
-                 "webauthn": 8085}
 
 
 def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -85,7 +83,9 @@ class Settings:
     mfa_token_max_failures: int = 5
     lockout_delay_after: int = 5
     lockout_max_failures: int = 50
-    lockout_window: int = 86400
+    recovery_attempts: int = 10
+    recovery_ip_cap: int = 50
+    recovery_window: int = 3600
     enforce_mfa: str = "Force"
     default_strategies: tuple[str, ...] = ("AuthenticatorApp", "WebAuthnPlatform",
                                            "WebAuthnCrossPlatform")
@@ -134,7 +134,9 @@ class Settings:
             mfa_token_max_failures=env_int(e, "MFA_TOKEN_MAX_FAILURES", 5),
             lockout_delay_after=env_int(e, "MFA_LOCKOUT_DELAY_AFTER", 5),
             lockout_max_failures=env_int(e, "MFA_LOCKOUT_MAX_FAILURES", 50),
-            lockout_window=env_int(e, "MFA_LOCKOUT_WINDOW", 86400),
+            recovery_attempts=env_int(e, "MFA_RECOVERY_ATTEMPTS", 10),
+            recovery_ip_cap=env_int(e, "MFA_RECOVERY_IP_CAP", 50),
+            recovery_window=env_int(e, "MFA_RECOVERY_WINDOW", 3600),
             enforce_mfa=env_str(e, "MFA_ENFORCE", "Force"),
             default_strategies=env_list(e, "MFA_STRATEGIES", cls.default_strategies),
             allow_remember_device=env_bool(e, "MFA_ALLOW_REMEMBER_DEVICE", False),

@@ -70,14 +70,14 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                               host_issuer=settings.host_jwt_issuer,
                               host_audience=settings.host_jwt_audience),
         devices=DeviceRepository(db),
-        sessions=MfaSessionStore(eph, clock, ttl=settings.mfa_token_ttl,
+        sessions=MfaSessionStore(eph, clock, hasher, ttl=settings.mfa_token_ttl,
                                  max_failures=settings.mfa_token_max_failures),
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),
         remembered=RememberedDevices(db, clock),
         policies=PolicyRepository(db, settings, clock),
         audit=AuditLog(db, clock),
-        lockout=Lockout(eph, settings),
+        lockout=Lockout(eph, settings, hasher),
         limiter=SendLimiter(eph),
     )
 

@@ -9,11 +9,13 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError
 
+from shared import access
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
@@ -21,7 +23,6 @@ from shared.logs import request_id_var
 from shared.metrics import LATENCY, REQUESTS, STORE_ERRORS, metrics_handler
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
-from shared.tokens import Principal
 
 log = logging.getLogger("mfa.http")
 
@@ -78,7 +79,11 @@ async def request_context(request: web.Request,
 async def _guarded(request: web.Request,
                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                    ) -> web.StreamResponse:
+    meta = getattr(request.match_info.handler, "__api__", None)
     try:
+        if meta is not None and STORES in request.app:
+            return await access.authorized(request, handler, meta, request.app[STORES],
+                                           read_body)
         return await handler(request)
     except MfaError as e:
         return web.json_response(e.body(), status=e.status, headers=e.headers)
@@ -119,18 +124,23 @@ async def read_json(request: web.Request, schema: Schema | None = None) -> dict[
 
 
 _SCHEMAS: dict[type[Schema], Schema] = {}
+_BODY = web.RequestKey("mfa_body", dict)
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The JSON body parsed with the request schema the route's handler declares in
-    @api(request=...): the one place a route's input shape is written."""
+    @api(request=...): the one place a route's input shape is written. Parsed once (the
+    middleware parses it before authorizing)."""
+    if _BODY in request:
+        return request[_BODY]  # type: ignore[no-any-return]
     meta = getattr(request.match_info.handler, "__api__", None)
     cls = meta["request"] if meta else None
     if cls is None:
         raise TypeError(f"{request.match_info.handler!r} declares no request schema")
     if cls not in _SCHEMAS:
         _SCHEMAS[cls] = cls()
-    return await read_json(request, _SCHEMAS[cls])
+    request[_BODY] = await read_json(request, _SCHEMAS[cls])
+    return request[_BODY]  # type: ignore[no-any-return]
 
 
 def _first_error(messages: Any, path: str = "") -> str:
@@ -146,7 +156,10 @@ def _first_error(messages: Any, path: str = "") -> str:
 
 
 def json_ok(data: Any = None, status: int = 200) -> web.Response:
-    """A JSON success answer; never a bare null."""
+    """A JSON success answer; never a bare null. A core's dataclass is dumped by its field
+    names (the wire's), leaving out the fields it does not set (None)."""
+    if is_dataclass(data) and not isinstance(data, type):
+        data = {k: v for k, v in asdict(data).items() if v is not None}
     return web.json_response({} if data is None else data, status=status)
 
 
@@ -154,13 +167,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
-        query: dict[str, str] | None = None, auth: str = "none",
-        media: str = "application/json") -> Callable[[Handler], Handler]:
-    """Attach the marshmallow schemas of a route to its handler; the gateway's OpenAPI document
-    is built from them. auth: none | mfaToken | bearer | internal; media: the success body's."""
+        query: dict[str, str] | None = None, auth: str = "none", attempt: str | None = None,
+        lockout: str | None = None, media: str = "application/json"
+        ) -> Callable[[Handler], Handler]:
+    """Declare a route: its marshmallow schemas (the gateway's OpenAPI document is built from
+    them), who may call it and which factor's attempt it is (enforced by the middleware, see
+    shared.access), and the success body's media type."""
+    if auth not in access.AUTH_KINDS:
+        raise ValueError(f"unknown auth {auth!r}")
+
     def mark(handler: Handler) -> Handler:
         handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
-                           "query": query or {}, "auth": auth, "media": media}
+                           "query": query or {}, "auth": auth, "attempt": attempt,
+                           "lockout": lockout, "media": media}
         return handler
 
     return mark
@@ -179,11 +198,6 @@ def login_response(result: LoginResult, settings: Settings) -> web.Response:
 def stores_of(request: web.Request) -> Stores:
     """The stores of the app serving this request."""
     return request.app[STORES]
-
-
-def principal(request: web.Request) -> Principal:
-    """The logged-in user of a Bearer request (401 otherwise)."""
-    return request.app[STORES].bearer.principal(request.headers.get("Authorization"))
 
 
 async def _healthz(request: web.Request) -> web.Response:

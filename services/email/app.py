@@ -7,8 +7,8 @@ from email.headerregistry import Address
 
 from aiohttp import web
 
-from services.email import config, handlers
-from services.email.factor import EmailFactor
+from services.email import config
+from services.email.login import EmailFactor
 from services.email.message import Templates
 from services.email.providers import EmailSender
 from services.email.providers.console import ConsoleSender
@@ -18,6 +18,8 @@ from shared.settings import Settings
 from shared.stores import Stores
 from shared.web import service_app
 
+EMAIL = web.AppKey("email", EmailFactor)
+
 log = logging.getLogger("mfa.email")
 
 # Used only by the development console sender, which delivers nothing.
@@ -26,6 +28,8 @@ _DEV_FROM = Address(display_name="MFA (development)", addr_spec="no-reply@localh
 
 def setup_routes(app: web.Application) -> None:
     """The email service's routes (Frontegg's paths, see frontegg-contract.md section 4)."""
+    from services.email import handlers  # lazily: handlers read this module's AppKeys
+
     r = app.router
     r.add_post("/resources/auth/v1/user/mfa/emailcode", handlers.send_code)
     r.add_post("/resources/auth/v1/user/mfa/emailcode/verify", handlers.verify_code)
@@ -49,6 +53,6 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     cfg = config.load(settings.env)
     sender, from_addr = _sender(cfg, embedded=stores is not None)
     app = service_app("email", settings, setup_routes, stores=stores, clock=clock)
-    app[handlers.EMAIL] = EmailFactor(cfg=cfg, templates=Templates(), sender=sender,
+    app[EMAIL] = EmailFactor(cfg=cfg, templates=Templates(), sender=sender,
                                       from_addr=from_addr, issuer=settings.issuer_name)
     return app

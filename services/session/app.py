@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.session import handlers
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
@@ -13,6 +12,8 @@ from shared.web import service_app
 
 def setup_routes(app: web.Application) -> None:
     """The session service's routes (Frontegg's paths, see frontegg-contract.md)."""
+    from services.session import handlers  # lazily, like every service
+
     r = app.router
     r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
     r.add_get("/resources/configurations/v1/mfa-policy/allow-remember-device",

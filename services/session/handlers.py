@@ -2,127 +2,96 @@
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 
-from services.session import factor, schemas
-from shared.errors import BadRequest, Forbidden, Unauthorized
-from shared.flow import require_session
-from shared.policies import default_policy
+from services.session import login, profile, schemas
+from shared import access
 from shared.schemas import Empty, LoginResponse, MfaDevices
-from shared.settings import STRATEGIES
-from shared.web import api, json_ok, principal, read_body, stores_of
+from shared.web import api, json_ok, read_body, stores_of
 
 
-def _internal(request: web.Request) -> bool:
-    """True when the request carries the internal API key (constant-time)."""
-    key = stores_of(request).settings.internal_api_key
-    auth = request.headers.get("Authorization", "")
-    return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
+def _client_ip(request: web.Request) -> str:
+    """The client's address: the X-Forwarded-For the gateway sets (its last hop), else the
+    peer."""
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    return forwarded or request.remote or ""
 
 
 @api(request=schemas.StartSession, response=LoginResponse, auth="internal")
 async def start_session(request: web.Request) -> web.Response:
     """POST /internal/v1/mfa/sessions: the host starts MFA after its password step."""
-    if not _internal(request):
-        raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
     body = await read_body(request)
-    return json_ok(await factor.start_session(stores_of(request), **body))
+    return json_ok(await login.start_session(
+        stores_of(request), user_id=body["userId"], tenant_id=body["tenantId"],
+        email=body["email"], remember_token=body["rememberDeviceToken"],
+        saml_login=body["samlLogin"]))
 
 
-@api(response=schemas.AllowRemember, query={"mfaToken": "the MFA session token"})
+@api(response=schemas.AllowRemember, query={"mfaToken": "the MFA session token"},
+     auth="mfaToken")
 async def allow_remember_device(request: web.Request) -> web.Response:
     """GET .../mfa-policy/allow-remember-device?mfaToken=..."""
-    s = await require_session(stores_of(request), request.query.get("mfaToken"))
-    return json_ok(await factor.allow_remember(stores_of(request), s.tenant_id))
+    return json_ok(await login.allow_remember(stores_of(request),
+                                              session=access.session(request)))
 
 
-def _tenant(request: web.Request, *, write: bool) -> str:
-    """The tenant a policy request is about, and whether the caller may do it."""
-    if _internal(request):
-        tenant = request.headers.get("frontegg-tenant-id", "").strip()
-        if not tenant:
-            raise Forbidden("frontegg-tenant-id is required with the internal API key")
-        return tenant
-    p = principal(request)
-    settings = stores_of(request).settings
-    granted = p.claims.get(settings.admin_claim)
-    is_admin = granted == settings.admin_value or (
-        isinstance(granted, list) and settings.admin_value in granted)
-    if write and not is_admin:
-        raise Forbidden("Tenant administration is required", code="ER-MFA-NOT-ADMIN")
-    return p.tenant_id
-
-
-@api(response=schemas.PolicyOut, auth="bearer")
+@api(response=schemas.PolicyOut, auth="tenant")
 async def get_policy(request: web.Request) -> web.Response:
     """GET .../mfa-policy: the tenant's effective policy."""
-    tenant = _tenant(request, write=False)
-    return json_ok((await stores_of(request).policies.get(tenant)).to_json())
+    return json_ok(await profile.policy_of(stores_of(request), caller=access.tenant(request)))
 
 
-@api(response=schemas.PolicyOut, auth="bearer")
+@api(response=schemas.PolicyOut, auth="tenant")
 async def vendor_policy(request: web.Request) -> web.Response:
     """GET .../mfa-policy/vendor: the deployment-wide default."""
-    _tenant(request, write=False)
-    return json_ok(default_policy(stores_of(request).settings).to_json())
+    return json_ok(profile.vendor_policy(stores_of(request)))
 
 
-async def _save(request: web.Request, *, replace_all: bool) -> web.Response:
-    tenant = _tenant(request, write=True)
-    body = await read_body(request)
-    stores = stores_of(request)
-    if body.get("mfaDeviceExpiration", 0) > stores.settings.device_expiration_cap:
-        raise BadRequest(f"mfaDeviceExpiration: at most {stores.settings.device_expiration_cap}",
-                         code="ER-MFA-VALIDATION")
-    return json_ok((await stores.policies.save(tenant, body, replace_all=replace_all)).to_json())
-
-
-@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="bearer")
+@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="tenant")
 async def save_policy(request: web.Request) -> web.Response:
     """POST .../mfa-policy: create or replace the tenant's policy."""
-    return await _save(request, replace_all=True)
+    return json_ok(await profile.save_policy(stores_of(request), caller=access.tenant(request),
+                                             changes=await read_body(request), replace_all=True))
 
 
-@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="bearer")
+@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="tenant")
 async def patch_policy(request: web.Request) -> web.Response:
     """PATCH .../mfa-policy: change some fields of the tenant's policy."""
-    return await _save(request, replace_all=False)
+    return json_ok(await profile.save_policy(stores_of(request), caller=access.tenant(request),
+                                             changes=await read_body(request),
+                                             replace_all=False))
 
 
-@api(response=schemas.Strategies)
+@api(response=schemas.Strategies, auth="bearerOptional")
 async def strategies(request: web.Request) -> web.Response:
-    """GET .../mfa/strategies: {strategies: [{strategy, isActive}]}."""
-    stores = stores_of(request)
-    if request.headers.get("Authorization"):
-        tenant = principal(request).tenant_id
-    else:
-        tenant = request.headers.get("frontegg-scoped-tenant", "").strip()
-    policy = (await stores.policies.get(tenant)) if tenant else default_policy(stores.settings)
-    return json_ok({"strategies": [{"strategy": s, "isActive": policy.allows(s)}
-                                   for s in STRATEGIES]})
+    """GET .../mfa/strategies: {strategies: [{strategy, isActive}]} of the token's tenant, or
+    of the `frontegg-scoped-tenant` header's without a token."""
+    p = access.optional_principal(request)
+    tenant = p.tenant_id if p else request.headers.get("frontegg-scoped-tenant", "").strip()
+    return json_ok(await profile.strategies(stores_of(request), tenant_id=tenant or None))
 
 
 @api(response=MfaDevices, auth="bearer")
 async def devices(request: web.Request) -> web.Response:
     """GET /resources/users/v1/mfa/devices."""
-    return json_ok(await factor.devices_of(stores_of(request), principal(request)))
+    return json_ok(await profile.devices_of(stores_of(request),
+                                            principal=access.principal(request)))
 
 
 @api(request=schemas.StepUp, response=LoginResponse, auth="bearer")
 async def step_up(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/step-up/generate."""
-    p = principal(request)
     body = await read_body(request)
-    return json_ok(await factor.step_up(stores_of(request), p, body["maxAge"]))
+    return json_ok(await profile.step_up(stores_of(request), principal=access.principal(request),
+                                         max_age=body["maxAge"]))
 
 
 @api(request=schemas.Recover, response=Empty)
 async def recover(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/recover."""
     body = await read_body(request)
-    await factor.recover(stores_of(request), body["email"], body["recoveryCode"])
+    await login.recover(stores_of(request), email=body["email"], code=body["recoveryCode"],
+                        client_ip=_client_ip(request))
     return json_ok({})
 
 

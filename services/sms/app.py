@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from services.sms import handlers
 from services.sms.config import SmsConfig
 from services.sms.delivery import Sender
-from services.sms.handlers import SENDER
 from services.sms.providers import build_provider
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
 from shared.web import CLOCK, service_app
+
+SENDER = web.AppKey("sms_sender", Sender)
 
 CONFIG = web.AppKey("sms_config", SmsConfig)
 AUTH = "/resources/auth/v1/user/mfa/sms"
@@ -25,6 +25,8 @@ USERS = "/resources/users/v1/mfa/sms"
 def setup_routes(app: web.Application) -> None:
     """The SMS routes (Frontegg's paths, frontegg-contract.md sections 4 and 5); the fixed
     `enroll` paths are added before the `{deviceId}` ones they would otherwise match."""
+    from services.sms import handlers  # lazily: handlers read this module's AppKeys
+
     r = app.router
     r.add_post(f"{AUTH}/enroll", handlers.login_enroll)
     r.add_post(f"{AUTH}/enroll/verify", handlers.login_enroll_verify)

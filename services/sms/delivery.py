@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.sms.config import SmsConfig
-from services.sms.phone import Phone, check_country
+from services.sms.phone import Phone, check_country, check_pattern, parse_phone
 from services.sms.providers import ProviderError, SmsMessage, SmsProvider
+from services.sms.store import phone_of, refuse_known_phone, sms_policy
 from services.sms.templates import render
 from shared.crypto import numeric_code
+from shared.devices import Device, device_aad, new_device_id
 from shared.errors import BadGateway, TooManyRequests
 from shared.metrics import code_sent
 from shared.ratelimit import Cap
@@ -35,6 +37,15 @@ class Sender:
 
     config: SmsConfig
     provider: SmsProvider
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """{otcToken, phoneNumber}: the token the code is verified with, and the number it went
+    to (in full only to the person who just typed it, at enrollment; else masked)."""
+
+    otcToken: str  # noqa: N815 - the wire's name
+    phoneNumber: str  # noqa: N815
 
 
 @dataclass(frozen=True)
@@ -126,3 +137,31 @@ async def _audit(stores: Stores, s: Send, provider: str, outcome: str) -> None:
         tenant_id=s.tenant_id, user_id=s.user_id, factor="sms", action="send", outcome=outcome,
         device_id=s.device_id, detail={"purpose": s.purpose, "provider": provider,
                                        "countryCode": s.phone.country_code})
+
+
+async def send_enroll_code(stores: Stores, sender: Sender, who: Requester, *, tenant_id: str,
+                           user_id: str, raw_phone: str, purpose: str) -> CodeSent:
+    """Validate a new number for the tenant and send it a code."""
+    policy = await sms_policy(stores, tenant_id)
+    phone = parse_phone(raw_phone, default_region=sender.config.default_region)
+    check_pattern(phone, policy.phoneNumberRegexp)
+    await refuse_known_phone(stores, tenant_id, user_id, phone)
+    device_id = new_device_id()
+    data = {"deviceId": device_id, "phone": stores.cipher.encrypt(
+        phone.e164.encode(), device_aad(tenant_id, user_id, device_id))}
+    token = await send_code(stores, sender, who, Send(
+        tenant_id=tenant_id, user_id=user_id, phone=phone, purpose="enroll",
+        challenge_purpose=purpose, cooldown_key=f"sms:enroll:{phone_tag(stores, phone)}",
+        device_id=device_id, data=data))
+    return CodeSent(token, phone.e164)
+
+
+async def send_to_device(stores: Stores, sender: Sender, who: Requester, device: Device, *,
+                         purpose: str, challenge_purpose: str) -> CodeSent:
+    """Send a code to an enrolled phone (cooldown per device); the number goes back masked."""
+    phone = phone_of(stores, device)
+    token = await send_code(stores, sender, who, Send(
+        tenant_id=device.tenant_id, user_id=device.user_id, phone=phone, purpose=purpose,
+        challenge_purpose=challenge_purpose, cooldown_key=f"sms:device:{device.id}",
+        device_id=device.id))
+    return CodeSent(token, phone.masked)

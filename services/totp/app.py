@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.totp import handlers
 from services.totp.config import TotpConfig
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
 from shared.web import service_app
+
+CONFIG = web.AppKey("totp_config", TotpConfig)
 
 _AUTH = "/resources/auth/v1/user/mfa"
 _USERS = "/resources/users/v1/mfa"
@@ -17,6 +18,8 @@ _USERS = "/resources/users/v1/mfa"
 
 def setup_routes(app: web.Application) -> None:
     """The totp service's routes (Frontegg's paths, see frontegg-contract.md sections 4-5)."""
+    from services.totp import handlers  # lazily: handlers read this module's AppKeys
+
     r = app.router
     r.add_post(f"{_AUTH}/authenticator/enroll", handlers.auth_pre_enroll)
     r.add_post(f"{_AUTH}/authenticator/enroll/verify", handlers.auth_enroll)
@@ -36,5 +39,5 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     """Build the totp service (stores given: embedded; else opened from settings)."""
     config = TotpConfig.from_settings(settings)
     app = service_app("totp", settings, setup_routes, stores=stores, clock=clock)
-    app[handlers.CONFIG] = config
+    app[CONFIG] = config
     return app

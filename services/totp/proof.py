@@ -4,15 +4,12 @@ for a wrong code, an unknown device and another user's device; each time step us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
 
 from services.totp.config import TotpConfig
 from services.totp.otp import DUMMY_SEED, match_step, normalise_code, totp_for
 from services.totp.store import KIND, seed_of
-from shared.challenges import InvalidChallenge
+from shared.audit import AuditEvent
 from shared.devices import Device
-from shared.flow import record_failure
-from shared.mfa_session import MfaSession
 from shared.stores import Stores
 
 _DUMMY_AAD = "totp-dummy"
@@ -52,25 +49,8 @@ def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
     return found
 
 
-async def spend(stores: Stores, proof: Proof) -> bool:
-    """Store the step as the device's last; False when it (or a later one) was used already,
-    also by a parallel request (one conditional UPDATE decides)."""
-    return await stores.devices.advance_step(proof.device.id, proof.step, stores.clock.time())
-
-
-async def refuse(stores: Stores, *, tenant_id: str, user_id: str,
-                 session: MfaSession | None = None, device_id: str | None = None) -> NoReturn:
-    """A wrong code: count it against the mfaToken and the factor's lockout, then 400."""
-    await record_failure(stores, tenant_id=tenant_id, user_id=user_id, factor=KIND,
-                         session=session, device_id=device_id)
-    raise InvalidChallenge()
-
-
-async def refuse_replay(stores: Stores, *, tenant_id: str, user_id: str,
-                        device_id: str | None = None) -> NoReturn:
-    """A right code already used: audited, answered like a wrong code, not counted as a guess
-    (it proves the seed was known; counting it would let a replay lock the user out)."""
-    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=KIND,
-                              action="failure", outcome="refused", device_id=device_id,
-                              detail={"reason": "replay"})
-    raise InvalidChallenge()
+async def spend(stores: Stores, proof: Proof, event: AuditEvent) -> bool:
+    """Store the step as the device's last, with the success's audit row; False when it (or a
+    later one) was used already, also by a parallel request (one conditional UPDATE decides)."""
+    return await stores.devices.advance_step(proof.device.id, proof.step, stores.clock.time(),
+                                             audit=stores.audit, event=event)

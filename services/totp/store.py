@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from shared.devices import Device, device_aad, new_device_id
-from shared.flow import pending_aad
-from shared.mfa_session import MfaSession
+from shared.errors import Forbidden
+from shared.flow import pending_secret
+from shared.mfa_session import MfaSession, pending_aad
 from shared.stores import Stores
 
 KIND = "totp"
+STRATEGY = "AuthenticatorApp"
 DEVICE_NAME = "Authenticator app"
+
+
+class NotAllowed(Forbidden):
+    """The tenant's policy does not offer the authenticator app."""
+
+    code = "ER-MFA-STRATEGY-DISABLED"
+    default_message = "The authenticator app is not allowed by the MFA policy"
+
+
+async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
+    """403 unless the tenant's policy offers the authenticator app."""
+    if not (await stores.policies.get(tenant_id)).allows(STRATEGY):
+        raise NotAllowed()
 
 
 def _user_key(tenant_id: str, user_id: str) -> str:
@@ -56,18 +71,8 @@ class PendingSeeds:
     async def for_session(self, session: MfaSession) -> str | None:
         """The seed of a mid-login enrollment: from the auth pre-enroll, else from the session
         start (forced enrollment), else None."""
-        aad = pending_aad(session.tenant_id, session.user_id)
         rec = await self._s.eph.get(self._s.sessions.side_key(session, "totp"))
-        envelope = rec["seed"] if rec else session.extra.get("pendingTotp")
-        return self._s.cipher.decrypt(envelope, aad).decode() if envelope else None
-
-    def recovery_for_session(self, session: MfaSession) -> str | None:
-        """The recovery code the session start showed with its QR code, if any."""
-        envelope = session.extra.get("pendingRecovery")
-        if not envelope:
-            return None
-        aad = pending_aad(session.tenant_id, session.user_id)
-        return self._s.cipher.decrypt(envelope, aad).decode()
+        return pending_secret(self._s, session, rec["seed"] if rec else session.pending.totp_seed)
 
     async def claim_session_enrollment(self, session: MfaSession) -> bool:
         """One enrollment per mfaToken: True for exactly one of parallel requests."""

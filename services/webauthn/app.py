@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.webauthn import handlers
 from services.webauthn.config import WebAuthnConfig
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
 from shared.web import service_app
+
+CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
 
 AUTH = "/resources/auth/v1/user/mfa/webauthn"
 USERS = "/resources/users/v1/mfa/webauthn"
@@ -18,6 +19,8 @@ DEMO = "/mfa-demo/webauthn"
 
 def setup_routes(app: web.Application) -> None:
     """The webauthn routes (Frontegg's paths, frontegg-contract.md sections 4 and 5)."""
+    from services.webauthn import handlers  # lazily: handlers read this module's AppKeys
+
     r = app.router
     r.add_post(f"{AUTH}/enroll", handlers.login_pre_enroll)
     r.add_post(f"{AUTH}/enroll/verify", handlers.login_enroll)
@@ -37,7 +40,7 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     config = WebAuthnConfig.from_settings(settings)
 
     def routes(app: web.Application) -> None:
-        app[handlers.CONFIG] = config
+        app[CONFIG] = config
         setup_routes(app)
 
     return service_app("webauthn", settings, routes, stores=stores, clock=clock)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.webauthn import demo, factor, schemas
-from services.webauthn.config import WebAuthnConfig
+from services.webauthn import demo, login, profile, schemas
+from services.webauthn.app import CONFIG
+from services.webauthn.store import KIND
+from shared import access
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import SETTINGS, api, json_ok, login_response, principal, read_body, stores_of
-
-CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
-
+from shared.web import SETTINGS, api, json_ok, login_response, read_body, stores_of
 
 
 def _device_id(request: web.Request) -> str:
@@ -20,66 +19,74 @@ def _device_id(request: web.Request) -> str:
 @api(request=schemas.MfaTokenBody, response=schemas.CreationOptions, auth="mfaToken")
 async def login_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll"""
-    body = await read_body(request)
-    return json_ok(await factor.login_pre_enroll(stores_of(request), request.app[CONFIG],
-                                                 body["mfaToken"]))
+    return json_ok(await login.pre_enroll(stores_of(request), request.app[CONFIG],
+                                          session=access.session(request)))
 
 
-@api(request=schemas.LoginEnroll, response=LoginResponse, auth="mfaToken")
+@api(request=schemas.LoginEnroll, response=LoginResponse, auth="mfaToken", attempt=KIND)
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/enroll/verify"""
     body = await read_body(request)
-    result = await factor.login_enroll(stores_of(request), request.app[CONFIG], body)
+    result = await login.enroll(
+        stores_of(request), request.app[CONFIG], attempt=access.attempt(request),
+        webauthn_token=body["webauthnToken"], device_type=body["deviceType"],
+        credential=body["options"], remember_device=bool(body["rememberDevice"]))
     return login_response(result, request.app[SETTINGS])
 
 
-@api(request=schemas.MfaTokenBody, response=schemas.RequestOptions, auth="mfaToken")
+@api(request=schemas.MfaTokenBody, response=schemas.RequestOptions, auth="mfaToken",
+     lockout=KIND)
 async def login_pre_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}"""
-    body = await read_body(request)
-    return json_ok(await factor.login_pre_verify(stores_of(request), request.app[CONFIG],
-                                                 body["mfaToken"], _device_id(request)))
+    return json_ok(await login.pre_verify(stores_of(request), request.app[CONFIG],
+                                          session=access.session(request),
+                                          device_id=_device_id(request)))
 
 
-@api(request=schemas.LoginVerify, response=LoginResponse, auth="mfaToken")
+@api(request=schemas.LoginVerify, response=LoginResponse, auth="mfaToken", attempt=KIND)
 async def login_verify(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/webauthn/{deviceId}/verify"""
     body = await read_body(request)
-    result = await factor.login_verify(stores_of(request), request.app[CONFIG],
-                                       _device_id(request), body)
+    result = await login.verify(
+        stores_of(request), request.app[CONFIG], attempt=access.attempt(request),
+        device_id=_device_id(request), webauthn_token=body["webauthnToken"],
+        credential=body["options"], remember_device=bool(body["rememberDevice"]))
     return login_response(result, request.app[SETTINGS])
 
 
 @api(response=schemas.CreationOptions, auth="bearer")
 async def user_pre_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/enroll (no body)"""
-    p = principal(request)
-    return json_ok(await factor.user_pre_enroll(stores_of(request), request.app[CONFIG], p))
+    return json_ok(await profile.pre_enroll(stores_of(request), request.app[CONFIG],
+                                            principal=access.principal(request)))
 
 
-@api(request=schemas.UserEnroll, response=RecoveryCodeResponse, auth="bearer")
+@api(request=schemas.UserEnroll, response=RecoveryCodeResponse, auth="bearer", attempt=KIND)
 async def user_enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/enroll/verify"""
-    p = principal(request)
     body = await read_body(request)
-    return json_ok(await factor.user_enroll(stores_of(request), request.app[CONFIG], p, body))
+    return json_ok(await profile.enroll(
+        stores_of(request), request.app[CONFIG], attempt=access.attempt(request),
+        principal=access.principal(request), webauthn_token=body["webauthnToken"],
+        device_type=body["deviceType"], credential=body["options"]))
 
 
 @api(response=schemas.RequestOptions, auth="bearer")
 async def user_pre_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable (no body)"""
-    p = principal(request)
-    return json_ok(await factor.user_pre_disable(stores_of(request), request.app[CONFIG], p,
-                                                 _device_id(request)))
+    return json_ok(await profile.pre_disable(stores_of(request), request.app[CONFIG],
+                                             principal=access.principal(request),
+                                             device_id=_device_id(request)))
 
 
-@api(request=schemas.UserAssertion, response=Empty, auth="bearer")
+@api(request=schemas.UserAssertion, response=Empty, auth="bearer", attempt=KIND)
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/webauthn/{deviceId}/disable/verify"""
-    p = principal(request)
     body = await read_body(request)
-    await factor.user_disable(stores_of(request), request.app[CONFIG], p, _device_id(request),
-                              body)
+    await profile.disable(stores_of(request), request.app[CONFIG],
+                          attempt=access.attempt(request), principal=access.principal(request),
+                          device_id=_device_id(request), webauthn_token=body["webauthnToken"],
+                          credential=body["options"])
     return json_ok({})
 
 

@@ -5,46 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from shared.audit import AuditEvent, AuditLog
 from shared.challenges import ChallengeStore, InvalidChallenge, UnknownChallenge
 from shared.clock import FrozenClock
 from shared.crypto import CodeHasher
-from shared.database import connect
 from shared.devices import Device, DeviceRepository, new_device_id
-from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
-from shared.mfa_session import MfaSessionStore
-from shared.migrate import migrate
+from shared.ephemeral import Ephemeral
 from shared.recovery import RecoveryCodes
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def eph(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[Ephemeral]:
-    """Each short-lived store implementation."""
-    if request.param == "memory":
-        yield MemoryEphemeral(clock)
-        return
-    url = request.getfixturevalue("redis_url")
-    store = RedisEphemeral(url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-    yield store
-    await store.flush_prefix()
-    await store.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Any]:
-    """Each database implementation, migrated."""
-    if request.param == "sqlite":
-        database = await connect(f"sqlite:///{tmp_path}/t.sqlite3")
-        await migrate(database, "up")
-    else:
-        database = await connect(request.getfixturevalue("pg_url"))
-    yield database
-    await database.close()
-
 
 HASHER = CodeHasher(b"k" * 32)
 
@@ -126,28 +97,6 @@ async def test_expired_challenge_looks_like_unknown(eph: Ephemeral, clock: Froze
     assert expired.value.body() == unknown.value.body()
 
 
-async def test_mfa_session_is_single_use_and_burns_after_max_failures(
-        eph: Ephemeral, clock: FrozenClock) -> None:
-    sessions = MfaSessionStore(eph, clock, ttl=600, max_failures=5)
-    token, s = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
-    assert (await sessions.load(token)) == s
-    burned = [await sessions.fail(s) for _ in range(5)]
-    assert burned == [False, False, False, False, True]
-    assert await sessions.load(token) is None
-
-    token, s = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
-    wins = await asyncio.gather(*(sessions.consume(s) for _ in range(50)))
-    assert wins.count(True) == 1
-    assert await sessions.load(token) is None
-
-
-async def test_mfa_session_expires(eph: Ephemeral, clock: FrozenClock) -> None:
-    sessions = MfaSessionStore(eph, clock, ttl=600, max_failures=5)
-    token, _ = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
-    clock.advance(601)
-    assert await sessions.load(token) is None
-
-
 def _device(**kw: Any) -> Device:
     base = {"id": new_device_id(), "tenant_id": "t-" + uuid.uuid4().hex[:6], "user_id": "u",
             "kind": "totp", "created_at": 1.0}
@@ -168,10 +117,18 @@ async def test_advance_step_accepts_each_time_step_once_under_concurrency(db: An
     repo = DeviceRepository(db)
     d = _device()
     await repo.add(d)
-    wins = await asyncio.gather(*(repo.advance_step(d.id, 1000, 2.0) for _ in range(50)))
+    audit = AuditLog(db, FrozenClock())
+    event = AuditEvent(d.tenant_id, d.user_id, "totp", "verify", "success", d.id)
+
+    async def advance(step: int) -> bool:
+        return await repo.advance_step(d.id, step, 2.0, audit=audit, event=event)
+
+    wins = await asyncio.gather(*(advance(1000) for _ in range(50)))
     assert wins.count(True) == 1
-    assert await repo.advance_step(d.id, 999, 3.0) is False
-    assert await repo.advance_step(d.id, 1001, 3.0) is True
+    assert await advance(999) is False
+    assert await advance(1001) is True
+    # The success's audit row is written with the step, and only with it.
+    assert len(await audit.for_user(d.tenant_id, d.user_id)) == 2
 
 
 async def test_sign_count_compare_and_set(db: Any) -> None:

@@ -25,6 +25,15 @@ NAMES = {"Platform": "Platform authenticator", "CrossPlatform": "Security key"}
 
 
 @dataclass(frozen=True)
+class Ceremony:
+    """A started ceremony: the webauthnToken that finishes it and the options for
+    navigator.credentials.create() or .get() (unpadded base64url, as Frontegg's client reads)."""
+
+    webauthnToken: str  # noqa: N815 - the wire's name
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Who:
     """The user a ceremony is for."""
 
@@ -74,7 +83,7 @@ def user_handle(stores: Stores, who: Who) -> bytes:
 
 
 async def begin_enroll(stores: Stores, cfg: WebAuthnConfig, who: Who, *,
-                       bind: str = "") -> dict[str, Any]:
+                       bind: str = "") -> Ceremony:
     """{webauthnToken, options} for navigator.credentials.create()."""
     policy = await stores.policies.get(who.tenant_id)
     existing = await stores.devices.list_for_user(who.tenant_id, who.user_id, KIND)
@@ -86,7 +95,7 @@ async def begin_enroll(stores: Stores, cfg: WebAuthnConfig, who: Who, *,
         purpose=ENROLL, tenant_id=who.tenant_id, user_id=who.user_id, ttl=cfg.challenge_ttl,
         data={"challenge": ceremony.b64url(challenge), "uv": policy.userVerification,
               "bind": bind})
-    return {"webauthnToken": token, "options": options}
+    return Ceremony(token, options)
 
 
 async def _take(stores: Stores, token: str, purpose: str, who: Who, bind: str) -> Challenge:
@@ -140,7 +149,7 @@ async def device_of(stores: Stores, who: Who, device_id: str) -> Device:
 
 
 async def begin_assertion(stores: Stores, cfg: WebAuthnConfig, who: Who, device: Device, *,
-                          purpose: str, bind: str = "") -> dict[str, Any]:
+                          purpose: str, bind: str = "") -> Ceremony:
     """{webauthnToken, options} for navigator.credentials.get() with this device."""
     policy = await stores.policies.get(who.tenant_id)
     challenge, options = ceremony.authentication_options(
@@ -150,7 +159,7 @@ async def begin_assertion(stores: Stores, cfg: WebAuthnConfig, who: Who, device:
         device_id=device.id,
         data={"challenge": ceremony.b64url(challenge), "uv": policy.userVerification,
               "bind": bind})
-    return {"webauthnToken": token, "options": options}
+    return Ceremony(token, options)
 
 
 async def finish_assertion(stores: Stores, cfg: WebAuthnConfig, who: Who, device_id: str, *,

@@ -19,10 +19,10 @@ from email.message import EmailMessage
 from services.email.config import EmailConfig
 from services.email.message import Templates, build_message
 from services.email.providers import EmailSender, SendFailed
-from shared.challenges import InvalidChallenge, UnknownChallenge
+from shared.challenges import InvalidChallenge
 from shared.crypto import numeric_code, token_hash
 from shared.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
-from shared.flow import LoginResult, check_lockout, complete_login, record_failure, require_session
+from shared.flow import Attempt, LoginResult
 from shared.metrics import code_sent
 from shared.mfa_session import MfaSession
 from shared.ratelimit import Cap
@@ -52,15 +52,11 @@ def _binding(session: MfaSession) -> str:
     return token_hash(session.key)
 
 
-async def _allowed_session(stores: Stores, mfa_token: str) -> MfaSession:
-    """The live session, refused when the tenant's policy does not allow EmailCode or the
-    factor is locked for the user."""
-    session = await require_session(stores, mfa_token)
-    if not (await stores.policies.get(session.tenant_id)).allows(STRATEGY):
+async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
+    """403 unless the tenant's policy allows EmailCode."""
+    if not (await stores.policies.get(tenant_id)).allows(STRATEGY):
         raise Forbidden("Email code is not allowed for this account",
                         code="ER-MFA-EMAIL-NOT-ALLOWED")
-    await check_lockout(stores, session.tenant_id, session.user_id, FACTOR)
-    return session
 
 
 async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown_key: str
@@ -97,11 +93,18 @@ async def _deliver(stores: Stores, sender: EmailSender, message: EmailMessage, *
         "ms": round((time.perf_counter() - started) * 1000, 1)}})
 
 
-async def send_code(stores: Stores, ef: EmailFactor, *, mfa_token: str,
-                    accept_language: str | None) -> dict[str, str]:
-    """Email a fresh code to the session's user; {otcToken}. 429 when limited (nothing is
-    sent), 502 when the mail system fails."""
-    session = await _allowed_session(stores, mfa_token)
+@dataclass(frozen=True)
+class CodeSent:
+    """{otcToken}: what the emailed code is verified with."""
+
+    otcToken: str  # noqa: N815 - the wire's name
+
+
+async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
+                    accept_language: str | None) -> CodeSent:
+    """Email a fresh code to the session's user. 429 when limited (nothing is sent), 502 when
+    the mail system fails."""
+    await ensure_allowed(stores, session.tenant_id)
     if ef.sender is None:
         raise Unavailable("Email delivery is not configured", code="ER-MFA-EMAIL-NOT-CONFIGURED")
     cooldown_key = f"email:{session.tenant_id}:{session.user_id}"
@@ -115,27 +118,20 @@ async def send_code(stores: Stores, ef: EmailFactor, *, mfa_token: str,
     message = build_message(rendered, sender=ef.from_addr, to=session.email, clock=stores.clock)
     await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
                    tenant_id=session.tenant_id)
-    return {"otcToken": otc}
+    return CodeSent(otc)
 
 
-async def verify_code(stores: Stores, *, mfa_token: str, otc_token: str, code: str,
+async def verify_code(stores: Stores, *, attempt: Attempt, otc_token: str, code: str,
                       remember_device: bool) -> LoginResult:
-    """Check the emailed code (counted before compared, single use) and complete the login."""
-    session = await _allowed_session(stores, mfa_token)
-    t, u = session.tenant_id, session.user_id
+    """Check the emailed code (the attempt reserved, then the code's own tries counted before
+    it is compared, single use) and complete the login."""
+    session = attempt.session
+    assert session is not None
+    await ensure_allowed(stores, session.tenant_id)
     pending = await stores.challenges.peek(otc_token)
-    if pending is None:  # expired, used or never issued: no code was tried, nothing to count
-        raise UnknownChallenge()
-    try:
-        # A challenge made for another session is refused and left untouched.
-        if pending.data.get("session") != _binding(session):
-            raise InvalidChallenge()
-        await stores.challenges.verify(otc_token, code, purpose=PURPOSE, tenant_id=t,
-                                       user_id=u)
-    except UnknownChallenge:  # lost a parallel race for the same code: not a guess
-        raise
-    except InvalidChallenge:
-        await record_failure(stores, tenant_id=t, user_id=u, factor=FACTOR, session=session)
-        raise
-    return await complete_login(stores, session, factor=FACTOR, device_id=None,
-                                remember_device=remember_device)
+    # A challenge made for another session is refused and left untouched.
+    if pending is None or pending.data.get("session") != _binding(session):
+        raise InvalidChallenge()
+    await stores.challenges.verify(otc_token, code, purpose=PURPOSE, tenant_id=session.tenant_id,
+                                   user_id=session.user_id)
+    return await attempt.login(device_id=None, remember_device=remember_device)

@@ -1,0 +1,101 @@
+"""The session service's logged-in side (Bearer): the user's devices, step-up, and the
+tenant's MFA policy. No HTTP here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.access import TenantCaller
+from shared.devices import Device
+from shared.errors import BadRequest, Forbidden
+from shared.flow import login_body
+from shared.policies import Policy, default_policy
+from shared.settings import STRATEGIES
+from shared.stores import Stores
+from shared.tokens import MFA_ACR, Principal
+
+NOT_ENROLLED = "MFA is not enrolled"
+
+
+def mfa_devices(devices: list[Device], email: str, policy: Policy) -> dict[str, list[Any]]:
+    """Frontegg's mfaDevices: always all four arrays."""
+    out: dict[str, list[Any]] = {"webauthn": [], "phones": [], "authenticators": [], "emails": []}
+    for d in devices:
+        if d.kind == "totp":
+            out["authenticators"].append({"id": d.id})
+        elif d.kind == "sms":
+            out["phones"].append({"id": d.id, "phoneNumber": d.data.get("phoneMasked", "")})
+        elif d.kind == "webauthn":
+            out["webauthn"].append({"id": d.id, "deviceType": d.data.get("deviceType",
+                                                                         "CrossPlatform"),
+                                    "name": d.name})
+    if email and policy.allows("EmailCode"):
+        out["emails"].append({"email": email})
+    return out
+
+
+def enrolled(view: dict[str, list[Any]]) -> bool:
+    """Whether the four arrays hold any factor."""
+    return any(view[k] for k in ("webauthn", "phones", "authenticators", "emails"))
+
+
+async def devices_of(stores: Stores, *, principal: Principal) -> dict[str, list[Any]]:
+    """The logged-in user's devices, as the four arrays."""
+    p = principal
+    policy = await stores.policies.get(p.tenant_id)
+    return mfa_devices(await stores.devices.list_for_user(p.tenant_id, p.user_id), p.email,
+                       policy)
+
+
+def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:
+    amr = claims.get("amr") or []
+    return (claims.get("acr") == MFA_ACR and "mfa" in amr
+            and any(m in amr for m in ("otp", "sms", "hwk"))
+            and isinstance(claims.get("auth_time"), int | float)
+            and now - claims["auth_time"] <= max_age)
+
+
+async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
+                  ) -> dict[str, Any]:
+    """A fresh MFA session for a logged-in user, or a login response when still fresh."""
+    p = principal
+    if max_age is not None and _stepped_up(p.claims, max_age, stores.clock.time()):
+        body = login_body(stores, tenant_id=p.tenant_id, user_id=p.user_id, email=p.email,
+                          amr=list(p.claims["amr"]))
+        body["auth_time"] = int(p.claims["auth_time"])
+        return body
+    view = await devices_of(stores, principal=p)
+    if not enrolled(view):
+        raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
+    token, _ = await stores.sessions.create(tenant_id=p.tenant_id, user_id=p.user_id,
+                                            email=p.email, purpose="stepup")
+    return {"mfaToken": token, "mfaEnrolled": True, "mfaDevices": view}
+
+
+async def policy_of(stores: Stores, *, caller: TenantCaller) -> dict[str, Any]:
+    """The tenant's effective policy."""
+    return (await stores.policies.get(caller.tenant_id)).to_json()
+
+
+async def save_policy(stores: Stores, *, caller: TenantCaller, changes: dict[str, Any],
+                      replace_all: bool) -> dict[str, Any]:
+    """Create, replace or patch the tenant's policy (tenant administrators only)."""
+    if not caller.admin:
+        raise Forbidden("Tenant administration is required", code="ER-MFA-NOT-ADMIN")
+    cap = stores.settings.device_expiration_cap
+    if changes.get("mfaDeviceExpiration", 0) > cap:
+        raise BadRequest(f"mfaDeviceExpiration: at most {cap}", code="ER-MFA-VALIDATION")
+    return (await stores.policies.save(caller.tenant_id, changes,
+                                       replace_all=replace_all)).to_json()
+
+
+def vendor_policy(stores: Stores) -> dict[str, Any]:
+    """The deployment-wide default policy."""
+    return default_policy(stores.settings).to_json()
+
+
+async def strategies(stores: Stores, *, tenant_id: str | None) -> dict[str, Any]:
+    """{strategies: [{strategy, isActive}]} for a tenant, or the deployment's default."""
+    policy = (await stores.policies.get(tenant_id)) if tenant_id \
+        else default_policy(stores.settings)
+    return {"strategies": [{"strategy": s, "isActive": policy.allows(s)} for s in STRATEGIES]}

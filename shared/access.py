@@ -1,0 +1,130 @@
+"""Who may call a route, enforced once, from what its handler declares in `@api(...)`.
+
+`auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or the
+query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one is
+sent), `internal` (the internal API key) or `tenant` (a bearer token, or the internal API key with
+`frontegg-tenant-id`). `attempt` names the factor whose proof the route checks: the request then
+runs inside `shared.flow.attempt`, reserved before the handler runs. `lockout` names the factor a
+route that proves nothing (sending a code, starting a ceremony) is refused for while locked.
+The middleware puts what it found on the request; handlers read it with the accessors here, and
+an accessor for something the route did not declare is a programming error."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from shared import flow
+from shared.errors import Forbidden, Unauthorized
+from shared.mfa_session import MfaSession
+from shared.stores import Stores
+from shared.tokens import Principal
+
+AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class TenantCaller:
+    """Whoever asks about a tenant's configuration: the tenant, and whether they may change it
+    (the internal API key, or a token whose MFA_ADMIN_CLAIM grants MFA_ADMIN_VALUE)."""
+
+    tenant_id: str
+    admin: bool
+
+
+_PRINCIPAL = web.RequestKey("mfa_principal", Principal)
+_SESSION = web.RequestKey("mfa_session", MfaSession)
+_ATTEMPT = web.RequestKey("mfa_attempt", flow.Attempt)
+_TENANT = web.RequestKey("mfa_tenant", TenantCaller)
+
+
+def has_internal_key(stores: Stores, request: web.Request) -> bool:
+    """True when the request carries the internal API key (constant-time)."""
+    key = stores.settings.internal_api_key
+    auth = request.headers.get("Authorization", "")
+    return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
+
+
+def _tenant_caller(stores: Stores, request: web.Request) -> TenantCaller:
+    if has_internal_key(stores, request):
+        tenant = request.headers.get("frontegg-tenant-id", "").strip()
+        if not tenant:
+            raise Forbidden("frontegg-tenant-id is required with the internal API key")
+        return TenantCaller(tenant, admin=True)
+    p = stores.bearer.principal(request.headers.get("Authorization"))
+    s = stores.settings
+    granted = p.claims.get(s.admin_claim)
+    admin = granted == s.admin_value or (isinstance(granted, list) and s.admin_value in granted)
+    return TenantCaller(p.tenant_id, admin=admin)
+
+
+async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any],
+                     stores: Stores, body: Callable[[web.Request], Awaitable[dict[str, Any]]]
+                     ) -> web.StreamResponse:
+    """Authenticate as declared, parse the body (bad input counts nothing), then run the
+    handler: inside the reserved attempt, or with the session or principal on the request."""
+    auth, factor = meta["auth"], meta.get("attempt") or meta.get("lockout")
+    principal: Principal | None = None
+    if auth == "internal" and not has_internal_key(stores, request):
+        raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
+    if auth == "bearer" or (auth == "bearerOptional" and request.headers.get("Authorization")):
+        principal = stores.bearer.principal(request.headers.get("Authorization"))
+        request[_PRINCIPAL] = principal
+    if auth == "tenant":
+        request[_TENANT] = _tenant_caller(stores, request)
+    data = await body(request) if meta.get("request") is not None else {}
+    token = (request.query.get("mfaToken") if request.method == "GET"
+             else data.get("mfaToken")) if auth == "mfaToken" else None
+    if meta.get("attempt"):
+        async with flow.attempt(stores, meta["attempt"], mfa_token=token,
+                                principal=principal if auth != "mfaToken" else None) as a:
+            request[_ATTEMPT] = a
+            return await handler(request)
+    if auth == "mfaToken":
+        request[_SESSION] = await flow.open_session(stores, token, factor=factor)
+    elif factor and principal is not None:
+        await flow.check_unlocked(stores, principal, factor)
+    return await handler(request)
+
+
+def principal(request: web.Request) -> Principal:
+    """The logged-in user of a route declared `bearer` (or `bearerOptional`, when sent)."""
+    p = request.get(_PRINCIPAL)
+    if p is None:
+        raise RuntimeError("principal() on a route that does not declare bearer auth")
+    return p
+
+
+def optional_principal(request: web.Request) -> Principal | None:
+    """The user of a `bearerOptional` route, or None when no token was sent."""
+    return request.get(_PRINCIPAL)
+
+
+def session(request: web.Request) -> MfaSession:
+    """The MFA session of a route declared `mfaToken` (that proves nothing)."""
+    s = request.get(_SESSION)
+    if s is None:
+        raise RuntimeError("session() on a route that does not declare mfaToken auth")
+    return s
+
+
+def attempt(request: web.Request) -> flow.Attempt:
+    """The reserved attempt of a route declared with `attempt=`."""
+    a = request.get(_ATTEMPT)
+    if a is None:
+        raise RuntimeError("attempt() on a route that declares no attempt")
+    return a
+
+
+def tenant(request: web.Request) -> TenantCaller:
+    """The caller of a route declared `tenant`."""
+    t = request.get(_TENANT)
+    if t is None:
+        raise RuntimeError("tenant() on a route that does not declare tenant auth")
+    return t
