@@ -104,8 +104,9 @@ async def trace(settings: Settings, step: Callable[[Stores], Any]) -> list[str]:
 async def login_trace(settings: Settings) -> dict[str, list[str]]:
     """Round trips of a session start and of a TOTP verify, run through the services' cores."""
     from services.session.factor import start_session
-    from services.totp.config import TotpConfig
     from services.totp.factor import verify
+
+    from services.totp.config import TotpConfig
 
     person = users("trace", 1)[0]
     setup = await open_stores(settings)

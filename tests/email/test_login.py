@@ -155,18 +155,12 @@ async def _race(stack: Stack, body: dict[str, str], n: int) -> list[int]:
 
 async def test_parallel_verifications_of_one_code_have_exactly_one_winner(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
-    # Nine: attempts past the fifth are refused as failures, and four of them cannot burn the
-    # mfaToken the winner consumes; more could leave no winner at all, by design.
+    # Nine on one mfaToken: at most five are reserved and evaluated (one wins, the others find
+    # the code used), the rest are refused before any comparison: the token is out of tries.
     token, otc, code = await login_code(stack, ids, smtp)
     statuses = await _race(stack, {"mfaToken": token, "otcToken": otc, "code": code}, 9)
     assert statuses.count(200) == 1, statuses
-    assert all(s in (400, 401) for s in statuses if s != 200), statuses
-
-
-async def test_the_losers_of_a_parallel_verification_are_not_counted_as_failures(
-        stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
-    token, otc, code = await login_code(stack, ids, smtp)
-    statuses = await _race(stack, {"mfaToken": token, "otcToken": otc, "code": code}, 5)
-    assert statuses.count(200) == 1, statuses
+    assert statuses.count(400) <= 4 and statuses.count(401) >= 4, statuses
     audit = await stack.stores.audit.for_user(ids.tenant, ids.user)
-    assert not [a for a in audit if a["factor"] == "email" and a["outcome"] == "refused"]
+    refused = [a for a in audit if a["factor"] == "email" and a["outcome"] == "refused"]
+    assert len(refused) == statuses.count(400)

@@ -1,12 +1,11 @@
-"""Deleting several short-lived keys in one call (the lockout reset every login pays)."""
+"""Deleting several short-lived keys in one call (a recovery resets every factor's lockout)."""
 
 from __future__ import annotations
 
 from shared.ephemeral import Ephemeral
-from tests.shared.test_stores import eph  # noqa: F401 - the fixture over both backends
 
 
-async def test_delete_takes_several_keys_at_once(eph: Ephemeral) -> None:  # noqa: F811
+async def test_delete_takes_several_keys_at_once(eph: Ephemeral) -> None:
     await eph.put("a", {"x": 1}, 60)
     await eph.incr("b", 60)
     assert await eph.delete("a", "b", "missing") is True

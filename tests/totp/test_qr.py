@@ -43,6 +43,6 @@ def test_seed_has_at_least_160_bits() -> None:
 
 def test_qr_code_is_a_png_of_sensible_size() -> None:
     shown = enrollment(new_seed(), account="ann@example.test", issuer="Acme MFA")
-    width, height = png_size(shown["qrCode"])
+    width, height = png_size(shown.qrCode)
     assert width == height
     assert 150 <= width <= 800

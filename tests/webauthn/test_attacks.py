@@ -193,11 +193,14 @@ async def test_parallel_verifies_with_one_webauthn_token_have_one_winner(
 
     results = await asyncio.gather(*(one() for _ in range(8)))
     assert [s for s, _ in results].count(200) == 1, results
-    # A loser either found the challenge spent or, later, the mfaToken used.
+    # A loser either found the challenge spent or the mfaToken used or out of attempts (at
+    # most MFA_TOKEN_MAX_FAILURES are let through to be evaluated, each counted first).
     assert {c for s, c in results if s != 200} <= {"ER-MFA-INVALID-WEBAUTHN-TOKEN",
                                                    "ER-MFA-INVALID-MFA-TOKEN"}
+    evaluated = [s for s, _ in results if s != 401]
+    assert len(evaluated) <= 5
     assert await sign_count(stack, e) == 1
-    assert await _failures(stack, ids) == []
+    assert len(await _failures(stack, ids)) == evaluated.count(400)
 
 
 async def test_parallel_enrollments_in_one_login_leave_one_device(stack: Stack, ids: Ids) -> None:
