@@ -102,11 +102,12 @@ async def trace(settings: Settings, step: Callable[[Stores], Any]) -> list[str]:
 
 
 async def login_trace(settings: Settings) -> dict[str, list[str]]:
-    """Round trips of a session start and of a TOTP verify, run through the services' cores."""
-    from services.session.factor import start_session
-    from services.totp.factor import verify
-
+    """Round trips of a session start and of a TOTP verify, run through the services' cores
+    and the one attempt (shared.flow) the verify route runs in."""
+    from services.session.login import start_session
     from services.totp.config import TotpConfig
+    from services.totp.login import verify
+    from shared import flow
 
     person = users("trace", 1)[0]
     setup = await open_stores(settings)
@@ -118,14 +119,13 @@ async def login_trace(settings: Settings) -> dict[str, list[str]]:
 
     async def start(stores: Stores) -> None:
         started.update(await start_session(
-            stores, userId=person["userId"], tenantId=TENANT, email=person["email"],
-            phoneNumber=None, rememberDeviceToken=None, samlLogin=False))
+            stores, user_id=person["userId"], tenant_id=TENANT, email=person["email"],
+            remember_token=None, saml_login=False))
 
     async def check(stores: Stores) -> None:
-        session = await stores.sessions.load(started["mfaToken"])
-        assert session is not None
-        await verify(stores, TotpConfig.from_settings(settings), session,
-                     pyotp.TOTP(SEED).now(), remember=False)
+        async with flow.attempt(stores, "totp", mfa_token=started["mfaToken"]) as attempt:
+            await verify(stores, TotpConfig.from_settings(settings), attempt=attempt,
+                         code=pyotp.TOTP(SEED).now(), remember=False)
 
     out = {"session start": await trace(settings, start)}
     out["verify"] = await trace(settings, check)

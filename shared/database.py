@@ -80,7 +80,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 class PostgresDatabase:
     """asyncpg pool. Connections carry no session state, so the reset on release is skipped
-    (it would cost a second round trip per query; see PERFORMANCE.md)."""
+    (it would cost a second round trip per query; docs/performance.md section 3)."""
 
     dialect = "postgres"
 

@@ -27,7 +27,7 @@ _DEV_FROM = Address(display_name="MFA (development)", addr_spec="no-reply@localh
 
 
 def setup_routes(app: web.Application) -> None:
-    """The email service's routes (Frontegg's paths, see frontegg-contract.md section 4)."""
+    """The email service's routes (Frontegg's paths, docs/frontegg-contract.md section 4.3)."""
     from services.email import handlers  # lazily: handlers read this module's AppKeys
 
     r = app.router

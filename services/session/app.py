@@ -11,7 +11,7 @@ from shared.web import service_app
 
 
 def setup_routes(app: web.Application) -> None:
-    """The session service's routes (Frontegg's paths, see frontegg-contract.md)."""
+    """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6)."""
     from services.session import handlers  # lazily, like every service
 
     r = app.router

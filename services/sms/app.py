@@ -23,7 +23,7 @@ USERS = "/resources/users/v1/mfa/sms"
 
 
 def setup_routes(app: web.Application) -> None:
-    """The SMS routes (Frontegg's paths, frontegg-contract.md sections 4 and 5); the fixed
+    """The SMS routes (Frontegg's paths, docs/frontegg-contract.md sections 4.2, 5.2); the fixed
     `enroll` paths are added before the `{deviceId}` ones they would otherwise match."""
     from services.sms import handlers  # lazily: handlers read this module's AppKeys
 

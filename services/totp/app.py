@@ -17,7 +17,7 @@ _USERS = "/resources/users/v1/mfa"
 
 
 def setup_routes(app: web.Application) -> None:
-    """The totp service's routes (Frontegg's paths, see frontegg-contract.md sections 4-5)."""
+    """The totp service's routes (Frontegg's paths, docs/frontegg-contract.md sections 4.1, 5.1)."""
     from services.totp import handlers  # lazily: handlers read this module's AppKeys
 
     r = app.router

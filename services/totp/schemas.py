@@ -1,7 +1,7 @@
 """Request schemas of the totp service (marshmallow; unknown fields are ignored).
 
 The code is `value` on /user/mfa/verify and authenticator/{id}/verify, and `token` everywhere
-else (frontegg-contract.md section 10)."""
+else (docs/frontegg-contract.md section 10)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ DEMO = "/mfa-demo/webauthn"
 
 
 def setup_routes(app: web.Application) -> None:
-    """The webauthn routes (Frontegg's paths, frontegg-contract.md sections 4 and 5)."""
+    """The webauthn routes (Frontegg's paths, docs/frontegg-contract.md sections 4.4 and 5.3)."""
     from services.webauthn import handlers  # lazily: handlers read this module's AppKeys
 
     r = app.router

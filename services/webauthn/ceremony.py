@@ -2,7 +2,8 @@
 
 Registration follows W3C WebAuthn Level 2 section 7.1, authentication section 7.2; py_webauthn
 runs the checks in spec order. Everything binary on the wire is unpadded base64url, which is
-what Frontegg's redux-store decodes (frontegg-contract.md section 7). No stores and no HTTP here.
+what Frontegg's redux-store decodes (docs/frontegg-contract.md section 7). No stores and no
+HTTP here.
 """
 
 from __future__ import annotations

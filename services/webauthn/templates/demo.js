@@ -1,6 +1,6 @@
 // The WebAuthn calls of Frontegg's login box and profile page (@frontegg/redux-store), by hand.
 // Options arrive with unpadded base64url binaries; the credential goes back converted field by
-// field, methods included as {} (frontegg-contract.md section 7), with the raw credential under
+// field, methods included as {} (docs/frontegg-contract.md section 7), with the raw credential under
 // `publicKey` as the store leaves it.
 'use strict';
 
