@@ -1,9 +1,10 @@
 """Request schemas of the webauthn service (marshmallow).
 
 Frontegg's client posts the PublicKeyCredential converted field by field
-(docs/frontegg-contract.md section 7): methods appear as `{}` and the raw credential rides along under `publicKey`. These schemas keep
-only what py_webauthn reads, so what reaches the verifier is a clean dict; anything else is
-dropped, and a missing or mistyped field is a 400 before any challenge is spent.
+(docs/frontegg-contract.md section 7): methods appear as `{}` and the raw credential rides
+along under `publicKey`. These schemas keep only what py_webauthn reads, so what reaches the
+verifier is a clean dict; anything else is dropped, and a missing or mistyped field is a 400
+before any challenge is spent.
 """
 
 from __future__ import annotations
