@@ -143,8 +143,9 @@ class Attempt:
             policy = await self.stores.policies.get(s.tenant_id)
             if policy.allowRememberMyDevice and policy.mfaDeviceExpiration > 0:
                 max_age = policy.mfaDeviceExpiration
+                # Only in the HttpOnly cookie (shared.web.login_response), never in the body,
+                # where page scripts could read it; the host passes the cookie at session start.
                 remember = await self.stores.remembered.issue(s.tenant_id, s.user_id, max_age)
-                body["rememberDeviceToken"] = remember
         return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
 
     async def failed(self, error: MfaError) -> None:

@@ -65,7 +65,6 @@ class LoginResponse(Schema):
     acr = fields.String()
     auth_time = fields.Integer()
     recoveryCode = fields.String()
-    rememberDeviceToken = fields.String()
     mfaToken = fields.String()
     mfaEnrolled = fields.Boolean()
     mfaDevices = fields.Nested(MfaDevices)

@@ -20,6 +20,7 @@ from tests.email.conftest import (
     verify,
 )
 from tests.email.mailserver import SmtpServer
+from tests.support.http import remember_token
 
 
 async def test_session_start_lists_the_email_when_the_policy_allows_emailcode(
@@ -101,9 +102,9 @@ async def test_remember_device_sets_the_cookie_when_the_policy_allows_it(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token = await email_session(stack, ids, allowRememberMyDevice=True)
     otc = await request_code(stack, token)
-    body = await stack.post(VERIFY, {"mfaToken": token, "otcToken": otc, "rememberDevice": True,
-                                     "code": code_in(smtp.messages[0])})
-    remembered = body["rememberDeviceToken"]
+    remembered = await remember_token(stack, VERIFY, {
+        "mfaToken": token, "otcToken": otc, "rememberDevice": True,
+        "code": code_in(smtp.messages[0])})
     again = await stack.start_session(ids, rememberDeviceToken=remembered)
     assert again["mfaRequired"] is False and "accessToken" in again
 

@@ -1,5 +1,5 @@
-"""rememberDevice: a token (cookie + body) where the policy allows it, honoured by the next
-session start, revoked when the user's factors change."""
+"""rememberDevice: a token in an HttpOnly cookie (never in the body) where the policy allows
+it, honoured by the next session start, revoked when the user's factors change."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ async def remembered(stack: Stack, ids: Ids) -> tuple[str, str]:
     seed, _ = await enroll(stack, ids)
     body, cookie = await verify_raw(stack, {"mfaToken": await login(stack, ids),
                                             "value": code(stack, seed), "rememberDevice": True})
-    token = body["rememberDeviceToken"]
-    assert f"{stack.settings.remember_cookie}={token}" in cookie
+    assert "rememberDeviceToken" not in body
+    token = cookie.split(f"{stack.settings.remember_cookie}=", 1)[1].split(";", 1)[0]
+    assert token
     assert "HttpOnly" in cookie and "Max-Age=86400" in cookie
     return token, seed
 
@@ -70,6 +71,8 @@ async def test_enroll_verify_can_remember_the_device(stack: Stack, ids: Ids) -> 
                                      "rememberDevice": True}) as r:
         body = await r.json()
         assert r.status == 200 and "HttpOnly" in r.headers["Set-Cookie"]
+        remembered_token = r.cookies[stack.settings.remember_cookie].value
     assert body["recoveryCode"] == start["recoveryCode"]
-    again = await stack.start_session(ids, rememberDeviceToken=body["rememberDeviceToken"])
+    assert "rememberDeviceToken" not in body
+    again = await stack.start_session(ids, rememberDeviceToken=remembered_token)
     assert again["mfaRequired"] is False

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from tests.conftest import Ids, Stack
+from tests.support.http import remember_token
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_decode
 from tests.webauthn.helpers import (
     AUTH,
@@ -114,11 +115,10 @@ async def test_remember_device_sets_the_cookie_when_the_policy_allows(
     await stack.set_policy(ids, allowRememberMyDevice=True)
     e = await enroll_at_login(stack, ids)
     token, pre = await pre_verify(stack, e)
-    body = await stack.post(f"{AUTH}/{e.device_id}/verify",
-                            verify_body(token, pre, e.key.get(pre["options"]),
-                                        rememberDevice=True))
-    assert body["rememberDeviceToken"]
-    again = await stack.start_session(ids, rememberDeviceToken=body["rememberDeviceToken"])
+    remembered = await remember_token(stack, f"{AUTH}/{e.device_id}/verify",
+                                      verify_body(token, pre, e.key.get(pre["options"]),
+                                                  rememberDevice=True))
+    again = await stack.start_session(ids, rememberDeviceToken=remembered)
     assert again["mfaRequired"] is False
 
 
