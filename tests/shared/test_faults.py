@@ -69,7 +69,7 @@ async def own_redis(tmp_path: Any) -> AsyncIterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop()
+        await server.stop()
 
 
 async def test_no_failures_after_redis_restarts(aiohttp_server: Any, keys: dict[str, str],
@@ -90,7 +90,7 @@ async def test_no_failures_after_redis_restarts(aiohttp_server: Any, keys: dict[
 
     async with aiohttp.ClientSession() as http:
         assert await burst(http) == [200] * 32  # fills the pool with live connections
-        own_redis.stop()
+        await own_redis.stop()
         await own_redis.start()  # same port, every pooled connection now stale
         assert await burst(http) == [200] * 32
         assert await burst(http) == [200] * 32

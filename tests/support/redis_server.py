@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import redis.asyncio as aioredis
+
+START_S = 20.0  # generous (shared machine); a timeout fails the test loudly
 
 
 def free_port() -> int:
@@ -25,29 +26,29 @@ class RedisServer:
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self._dir = workdir
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
         """redis://127.0.0.1:PORT/0"""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    async def start(self, timeout: float = 20.0) -> None:
+    async def start(self) -> None:
         """Start the process and wait until it answers PING (fail loudly otherwise)."""
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (scripts/services-up installs it)"
-        self._proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await self.wait_answering(timeout)
+        self._proc = await asyncio.create_subprocess_exec(
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self._dir),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await self.wait_answering()
 
-    async def wait_answering(self, timeout: float) -> None:
-        """Poll PING until it answers; AssertionError after the timeout."""
+    async def wait_answering(self) -> None:
+        """Poll PING until it answers; AssertionError after START_S."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + START_S
         while True:
-            assert self._proc is not None and self._proc.poll() is None, "redis-server exited"
+            assert self._proc is not None and self._proc.returncode is None, "redis exited"
             r = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.5)
             try:
                 if await r.ping():
@@ -59,9 +60,9 @@ class RedisServer:
             assert loop.time() < deadline, f"redis-server on {self.port} never answered"
             await asyncio.sleep(0.05)
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Kill the process (no shutdown save: a crash, as in an outage) and reap it."""
-        if self._proc is not None and self._proc.poll() is None:
+        if self._proc is not None and self._proc.returncode is None:
             self._proc.kill()
-            self._proc.wait(10)
+            await self._proc.wait()
         self._proc = None
