@@ -7,6 +7,7 @@ from aiohttp import web
 from services.sms import factor, login, schemas
 from services.sms.delivery import Requester, Sender
 from services.sms.templates import pick_locale
+from shared.client_ip import behind_gateway
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
 from shared.web import (
     api,
@@ -23,10 +24,10 @@ SENDER = web.AppKey("sms_sender", Sender)
 
 
 def client_ip(request: web.Request) -> str:
-    """The client's address: the X-Forwarded-For the gateway sets (its last hop), else the
-    peer."""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-    return forwarded or request.remote or ""
+    """The client's address (shared.client_ip: the chain the gateway forwards, read from the
+    right past MFA_TRUSTED_PROXIES)."""
+    return behind_gateway(request.headers.get("X-Forwarded-For"), request.remote,
+                          stores_of(request).settings.trusted_proxies)
 
 
 def _who(request: web.Request) -> Requester:
