@@ -99,7 +99,7 @@ class Settings:
     issuer_name: str = "MFA"
     trusted_proxies: tuple[str, ...] = ()
     metrics_port: int = 0
-    ready_timeout: float = 2.0
+    ready_timeout: float = 1.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -150,7 +150,7 @@ class Settings:
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
             trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
             metrics_port=env_int(e, "MFA_METRICS_PORT", 0),
-            ready_timeout=env_float(e, "MFA_READY_TIMEOUT", 2.0),
+            ready_timeout=env_float(e, "MFA_READY_TIMEOUT", 1.0),
             env=e,
         )
         s.validate()
