@@ -57,14 +57,14 @@ async def drain(runner: web.AppRunner, app: web.Application, grace: float) -> No
 
 async def serve(app: web.Application, settings: Settings) -> None:
     """Listen on MFA_HOST:MFA_PORT until SIGTERM/SIGINT, then drain and clean up."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before listening: a SIGTERM is never fatal
+        loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=_LAST_S)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await drain(runner, app, settings.shutdown_grace)
     finally:
