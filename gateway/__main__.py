@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
+from gateway.drain import run
 from shared.logs import configure_logging
 from shared.settings import Settings
-from shared.web import run, serve
 
 
 def main(argv: list[str]) -> None:
@@ -27,7 +27,9 @@ def main(argv: list[str]) -> None:
     else:
         from gateway.app import create_app
 
-        serve(create_app)
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        run(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The gateway application: prefix routing to the services, body limit, timeouts, CORS."""
+"""The gateway application: prefix routing to the services, body limit, timeouts, CORS,
+readiness of its upstreams, drain on SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from gateway import drain
 from gateway.cors import cors
+from gateway.health import check_upstreams, metrics_listener, public_metrics_hidden
 from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
 from shared.errors import NotFound, PayloadTooLarge
 from shared.settings import Settings
-from shared.web import SETTINGS, base_app
+from shared.web import READY_CHECKS, SETTINGS, base_app
 
 UPSTREAMS = web.AppKey("upstreams", dict)
 OPENAPI = web.AppKey("openapi", dict)
@@ -60,15 +63,23 @@ async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[CLIENT].close()
 
 
+async def _upstreams_ready(app: web.Application) -> None:
+    await check_upstreams(app[CLIENT], app[UPSTREAMS], app[SETTINGS].ready_timeout)
+
+
 def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> web.Application:
     """The gateway in front of services at the given (or configured) URLs."""
     app = base_app("gateway", settings)
     app.middlewares.insert(0, cors)
+    app.middlewares.append(public_metrics_hidden)
+    drain.install(app)
     app[OPENAPI] = {}
     app[UPSTREAMS] = dict(upstreams if upstreams is not None else settings.upstreams)
-    # Readiness is the gateway's own: one sick factor must not take every factor out of
-    # rotation (each service has its own /readyz behind its own Service).
+    # Ready only when every upstream is: the README promises /readyz reflects them, and a
+    # gateway whose factor is down would answer that factor's routes with 502s.
+    app[READY_CHECKS].extend([drain.not_draining, _upstreams_ready])
     app.cleanup_ctx.append(_client_ctx)
+    app.cleanup_ctx.append(metrics_listener)
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs)
     app.router.add_route("*", "/{tail:.*}", proxy)

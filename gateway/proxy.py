@@ -26,7 +26,10 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
     headers = CIMultiDict((k, v) for k, v in request.headers.items()
                           if k.lower() not in _DROP_REQUEST)
     headers[TRACE_HEADER] = request_id_var.get() or ""
-    headers["X-Forwarded-For"] = request.remote or ""
+    # Append our peer to the chain the client's proxies built (never overwrite it): the SMS
+    # service reads the client from the right, past MFA_TRUSTED_PROXIES (shared/client_ip.py).
+    chain = [v.strip() for v in request.headers.getall("X-Forwarded-For", []) if v.strip()]
+    headers["X-Forwarded-For"] = ", ".join([*chain, request.remote or ""])
     raw_query = request.rel_url.raw_query_string
     url = URL(base_url.rstrip("/") + path + (f"?{raw_query}" if raw_query else ""),
               encoded=True)

@@ -7,6 +7,7 @@ implementation rewrites the placeholders to `?1`.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -157,6 +158,15 @@ class _SqliteTx:
             await self._c.execute(stmt)
 
 
+def _private_files(path: str) -> None:
+    """The database's folder 0700 when we create it; the file 0600 before SQLite opens it."""
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for own in (path, f"{path}-wal", f"{path}-shm"):  # also files made before 0600
+        if os.path.exists(own):
+            os.chmod(own, 0o600)
+
+
 class SqliteDatabase:
     """One aiosqlite connection; a lock serialises transactions (embedded mode only)."""
 
@@ -169,9 +179,10 @@ class SqliteDatabase:
 
     @classmethod
     async def connect(cls, path: str) -> SqliteDatabase:
-        """Open (and create) the database file."""
+        """Open (and create) the database file: its folder 0700, the file 0600 (it holds
+        every enrolled factor); SQLite gives its -wal/-shm files the same mode."""
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_files(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")

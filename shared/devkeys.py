@@ -15,7 +15,7 @@ from shared.tokens import new_signing_key_pem
 def ensure_dev_keys(var_dir: str, env: dict[str, str]) -> dict[str, str]:
     """Fill missing key settings from ./var/dev-keys.json, creating it when absent."""
     path = Path(var_dir) / "dev-keys.json"
-    Path(var_dir).mkdir(parents=True, exist_ok=True)
+    Path(var_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and the database
     created = not path.exists()
     if created:
         keys = {

@@ -288,9 +288,24 @@ class RedisEphemeral:
     """Redis implementation: a hash {v: json, n: counter} per record."""
 
     def __init__(self, url: str, *, prefix: str = "mfa:") -> None:
+        # from_url retries nothing by default, so after a Redis restart every pooled (now
+        # stale) connection failed its next command with a 503. One retry on a connection
+        # error, after a short backoff, reconnects that connection and runs the command again.
+        # Safe for the scripts too: a retry after the script ran (the reply was lost) runs it
+        # again, and a second `take` finds the key deleted and returns nothing, so a code or
+        # mfaToken is never consumed twice; the cost is that one legitimate use is reported as
+        # expired (the user asks for a new code), and a retried bump/incr counts an attempt or
+        # a send twice: always the cautious side. Timeouts are not retried (the script is
+        # probably still running; a retry would only double the wait).
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
         self._r = aioredis.Redis.from_url(
             url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
             max_connections=200,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=1,
+                        supported_errors=(RedisConnectionError,)),
         )
         self._p = prefix
         self._put = self._r.register_script(_PUT)

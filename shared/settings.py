@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 SERVICES = ("session", "totp", "sms", "email", "webauthn")
 STRATEGIES = ("AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform", "SMS", "EmailCode")
 ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
+MIN_INTERNAL_KEY = 32  # characters; a split-mode service refuses a shorter internal API key
 
 
 def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -96,6 +97,9 @@ class Settings:
     admin_claim: str = "roles"
     admin_value: str = "Admin"
     issuer_name: str = "MFA"
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_port: int = 0
+    ready_timeout: float = 1.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -146,6 +150,9 @@ class Settings:
             admin_claim=env_str(e, "MFA_ADMIN_CLAIM", "roles"),
             admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
+            trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
+            metrics_port=env_int(e, "MFA_METRICS_PORT", 0),
+            ready_timeout=env_float(e, "MFA_READY_TIMEOUT", 1.0),
             env=e,
         )
         s.validate()
@@ -160,3 +167,13 @@ class Settings:
             raise ValueError(f"MFA_STRATEGIES has unknown strategies: {sorted(unknown)}")
         if self.mount_prefix and not self.mount_prefix.startswith("/"):
             raise ValueError("MFA_MOUNT_PREFIX must start with /")
+        from shared.client_ip import parse_networks
+
+        parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
+
+    def validate_split(self) -> None:
+        """What split mode (a service with its own stores) needs beyond validate()."""
+        if len(self.internal_api_key) < MIN_INTERNAL_KEY:
+            raise ValueError(f"MFA_INTERNAL_API_KEY must be at least {MIN_INTERNAL_KEY} "
+                             "characters in split mode (generate one: python -c 'import "
+                             "secrets; print(secrets.token_urlsafe(32))')")

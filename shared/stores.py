@@ -86,6 +86,7 @@ async def open_stores(settings: Settings, clock: Clock) -> Stores:
     """Production path: Redis and Postgres from MFA_REDIS_URL and MFA_DATABASE_URL."""
     if not settings.redis_url or not settings.database_url:
         raise ValueError("MFA_REDIS_URL and MFA_DATABASE_URL are required in split mode")
+    settings.validate_split()
     db = await connect(settings.database_url)
     eph = RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
     return build_stores(settings, clock, eph, db)

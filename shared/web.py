@@ -16,6 +16,7 @@ from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared import access
+from shared.client_ip import behind_gateway
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
@@ -193,6 +194,13 @@ def login_response(result: LoginResult, settings: Settings) -> web.Response:
                         max_age=result.remember_max_age, httponly=True, secure=True,
                         samesite="Lax", path="/")
     return resp
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address (shared.client_ip: the chain the gateway forwards, read from the
+    right past MFA_TRUSTED_PROXIES)."""
+    return behind_gateway(request.headers.get("X-Forwarded-For"), request.remote,
+                          request.app[SETTINGS].trusted_proxies)
 
 
 def stores_of(request: web.Request) -> Stores:

@@ -7,14 +7,7 @@ from aiohttp import web
 from services.session import login, profile, schemas
 from shared import access
 from shared.schemas import Empty, LoginResponse, MfaDevices
-from shared.web import api, json_ok, read_body, stores_of
-
-
-def _client_ip(request: web.Request) -> str:
-    """The client's address: the X-Forwarded-For the gateway sets (its last hop), else the
-    peer."""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-    return forwarded or request.remote or ""
+from shared.web import api, client_ip, json_ok, read_body, stores_of
 
 
 @api(request=schemas.StartSession, response=LoginResponse, auth="internal")
@@ -91,7 +84,7 @@ async def recover(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/recover."""
     body = await read_body(request)
     await login.recover(stores_of(request), email=body["email"], code=body["recoveryCode"],
-                        client_ip=_client_ip(request))
+                        client_ip=client_ip(request))
     return json_ok({})
 
 

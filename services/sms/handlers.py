@@ -11,14 +11,7 @@ from services.sms.store import FACTOR
 from services.sms.templates import pick_locale
 from shared import access
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import api, json_ok, login_response, read_body, stores_of
-
-
-def client_ip(request: web.Request) -> str:
-    """The client's address: the X-Forwarded-For the gateway sets (its last hop), else the
-    peer."""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-    return forwarded or request.remote or ""
+from shared.web import api, client_ip, json_ok, login_response, read_body, stores_of
 
 
 def _who(request: web.Request) -> Requester:

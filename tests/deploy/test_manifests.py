@@ -100,6 +100,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_WEBAUTHN_ATTESTATION": "design default (none)",
     "MFA_WEBAUTHN_TIMEOUT_MS": "default ceremony timeout (60 s)",
     "MFA_WEBAUTHN_DEMO": "off: a demo page has no place in a cluster",
+    "MFA_READY_TIMEOUT": "1 s per upstream /readyz, under the readiness probe's 2 s timeout",
 }
 
 Obj = dict[str, Any]
@@ -500,12 +501,36 @@ def test_mfa_pods_have_a_writable_tmp_and_scrape_annotations(objs: tuple[Obj, ..
             mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
             assert "/tmp" in mounts, w["metadata"]["name"]
             assert "emptyDir" in volumes[mounts["/tmp"]]
+    config = of_kind(objs, "ConfigMap")[0].get("data", {})
     for part in PARTS:
-        annotations = by_name(objs, "Deployment")[part]["spec"]["template"]["metadata"].get(
-            "annotations", {})
+        deployment = by_name(objs, "Deployment")[part]
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
         assert annotations.get("prometheus.io/scrape") == "true", part
         assert annotations.get("prometheus.io/path") == "/metrics", part
-        assert annotations.get("prometheus.io/port") == "8080", part
+        port = annotations.get("prometheus.io/port")
+        declared = {str(p["containerPort"]) for p in containers(deployment)[0]["ports"]}
+        assert port in declared, f"{part} is scraped on {port}, which it does not declare"
+        # The gateway's 8080 is public and never serves /metrics: its own listener does.
+        expected = config.get("MFA_METRICS_PORT") if part == "gateway" else "8080"
+        assert port == expected and (part != "gateway" or port != "8080"), part
+
+
+def test_dev_redis_keeps_an_append_only_file_on_a_volume(objs: tuple[Obj, ...],
+                                                        overlay: str) -> None:
+    if overlay != "dev":
+        return
+    redis = by_name(objs, "Deployment")["redis"]
+    server = containers(redis)[0]
+    args = [*server.get("command", []), *server.get("args", [])]
+    flags = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
+    # Without the AOF a Redis restart resets every lockout and send counter.
+    assert flags.get("--appendonly") == "yes" and flags.get("--appendfsync") == "everysec"
+    mounts = {m["mountPath"]: m["name"] for m in server.get("volumeMounts", [])}
+    data = flags.get("--dir", "/data")
+    assert data in mounts, f"the AOF directory {data} is not a volume"
+    volume = {v["name"]: v for v in pod_spec(redis)["volumes"]}[mounts[data]]
+    claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+    assert claim in by_name(objs, "PersistentVolumeClaim"), "the AOF must outlive the pod"
 
 
 def test_shutdown_drains_before_the_kill(objs: tuple[Obj, ...]) -> None:

@@ -62,3 +62,22 @@ def test_dev_keys_are_made_once_and_private(tmp_path: Any) -> None:
     for name in ("MFA_JWT_PRIVATE_KEY", "MFA_ENCRYPTION_KEYS", "MFA_HMAC_KEY",
                  "MFA_INTERNAL_API_KEY"):
         assert first[name]
+
+
+async def test_var_dir_and_database_files_are_private(aiohttp_server: Any, tmp_path: Any
+                                                      ) -> None:
+    var_dir, clock = tmp_path / "var", FrozenClock()
+    old = os.umask(0o022)  # the usual umask, which would leave new files world-readable
+    try:
+        srv = await _start(aiohttp_server, str(var_dir), clock)
+        base = str(srv.make_url("")).rstrip("/")
+        key = ensure_dev_keys(str(var_dir), {})["MFA_INTERNAL_API_KEY"]
+        async with aiohttp.ClientSession() as http:
+            await _session(http, base, key, Ids())  # a write: the WAL files exist now
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in var_dir.iterdir()}
+        await srv.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700
+    assert {"mfa.sqlite3", "mfa.sqlite3-wal", "mfa.sqlite3-shm", "dev-keys.json"} <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o600), modes

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.routes import ROUTES, match, strip_prefix
-from tests.conftest import Ids, Stack, make_settings
+from tests.conftest import PREFIX, Ids, Stack, make_settings
 
 
 def assert_envelope(body: Any, code_prefix: str = "ER-") -> None:
@@ -132,6 +132,11 @@ async def test_gateway_forwards_path_query_body_and_trace(aiohttp_server: Any, u
         assert got["path"] == "/resources/users/v1/mfa/sms/x/y"  # aiohttp decodes %2F
         assert got["query"] == "a=1+2" and got["body"] == '{"k":1}'
         assert got["xff"] == "127.0.0.1"
+        # The chain a proxy in front built is kept, and the gateway's peer appended to it.
+        async with http.get(url + "/mfa/identity/resources/users/v1/mfa/sms/x", headers=[
+                ("X-Forwarded-For", "203.0.113.9, 10.0.0.1"),
+                ("X-Forwarded-For", "10.0.0.2")]) as r:
+            assert (await r.json())["xff"] == "203.0.113.9, 10.0.0.1, 10.0.0.2, 127.0.0.1"
 
 
 async def test_upstream_down_is_502_and_slow_is_504(aiohttp_server: Any, upstream: Any,
@@ -149,7 +154,10 @@ async def test_upstream_down_is_502_and_slow_is_504(aiohttp_server: Any, upstrea
             assert r.status == 504
             assert_envelope(await r.json())
         async with http.get(url + "/readyz") as r:
-            assert r.status == 200  # a sick upstream does not take the gateway out of rotation
+            assert r.status == 503  # readiness reflects the upstreams: totp is down
+            body = await r.json()
+            assert_envelope(body)
+            assert body["errors"] == ["Not ready"]
         async with http.get(url + "/healthz") as r:
             assert r.status == 200
 
@@ -184,3 +192,11 @@ async def test_internal_api_is_not_routed_unless_configured(aiohttp_server: Any,
             url + "/internal/v1/mfa/sessions") as r:
         assert r.status == 404
         assert_envelope(await r.json())
+
+
+async def test_metrics_are_not_served_on_the_public_port(stack: Stack) -> None:
+    # The Ingress routes every path to this port; metrics have their own listener, off by
+    # default (MFA_METRICS_PORT).
+    assert stack.settings.metrics_port == 0
+    for prefix in ("", PREFIX):
+        assert_envelope(await stack.get("/metrics", prefix=prefix, expected_status=404))
