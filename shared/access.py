@@ -75,6 +75,7 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
         raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
     if auth == "bearer" or (auth == "bearerOptional" and request.headers.get("Authorization")):
         principal = stores.bearer.principal(request.headers.get("Authorization"))
+        await _refuse_stale(stores, principal)
         request[_PRINCIPAL] = principal
     if auth == "tenant":
         request[_TENANT] = _tenant_caller(stores, request)
@@ -91,6 +92,17 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
     elif factor and principal is not None:
         await flow.check_unlocked(stores, principal, factor)
     return await handler(request)
+
+
+async def _refuse_stale(stores: Stores, p: Principal) -> None:
+    """401 for a token issued before the user's factors were last changed outside the user's
+    own session (a recovery, an operator's reset): whoever held it may be who the change was
+    meant to shut out. One second of granularity (iat is whole seconds)."""
+    changed = await stores.users.factors_changed_at(p.tenant_id, p.user_id)
+    issued = p.claims.get("iat", p.claims.get("auth_time"))
+    if changed is not None and (not isinstance(issued, int | float) or issued < int(changed)):
+        raise Unauthorized("This token predates a change of the user's MFA factors",
+                           code="ER-MFA-TOKEN-RETIRED")
 
 
 def principal(request: web.Request) -> Principal:

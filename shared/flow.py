@@ -242,6 +242,26 @@ def pending_secret(stores: Stores, session: MfaSession, sealed: str | None) -> s
     return stores.cipher.decrypt(sealed, pending_aad(session.tenant_id, session.user_id)).decode()
 
 
+class RecentMfaRequired(Forbidden):
+    """The tenant wants a recent MFA before another factor is added (step up first)."""
+
+    code = "ER-MFA-RECENT-MFA-REQUIRED"
+    default_message = "Adding a factor needs a recent MFA: step up first"
+
+
+async def require_recent_mfa(stores: Stores, principal: Principal) -> None:
+    """403 unless the token proves an MFA within the tenant's `enrollRequiresMfaWithin`
+    (0: no requirement), so a stolen password-only session cannot add the thief's factor."""
+    within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
+    if within <= 0:
+        return
+    claims = principal.claims
+    auth_time = claims.get("auth_time")
+    if ("mfa" not in (claims.get("amr") or []) or not isinstance(auth_time, int | float)
+            or stores.clock.time() - auth_time > within):
+        raise RecentMfaRequired()
+
+
 async def require_unenrolled(stores: Stores, session: MfaSession,
                              devices: list[Device] | None = None) -> None:
     """Refuse enrolling with only an mfaToken (the password) for a user who has any factor:
@@ -256,16 +276,18 @@ async def require_unenrolled(stores: Stores, session: MfaSession,
 
 
 def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
-               amr: list[str], mfa: bool = True) -> dict[str, Any]:
-    """Frontegg's ILoginResponse with a real, signed accessToken."""
+               amr: list[str], mfa: bool = True, auth_time: int | None = None,
+               not_after: int | None = None) -> dict[str, Any]:
+    """Frontegg's ILoginResponse with a real, signed accessToken (authenticated at
+    `auth_time`, now by default; expiring no later than `not_after`)."""
     token, exp = stores.tokens.issue(user_id=user_id, tenant_id=tenant_id, email=email, amr=amr,
-                                     mfa=mfa)
+                                     mfa=mfa, auth_time=auth_time, not_after=not_after)
     now = int(stores.clock.time())
     body: dict[str, Any] = {
         "mfaRequired": False, "accessToken": token, "refreshToken": "", "exp": exp,
         "expiresIn": exp - now, "expires": datetime.fromtimestamp(exp, UTC).isoformat(),
         "userId": user_id, "userEmail": email, "tenantId": tenant_id, "amr": amr,
-        "auth_time": now,
+        "auth_time": auth_time or now,
     }
     if mfa:
         body["acr"] = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"

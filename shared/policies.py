@@ -24,6 +24,9 @@ class Policy:
     phoneNumberRegexp: str | None = None
     smsAllowedCountryCodes: tuple[str, ...] = ()
     userVerification: str = "preferred"
+    # Seconds within which a logged-in user must have passed MFA to add another factor (the
+    # token's amr holds "mfa" and its auth_time is that fresh); 0: off, as on Frontegg.
+    enrollRequiresMfaWithin: int = 0
     createdAt: str | None = None
     updatedAt: str | None = None
 

@@ -19,6 +19,7 @@ from shared.recovery import RecoveryCodes
 from shared.remember import RememberedDevices
 from shared.settings import Settings
 from shared.tokens import BearerVerifier, TokenIssuer
+from shared.users import UserRecords
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Stores:
     audit: AuditLog
     lockout: Lockout
     limiter: SendLimiter
+    users: UserRecords
 
     async def ping(self) -> None:
         """Raise when Redis or the database does not answer (readiness)."""
@@ -79,6 +81,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
         audit=AuditLog(db, clock),
         lockout=Lockout(eph, settings, hasher),
         limiter=SendLimiter(eph),
+        users=UserRecords(db, clock),
     )
 
 

@@ -67,11 +67,12 @@ class TokenIssuer:
         return self._jwks
 
     def issue(self, *, user_id: str, tenant_id: str, email: str, amr: list[str],
-              mfa: bool = True, auth_time: int | None = None,
+              mfa: bool = True, auth_time: int | None = None, not_after: int | None = None,
               extra: dict[str, Any] | None = None) -> tuple[str, int]:
-        """A signed access token and its expiry (Unix seconds)."""
+        """A signed access token and its expiry (Unix seconds), never later than
+        `not_after` (a re-issued token does not outlive the one it replaces)."""
         now = int(self.clock.time())
-        exp = now + self._ttl
+        exp = now + self._ttl if not_after is None else min(now + self._ttl, not_after)
         claims: dict[str, Any] = {
             "sub": user_id, "tenantId": tenant_id, "email": email, "amr": amr,
             "iat": now, "exp": exp, "auth_time": auth_time or now, "iss": self._issuer,

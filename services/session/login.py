@@ -85,6 +85,7 @@ async def recover(stores: Stores, *, email: str, code: str, client_ip: str) -> N
     removed = await stores.devices.delete_all(tenant_id, user_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
     await stores.lockout.reset(tenant_id, user_id, *FACTORS)
+    await stores.users.mark_factors_changed(tenant_id, user_id)  # retires older bearer tokens
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor="recovery",
                               action="recovery", outcome="success",
                               detail={"devicesRemoved": removed})

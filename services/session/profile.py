@@ -57,13 +57,16 @@ def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:
 
 async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
                   ) -> dict[str, Any]:
-    """A fresh MFA session for a logged-in user, or a login response when still fresh."""
+    """A fresh MFA session for a logged-in user, or a login response when the token's MFA is
+    at most `max_age` seconds old (capped at MFA_STEP_UP_MAX_AGE)."""
     p = principal
-    if max_age is not None and _stepped_up(p.claims, max_age, stores.clock.time()):
-        body = login_body(stores, tenant_id=p.tenant_id, user_id=p.user_id, email=p.email,
-                          amr=list(p.claims["amr"]))
-        body["auth_time"] = int(p.claims["auth_time"])
-        return body
+    cap = stores.settings.step_up_max_age
+    if max_age is not None and _stepped_up(p.claims, min(max_age, cap), stores.clock.time()):
+        # Still fresh: the same authentication re-issued, never fresher and never longer-lived
+        # than the token presented (else renewing would launder an old MFA into a new one).
+        return login_body(stores, tenant_id=p.tenant_id, user_id=p.user_id, email=p.email,
+                          amr=list(p.claims["amr"]), auth_time=int(p.claims["auth_time"]),
+                          not_after=int(p.claims["exp"]))
     view = await devices_of(stores, principal=p)
     if not enrolled(view):
         raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")

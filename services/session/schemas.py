@@ -45,6 +45,8 @@ class PolicyBody(Schema):
         fields.String(validate=validate.Regexp(r"^[0-9]{1,4}$")), validate=validate.Length(max=300))
     userVerification = fields.String(validate=validate.OneOf(
         ("required", "preferred", "discouraged")))
+    enrollRequiresMfaWithin = fields.Integer(strict=True,
+                                             validate=validate.Range(min=0, max=86400))
 
 
 class StepUp(Schema):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.sms.delivery import CodeSent, Requester, Sender, send_enroll_code, send_to_device
 from services.sms.store import add_device, sms_device
 from shared.errors import BadRequest, NotFound
-from shared.flow import Attempt, Enrolled, after_enrollment, after_removal
+from shared.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
 from shared.stores import Stores
 from shared.tokens import Principal
 
@@ -20,6 +20,7 @@ def _disable(device_id: str) -> str:
 async def enroll_start(stores: Stores, sender: Sender, who: Requester, *, principal: Principal,
                        phone_number: str) -> CodeSent:
     """Send a code to a new number."""
+    await require_recent_mfa(stores, principal)
     return await send_enroll_code(stores, sender, who, tenant_id=principal.tenant_id,
                                   user_id=principal.user_id, raw_phone=phone_number,
                                   purpose=ENROLL)

@@ -11,7 +11,14 @@ from services.totp.proof import find_proof, spend, totp_devices
 from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
 from shared.challenges import InvalidChallenge
 from shared.devices import Device
-from shared.flow import Attempt, Enrolled, ReplayedProof, after_enrollment, after_removal
+from shared.flow import (
+    Attempt,
+    Enrolled,
+    ReplayedProof,
+    after_enrollment,
+    after_removal,
+    require_recent_mfa,
+)
 from shared.otpauth import Enrollment, enrollment, new_seed
 from shared.stores import Stores
 from shared.tokens import Principal
@@ -21,6 +28,7 @@ async def pre_enroll(stores: Stores, cfg: TotpConfig, *, principal: Principal) -
     """{qrCode, secret} for a new seed kept (encrypted, short TTL) until a code proves it."""
     p = principal
     await ensure_allowed(stores, p.tenant_id)
+    await require_recent_mfa(stores, p)
     seed = new_seed()
     await PendingSeeds(stores, cfg.enroll_ttl).put_for_user(p.tenant_id, p.user_id, seed)
     return enrollment(seed, account=p.email or p.user_id, issuer=cfg.issuer)

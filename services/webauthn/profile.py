@@ -9,7 +9,7 @@ from typing import Any
 from services.webauthn import store
 from services.webauthn.config import WebAuthnConfig
 from services.webauthn.store import Ceremony, Who
-from shared.flow import Attempt, Enrolled, after_enrollment, after_removal
+from shared.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
 from shared.stores import Stores
 from shared.tokens import Principal
 
@@ -20,6 +20,7 @@ def _who(p: Principal) -> Who:
 
 async def pre_enroll(stores: Stores, cfg: WebAuthnConfig, *, principal: Principal) -> Ceremony:
     """Add a key, step 1: registration options."""
+    await require_recent_mfa(stores, principal)
     return await store.begin_enroll(stores, cfg, _who(principal))
 
 

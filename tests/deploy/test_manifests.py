@@ -71,6 +71,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_RECOVERY_ATTEMPTS": "design default (10 per email and client address an hour)",
     "MFA_RECOVERY_IP_CAP": "design default (50 per client address an hour)",
     "MFA_RECOVERY_WINDOW": "design default (1 h)",
+    "MFA_STEP_UP_MAX_AGE": "design cap (1 h) on a step-up's maxAge",
     "MFA_ENFORCE": "tenant policy default (Force); tenants tune it through the API",
     "MFA_STRATEGIES": "tenant policy default; tenants tune it through the API",
     "MFA_ALLOW_REMEMBER_DEVICE": "tenant policy default (off)",

@@ -1,0 +1,1 @@
+ALTER TABLE mfa_users DROP COLUMN factors_changed_at;

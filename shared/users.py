@@ -1,0 +1,30 @@
+"""The per-user record beside the devices (mfa_users): when the user's factors last changed
+outside the user's own session, which retires every bearer token issued before."""
+
+from __future__ import annotations
+
+from shared.clock import Clock
+from shared.database import Database
+
+
+class UserRecords:
+    """Reads and marks `factors_changed_at`."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def mark_factors_changed(self, tenant_id: str, user_id: str) -> None:
+        """Record that the user's factors changed now (recovery, an operator's reset)."""
+        await self._db.execute(
+            "INSERT INTO mfa_users (tenant_id, user_id, updated_at, factors_changed_at) "
+            "VALUES ($1,$2,$3,$3) ON CONFLICT (tenant_id, user_id) DO UPDATE SET "
+            "factors_changed_at = excluded.factors_changed_at, updated_at = excluded.updated_at",
+            tenant_id, user_id, self._clock.time())
+
+    async def factors_changed_at(self, tenant_id: str, user_id: str) -> float | None:
+        """When the user's factors last changed that way, or None."""
+        row = await self._db.fetchrow(
+            "SELECT factors_changed_at FROM mfa_users WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id, user_id)
+        return None if row is None else row["factors_changed_at"]
