@@ -32,7 +32,7 @@ from shared.ephemeral import Reservation
 from shared.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.lockout import Lockout
 from shared.metrics import verified
-from shared.mfa_session import MfaSession, pending_aad, session_from, session_key, tag_of
+from shared.mfa_session import MfaSession, pending_aad, session_key, tag_of
 from shared.stores import Stores
 from shared.tokens import Principal
 
@@ -177,7 +177,7 @@ async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
                                  now=stores.clock.time(), count=count)
     if r.status != "ok":
         raise _refusal(r, factor)
-    session = session_from(skey, r.session or {}) if skey else None
+    session = stores.sessions.from_record(skey, r.session or {}) if skey else None
     who = principal or session
     assert who is not None
     return Attempt(stores, factor, who.tenant_id, who.user_id, lock_key, session, r.failures,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.clock import Clock
-from shared.crypto import CodeHasher, new_token, token_hash
+from shared.crypto import CodeHasher, FieldCipher, new_token, token_hash
 from shared.ephemeral import Ephemeral
 
 _TAG_LEN = 16
@@ -70,22 +70,15 @@ def session_key(token: str) -> str | None:
     return f"mfa:{{{tag}}}:{token_hash(token)}"
 
 
-def session_from(key: str, rec: dict[str, Any]) -> MfaSession:
-    """The session of a stored record."""
-    pending = PendingEnrollment(**(rec.get("pending") or {}))
-    return MfaSession(key=key, tenant_id=rec["tenant_id"], user_id=rec["user_id"],
-                      email=rec["email"], expires_at=rec["expires_at"],
-                      purpose=rec.get("purpose", "login"), pending=pending)
-
-
 class MfaSessionStore:
     """Creates and reads mfaToken sessions (checking and consuming them is shared.flow's)."""
 
-    def __init__(self, eph: Ephemeral, clock: Clock, hasher: CodeHasher, *, ttl: int,
-                 max_failures: int) -> None:
+    def __init__(self, eph: Ephemeral, clock: Clock, hasher: CodeHasher, cipher: FieldCipher,
+                 *, ttl: int, max_failures: int) -> None:
         self._eph = eph
         self._clock = clock
         self._hasher = hasher
+        self._cipher = cipher
         self._ttl = ttl
         self.max_failures = max_failures
 
@@ -100,8 +93,19 @@ class MfaSessionStore:
                        pending=pending or PendingEnrollment())
         body = asdict(s)
         del body["key"]
+        # The record keeps only what the flows use; the email (the token's claim and the email
+        # factor's address) sealed to this session, so Redis holds no address in clear.
+        body["email"] = self._cipher.encrypt(email.encode(), key)
         await self._eph.put(s.key, body, self._ttl)
         return token, s
+
+    def from_record(self, key: str, rec: dict[str, Any]) -> MfaSession:
+        """The session of a stored record."""
+        pending = PendingEnrollment(**(rec.get("pending") or {}))
+        return MfaSession(key=key, tenant_id=rec["tenant_id"], user_id=rec["user_id"],
+                          email=self._cipher.decrypt(rec["email"], key).decode(),
+                          expires_at=rec["expires_at"], purpose=rec.get("purpose", "login"),
+                          pending=pending)
 
     async def load(self, token: str) -> MfaSession | None:
         """The live session of a token, or None (expired looks exactly like unknown). Reads
@@ -110,7 +114,7 @@ class MfaSessionStore:
         rec = await self._eph.get(key) if key else None
         if key is None or rec is None or rec.get("expires_at", 0) <= self._clock.time():
             return None
-        return session_from(key, rec)
+        return self.from_record(key, rec)
 
     def side_key(self, s: MfaSession, name: str) -> str:
         """A key for state that belongs to this session (pending enrollments)."""

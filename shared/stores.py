@@ -65,14 +65,15 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                          issuer=settings.jwt_issuer, ttl=settings.access_token_ttl,
                          audience=settings.jwt_audience,
                          extra_jwks=settings.jwt_extra_public_keys)
+    cipher = FieldCipher.from_setting(settings.encryption_keys)
     return Stores(
         settings=settings, clock=clock, eph=eph, db=db, hasher=hasher,
-        cipher=FieldCipher.from_setting(settings.encryption_keys), tokens=tokens,
+        cipher=cipher, tokens=tokens,
         bearer=BearerVerifier(tokens, host_jwks=settings.host_jwks,
                               host_issuer=settings.host_jwt_issuer,
                               host_audience=settings.host_jwt_audience),
         devices=DeviceRepository(db),
-        sessions=MfaSessionStore(eph, clock, hasher, ttl=settings.mfa_token_ttl,
+        sessions=MfaSessionStore(eph, clock, hasher, cipher, ttl=settings.mfa_token_ttl,
                                  max_failures=settings.mfa_token_max_failures),
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),

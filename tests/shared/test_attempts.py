@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 
 from shared.clock import FrozenClock
-from shared.crypto import CodeHasher
+from shared.crypto import CodeHasher, FieldCipher
 from shared.ephemeral import Ephemeral, Limits
 from shared.mfa_session import MfaSessionStore
 
+CIPHER = FieldCipher([("t1", b"c" * 32)])
 HIGH = Limits(session_max=10_000, delay_after=10_000, lock_at=10_000)
 
 
 def _sessions(eph: Ephemeral, clock: FrozenClock) -> MfaSessionStore:
-    return MfaSessionStore(eph, clock, CodeHasher(b"k" * 32), ttl=600, max_failures=5)
+    return MfaSessionStore(eph, clock, CodeHasher(b"k" * 32), CIPHER, ttl=600, max_failures=5)
 
 
 async def test_fifty_concurrent_reservations_leave_the_count_at_exactly_fifty(
@@ -96,3 +97,13 @@ async def test_a_forged_or_malformed_mfa_token_finds_nothing(
     for bad in ("", "x" * 201, random_part, f"{random_part}.{'0' * 16}", f"{token}x",
                 f"{random_part}.{tag.upper()}"):
         assert await sessions.load(bad) is None
+
+
+async def test_the_session_record_holds_no_email_in_clear(eph: Ephemeral,
+                                                         clock: FrozenClock) -> None:
+    token, s = await _sessions(eph, clock).create(tenant_id="t", user_id="u",
+                                                  email="ann@example.test")
+    record = await eph.get(s.key)
+    assert record is not None and "ann@example.test" not in str(record)
+    assert "phone_number" not in record
+    assert (await _sessions(eph, clock).load(token)) == s
