@@ -254,6 +254,20 @@ async def stack(request: pytest.FixtureRequest, aiohttp_server: Any, keys: dict[
 
 
 @pytest.fixture
+async def own_redis(tmp_path: Any) -> AsyncIterator[Any]:
+    """A redis-server of this test's own, which it may kill and start again (the shared Redis
+    is never touched)."""
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer(tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
 def ids() -> Ids:
     """Unique ids for this test."""
     return Ids()

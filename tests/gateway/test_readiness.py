@@ -4,7 +4,6 @@ the gateway out of rotation, and it comes back by itself."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,17 +16,6 @@ from services.totp.app import create_app as create_totp
 from tests.conftest import make_settings
 from tests.gateway.test_gateway import assert_envelope
 from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Any) -> AsyncIterator[RedisServer]:
-    """A redis-server of this test's own, which it stops and starts."""
-    server = RedisServer(tmp_path)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def _ready(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:

@@ -8,9 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-import aiohttp
-
-from tests.support.redis_server import free_port
+from tests.support.redis_server import free_port, wait_http_ok
 
 STARTUP_S = 30.0  # generous: the machine is shared; a timeout fails the test loudly
 
@@ -28,19 +26,10 @@ class GatewayProcess:
         """Start it and wait until /readyz is 200 (AssertionError on timeout or exit)."""
         self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway",
                                                          env=self._env)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STARTUP_S
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.proc.returncode is None, f"gateway exited {self.proc.returncode}"
-                try:
-                    async with http.get(self.base + "/readyz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert loop.time() < deadline, "the gateway never became ready"
-                await asyncio.sleep(0.05)
+        proc = self.proc
+        await wait_http_ok(self.base + "/readyz", what="the gateway", seconds=STARTUP_S,
+                           alive=lambda: None if proc.returncode is None
+                           else f"gateway exited {proc.returncode}")
 
     async def wait_listener_closed(self) -> None:
         """Wait until a new connection is refused: the gateway has begun its drain."""

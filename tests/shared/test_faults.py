@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,17 +58,6 @@ async def test_store_outage_is_503_and_service_recovers(
         async with http.get(str(srv.make_url("/readyz"))) as r:
             assert r.status == 200
     await proxy.stop()
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Any) -> AsyncIterator[RedisServer]:
-    """A redis-server of this test's own, which it may kill and restart."""
-    server = RedisServer(tmp_path)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_no_failures_after_redis_restarts(aiohttp_server: Any, keys: dict[str, str],

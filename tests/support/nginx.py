@@ -7,9 +7,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-import aiohttp
-
-from tests.support.redis_server import START_S, free_port
+from tests.support.redis_server import free_port, wait_http_ok
 
 _CONF = """
 daemon off;
@@ -65,19 +63,9 @@ class Nginx:
         self._proc = await asyncio.create_subprocess_exec(
             binary, "-p", str(self._dir), "-c", str(conf), "-e", str(self._dir / "error.log"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_S
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert self._proc.returncode is None, self.log()
-                try:
-                    async with http.get(self.url + "/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert loop.time() < deadline, f"nginx never proxied: {self.log()}"
-                await asyncio.sleep(0.05)
+        proc = self._proc
+        await wait_http_ok(self.url + "/healthz", what="nginx",
+                           alive=lambda: None if proc.returncode is None else self.log())
 
     def log(self) -> str:
         """nginx's error log (for assertion messages)."""
