@@ -12,7 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway.routes import match, service_route_setups
-from shared.schemas import ErrorEnvelope
+from shared.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}]}
@@ -68,8 +68,9 @@ def build_spec(mount_prefix: str) -> dict[str, Any]:
     for path, ops in by_path.items():
         spec.path(path=path, operations=ops)
     doc = spec.to_dict()
-    for schema in doc.get("components", {}).get("schemas", {}).values():
+    for name, schema in doc.get("components", {}).get("schemas", {}).items():
         schema.pop("additionalProperties", None)  # unknown fields are ignored, not refused
+        schema.update(JSON_SCHEMA_RULES.get(name, {}))
     return doc
 
 
