@@ -41,7 +41,9 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
     if params:
         op["parameters"] = params
     if meta.get("request") is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {
+        # An absent body is read as {}: optional only when {} is a valid body.
+        needed = any(f.required for f in meta["request"]().fields.values())
+        op["requestBody"] = {"required": needed, "content": {"application/json": {
             "schema": meta["request"]}}}
     ok: dict[str, Any] = {"description": "Success"}
     if meta.get("response") is not None:
