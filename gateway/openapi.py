@@ -12,7 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway.routes import match, service_route_setups
-from shared.schemas import ErrorEnvelope
+from shared.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}],
@@ -42,7 +42,9 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
     if params:
         op["parameters"] = params
     if meta.get("request") is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {
+        # An absent body is read as {}: optional only when {} is a valid body.
+        needed = any(f.required for f in meta["request"]().fields.values())
+        op["requestBody"] = {"required": needed, "content": {"application/json": {
             "schema": meta["request"]}}}
     ok: dict[str, Any] = {"description": "Success"}
     if meta.get("response") is not None:
@@ -69,8 +71,9 @@ def build_spec(mount_prefix: str) -> dict[str, Any]:
     for path, ops in by_path.items():
         spec.path(path=path, operations=ops)
     doc = spec.to_dict()
-    for schema in doc.get("components", {}).get("schemas", {}).values():
+    for name, schema in doc.get("components", {}).get("schemas", {}).items():
         schema.pop("additionalProperties", None)  # unknown fields are ignored, not refused
+        schema.update(JSON_SCHEMA_RULES.get(name, {}))
     return doc
 
 

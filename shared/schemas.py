@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import Schema, fields, validate
 
 
 class ErrorEnvelope(Schema):
     """Frontegg's error body."""
 
-    errors = fields.List(fields.String(), required=True)
-    errorCode = fields.String(required=True)
-    context = fields.Dict()
+    errors = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    errorCode = fields.String(required=True, validate=validate.Regexp(r"^ER-[A-Z0-9-]+$"))
+    context = fields.Dict(metadata={"description": "e.g. {retryAfter} on a 429"})
 
 
 class WebAuthnDevice(Schema):
     """A WebAuthn device in mfaDevices."""
 
     id = fields.String(required=True)
-    deviceType = fields.String(required=True)
+    deviceType = fields.String(required=True,
+                               validate=validate.OneOf(("Platform", "CrossPlatform")))
     name = fields.String(required=True)
 
 
@@ -49,28 +52,38 @@ class MfaDevices(Schema):
     emails = fields.List(fields.Nested(EmailDevice), required=True)
 
 
-class LoginResponse(Schema):
-    """Frontegg's ILoginResponse as this service answers it."""
+_LOGIN = ("mfaRequired", "accessToken", "refreshToken", "exp", "expiresIn", "expires", "userId",
+          "userEmail", "tenantId", "amr", "auth_time")
+_MFA_STEP = ("mfaToken", "mfaEnrolled", "mfaDevices")
 
-    mfaRequired = fields.Boolean(required=True)
-    accessToken = fields.String()
-    refreshToken = fields.String()
-    exp = fields.Integer()
-    expiresIn = fields.Integer()
-    expires = fields.String()
+
+class LoginResponse(Schema):
+    """Frontegg's ILoginResponse as this service answers it: a completed login (a signed
+    accessToken, mfaRequired false) or an MFA step (mfaToken, mfaEnrolled, mfaDevices; the
+    step-up answer, and the host's session start); JSON_SCHEMA_RULES says which fields each
+    form must have."""
+
+    mfaRequired = fields.Boolean(metadata={"description": "false on a login; true (or absent "
+                                           "on step-up) while MFA is pending"})
+    accessToken = fields.String(metadata={"description": "a signed JWT (EdDSA)"})
+    refreshToken = fields.String(metadata={"description": "always empty: refresh stays with "
+                                           "the host's identity provider"})
+    exp = fields.Integer(metadata={"description": "expiry, Unix seconds"})
+    expiresIn = fields.Integer(metadata={"description": "seconds until exp"})
+    expires = fields.String(metadata={"description": "exp as an ISO 8601 UTC timestamp"})
     userId = fields.String()
     userEmail = fields.String()
     tenantId = fields.String()
     amr = fields.List(fields.String())
     acr = fields.String()
     auth_time = fields.Integer()
-    recoveryCode = fields.String()
+    recoveryCode = fields.String(metadata={"description": "shown once, on a first enrollment"})
     mfaToken = fields.String()
     mfaEnrolled = fields.Boolean()
     mfaDevices = fields.Nested(MfaDevices)
     mfaStrategies = fields.List(fields.String())
-    qrCode = fields.String()
-    secret = fields.String()
+    qrCode = fields.String(metadata={"description": "forced enrollment: the authenticator QR"})
+    secret = fields.String(metadata={"description": "forced enrollment: the seed, base32"})
 
 
 class Empty(Schema):
@@ -81,3 +94,15 @@ class RecoveryCodeResponse(Schema):
     """{recoveryCode} on a first enrollment (else empty)."""
 
     recoveryCode = fields.String()
+
+
+# Schema-level JSON Schema a marshmallow class cannot express, merged into the OpenAPI
+# component of the same name: which fields each form of a login response carries.
+JSON_SCHEMA_RULES: dict[str, dict[str, Any]] = {
+    "LoginResponse": {"oneOf": [
+        {"title": "login", "required": list(_LOGIN), "not": {"required": ["mfaToken"]},
+         "properties": {"mfaRequired": {"const": False}}},
+        {"title": "MFA step", "required": list(_MFA_STEP), "not": {"required": ["accessToken"]},
+         "properties": {"mfaRequired": {"const": True}}},
+    ]},
+}

@@ -169,6 +169,9 @@ class Settings:
             raise ValueError(f"MFA_STRATEGIES has unknown strategies: {sorted(unknown)}")
         if self.mount_prefix and not self.mount_prefix.startswith("/"):
             raise ValueError("MFA_MOUNT_PREFIX must start with /")
+        if self.host_jwks and not (self.host_jwt_issuer and self.host_jwt_audience):
+            # Without both, a token the IdP minted for any other application would pass.
+            raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE")
         from shared.client_ip import parse_networks
 
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error

@@ -111,10 +111,7 @@ class BearerVerifier:
     def __init__(self, issuer: TokenIssuer, *, host_jwks: str = "", host_issuer: str = "",
                  host_audience: str = "") -> None:
         self._issuer = issuer
-        self._host = {}
-        if host_jwks:
-            doc = json.loads(host_jwks)
-            self._host = {k.get("kid", ""): jwt.PyJWK(k) for k in doc.get("keys", [])}
+        self._host = host_keys(host_jwks, host_issuer, host_audience)
         self._host_iss = host_issuer
         self._host_aud = host_audience
 
@@ -133,22 +130,41 @@ class BearerVerifier:
                          email=str(claims.get("email") or ""), claims=claims)
 
     def _host_claims(self, token: str) -> dict[str, Any] | None:
+        """Claims of a host IdP token: its kid must name a configured key (no fallback to the
+        only key), and iss and aud are always checked, so a token the same IdP minted for
+        another application is refused."""
         if not self._host:
             return None
         try:
-            kid = jwt.get_unverified_header(token).get("kid", "")
-            key = self._host.get(kid) or (next(iter(self._host.values()))
-                                          if len(self._host) == 1 else None)
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._host.get(kid) if isinstance(kid, str) else None
             if key is None:
                 return None
-            claims = jwt.decode(token, key, algorithms=_ALGS, issuer=self._host_iss or None,
-                                audience=self._host_aud or None,
-                                options={"verify_aud": bool(self._host_aud),
-                                         "verify_iss": bool(self._host_iss), "verify_exp": False,
-                                         "verify_iat": False, "require": ["exp", "sub"]})
+            claims = jwt.decode(token, key, algorithms=_ALGS, issuer=self._host_iss,
+                                audience=self._host_aud,
+                                options={"verify_exp": False, "verify_iat": False,
+                                         "require": ["exp", "sub", "iss", "aud"]})
         except jwt.PyJWTError:
             return None
         return claims if fresh(claims, self._issuer.clock) else None
+
+
+def host_keys(host_jwks: str, issuer: str, audience: str) -> dict[str, jwt.PyJWK]:
+    """The host IdP's verification keys by kid; ValueError on a configuration that would let
+    another application's tokens in (no issuer or audience, a key without kid)."""
+    if not host_jwks:
+        return {}
+    if not issuer or not audience:
+        raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE: "
+                         "without them any token the identity provider signs is accepted")
+    try:
+        keys = json.loads(host_jwks)["keys"]
+        out = {k["kid"]: jwt.PyJWK(k) for k in keys if isinstance(k.get("kid"), str) and k["kid"]}
+    except (ValueError, KeyError, TypeError, AttributeError, jwt.PyJWTError):
+        raise ValueError("MFA_HOST_JWKS must be a JWKS: {\"keys\": [...]}") from None
+    if len(out) != len(keys) or not out:
+        raise ValueError("MFA_HOST_JWKS: every key needs a kid (tokens are matched by kid)")
+    return out
 
 
 def new_signing_key_pem() -> str:

@@ -4,7 +4,6 @@ health endpoints and the runner."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from shared.client_ip import behind_gateway
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
+from shared.jsonbody import parse_json
 from shared.logs import request_id_var
 from shared.metrics import LATENCY, REQUESTS, STORE_ERRORS, metrics_handler
 from shared.settings import Settings
@@ -106,14 +106,7 @@ async def _guarded(request: web.Request,
 
 async def read_json(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
     """The JSON object body; empty means {}; unknown fields ignored; 400 on anything else."""
-    raw = await request.read()
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("Malformed JSON body", code="ER-MFA-MALFORMED-JSON") from None
+    data = parse_json(await request.read())
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object", code="ER-MFA-MALFORMED-JSON")
     if schema is None:

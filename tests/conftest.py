@@ -25,6 +25,7 @@ from shared.migrate import migrate
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
 from shared.tokens import new_signing_key_pem
+from tests.support.responses import ResponseChecker
 
 STRICT = os.environ.get("MFA_TEST_STRICT") == "1"
 PG_ADMIN = os.environ.get("MFA_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -145,6 +146,9 @@ class Ids:
         return Ids(tenant=self.tenant)
 
 
+_RESPONSES: dict[str, ResponseChecker] = {}
+
+
 @dataclass
 class Stack:
     """A running gateway plus services, and a client to drive it over HTTP."""
@@ -170,9 +174,21 @@ class Stack:
             text = await r.text()
             assert r.status == expected_status, f"{method} {path}: {r.status} {text[:500]}"
             try:
-                return await r.json(content_type=None)
+                body = await r.json(content_type=None)
             except ValueError:
-                return text
+                body = text
+            checker = await self.responses()
+            wrong = checker.problems(method, prefix + path, r.status, r.content_type, body)
+            assert not wrong, f"{method} {path}: {r.status} does not match its schema: {wrong}"
+            return body
+
+    async def responses(self) -> ResponseChecker:
+        """The checker built from the gateway's own OpenAPI document (fetched once a run)."""
+        if "checker" not in _RESPONSES:
+            async with self.http.get(self.url + "/openapi.json") as r:
+                assert r.status == 200, await r.text()
+                _RESPONSES["checker"] = ResponseChecker(await r.json(), PREFIX)
+        return _RESPONSES["checker"]
 
     async def post(self, path: str, json: Any = None, **kw: Any) -> Any:
         """POST to the gateway."""

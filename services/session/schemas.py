@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shared.policies import tenant_pattern
 from shared.settings import ENFORCE_TYPES, STRATEGIES
 
 _ID = validate.Length(min=1, max=200)
@@ -25,10 +24,11 @@ class StartSession(Schema):
 
 
 def _regexp(value: str) -> None:
+    """Only patterns the RE2 engine that will match them can compile (no ReDoS)."""
     try:
-        re.compile(value)
-    except re.error:
-        raise ValidationError("Not a valid regular expression") from None
+        tenant_pattern(value)
+    except ValueError as e:
+        raise ValidationError(str(e)) from None
 
 
 class PolicyBody(Schema):
@@ -70,28 +70,51 @@ class AllowRemember(Schema):
     mfaDeviceExpiration = fields.Integer(required=True)
 
 
-class PolicyOut(PolicyBody):
-    """A tenant's effective policy."""
+class PolicyOut(Schema):
+    """A tenant's effective policy: every field, always (the default's where not saved)."""
 
-    id = fields.String(required=True)
-    createdAt = fields.String(allow_none=True)
-    updatedAt = fields.String(allow_none=True)
+    id = fields.String(required=True, metadata={"description": "`default` until saved"})
+    enforceMFAType = fields.String(required=True, validate=validate.OneOf(ENFORCE_TYPES))
+    strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)), required=True)
+    allowRememberMyDevice = fields.Boolean(required=True)
+    mfaDeviceExpiration = fields.Integer(required=True, validate=validate.Range(min=0))
+    phoneNumberRegexp = fields.String(required=True, allow_none=True)
+    smsAllowedCountryCodes = fields.List(fields.String(), required=True)
+    userVerification = fields.String(required=True, validate=validate.OneOf(
+        ("required", "preferred", "discouraged")))
+    enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
+    createdAt = fields.String(required=True, allow_none=True)
+    updatedAt = fields.String(required=True, allow_none=True)
 
 
 class Strategy(Schema):
     """One strategy and whether it is active."""
 
-    strategy = fields.String(required=True)
+    strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
     isActive = fields.Boolean(required=True)
 
 
 class Strategies(Schema):
-    """GET mfa/strategies."""
+    """GET mfa/strategies: every strategy, in a fixed order."""
 
     strategies = fields.List(fields.Nested(Strategy), required=True)
 
 
-class Jwks(Schema):
-    """A JSON Web Key Set."""
+class Jwk(Schema):
+    """A public JSON Web Key (ours are Ed25519: kty OKP, crv Ed25519, x)."""
 
-    keys = fields.List(fields.Dict(), required=True)
+    kty = fields.String(required=True)
+    kid = fields.String(required=True)
+    use = fields.String()
+    alg = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    y = fields.String()
+    n = fields.String()
+    e = fields.String()
+
+
+class Jwks(Schema):
+    """A JSON Web Key Set: the active key and the previous ones still trusted."""
+
+    keys = fields.List(fields.Nested(Jwk), required=True)

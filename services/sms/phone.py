@@ -3,7 +3,6 @@ against the tenant's pattern and allowed country calling codes, and masked for d
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -15,6 +14,7 @@ from phonenumbers import (
 )
 
 from shared.errors import BadRequest
+from shared.policies import tenant_pattern
 
 # Number types an SMS code must not go to: landlines cannot receive it, and premium-rate,
 # shared-cost and similar ranges are what SMS pumping (toll fraud) sends to.
@@ -85,8 +85,15 @@ def parse_phone(raw: str, *, default_region: str = "") -> Phone:
 
 
 def check_pattern(phone: Phone, pattern: str | None) -> None:
-    """The tenant's phoneNumberRegexp, matched against the E.164 form (like JS RegExp.test)."""
-    if pattern and re.search(pattern, phone.e164) is None:
+    """The tenant's phoneNumberRegexp, matched against the E.164 form (like JS RegExp.test)
+    with RE2 (linear time); a stored pattern RE2 cannot compile matches nothing."""
+    if not pattern:
+        return
+    try:
+        matched = tenant_pattern(pattern).search(phone.e164) is not None
+    except ValueError:
+        matched = False  # saved before RE2 was enforced: fail closed, never backtrack
+    if not matched:
         raise InvalidPhone("phoneNumber does not match the phone number pattern of this account",
                            code="ER-MFA-PHONE-PATTERN")
 

@@ -114,22 +114,85 @@ class LoginVerify(UserAssertion):
     rememberDevice = fields.Boolean(load_default=False, allow_none=True)
 
 
+class _Named(Schema):
+    name = fields.String(required=True)
+    id = fields.String(required=True)
+
+
+class RelyingParty(_Named):
+    """rp: this service as the WebAuthn relying party."""
+
+    icon = fields.String()
+
+
+class UserEntity(_Named):
+    """user: the account, id an opaque handle in base64url."""
+
+    displayName = fields.String(required=True)
+
+
+class CredentialParameter(Schema):
+    """One accepted public-key algorithm (COSE identifier)."""
+
+    type = fields.String(required=True, validate=validate.Equal("public-key"))
+    alg = fields.Integer(required=True)
+
+
+class CredentialDescriptor(Schema):
+    """A credential named by id (excludeCredentials, allowCredentials)."""
+
+    id = fields.String(required=True, validate=_ID)
+    type = fields.String(required=True, validate=validate.Equal("public-key"))
+    transports = fields.List(fields.String())
+
+
+class AuthenticatorSelection(Schema):
+    """What kind of authenticator may be created."""
+
+    authenticatorAttachment = fields.String(validate=validate.OneOf(
+        ("platform", "cross-platform")))
+    residentKey = fields.String()
+    requireResidentKey = fields.Boolean()
+    userVerification = fields.String()
+
+
+class PublicKeyCreation(Schema):
+    """PublicKeyCredentialCreationOptions, binaries in unpadded base64url."""
+
+    rp = fields.Nested(RelyingParty, required=True)
+    user = fields.Nested(UserEntity, required=True)
+    challenge = fields.String(required=True, validate=_B64URL)
+    pubKeyCredParams = fields.List(fields.Nested(CredentialParameter), required=True)
+    timeout = fields.Integer()
+    excludeCredentials = fields.List(fields.Nested(CredentialDescriptor))
+    authenticatorSelection = fields.Nested(AuthenticatorSelection)
+    attestation = fields.String()
+    hints = fields.List(fields.String())
+
+
+class PublicKeyRequest(Schema):
+    """PublicKeyCredentialRequestOptions, binaries in unpadded base64url."""
+
+    challenge = fields.String(required=True, validate=_B64URL)
+    timeout = fields.Integer()
+    rpId = fields.String()
+    allowCredentials = fields.List(fields.Nested(CredentialDescriptor))
+    userVerification = fields.String()
+    hints = fields.List(fields.String())
+
+
 class CreationOptions(Schema):
     """{webauthnToken, options}: options go to navigator.credentials.create()."""
 
     webauthnToken = fields.String(required=True)
-    options = fields.Dict(required=True, metadata={
-        "description": "PublicKeyCredentialCreationOptions; challenge, user.id and ids in "
-                       "unpadded base64url"})
+    options = fields.Nested(PublicKeyCreation, required=True)
 
 
 class RequestOptions(Schema):
     """{webauthnToken, options}: options go to navigator.credentials.get()."""
 
     webauthnToken = fields.String(required=True)
-    options = fields.Dict(required=True, metadata={
-        "description": "{challenge, allowCredentials, rpId, timeout, userVerification}; "
-                       "binaries in unpadded base64url"})
+    options = fields.Nested(PublicKeyRequest, required=True)
 
 
 class HtmlPage(Schema):

@@ -186,9 +186,11 @@ async def test_host_identity_provider_tokens_are_accepted_when_configured(
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(host_key.public_key()))
     jwk["kid"] = "host-1"
     settings = make_settings(keys, MFA_HOST_JWKS=json.dumps({"keys": [jwk]}),
+                             MFA_HOST_JWT_ISSUER="https://idp.test", MFA_HOST_JWT_AUDIENCE="mfa",
                              MFA_VAR_DIR=str(tmp_path))
     srv = await aiohttp_server(create_embedded_app(settings))
-    claims = {"sub": ids.user, "tenantId": ids.tenant, "email": ids.email, "exp": 2**40}
+    claims = {"sub": ids.user, "tenantId": ids.tenant, "email": ids.email, "exp": 2**40,
+              "iss": "https://idp.test", "aud": "mfa"}
     good = jwt.encode(claims, host_key, algorithm="ES256", headers={"kid": "host-1"})
     bad = jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "host-1"})
 
