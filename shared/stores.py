@@ -13,6 +13,7 @@ from shared.devices import DeviceRepository
 from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
 from shared.lockout import Lockout
 from shared.mfa_session import MfaSessionStore
+from shared.outbox import Outbox
 from shared.policies import PolicyRepository
 from shared.ratelimit import SendLimiter
 from shared.recovery import RecoveryCodes
@@ -44,6 +45,7 @@ class Stores:
     lockout: Lockout
     limiter: SendLimiter
     users: UserRecords
+    outbox: Outbox
 
     async def ping(self) -> None:
         """Raise when Redis or the database does not answer (readiness)."""
@@ -66,6 +68,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                          audience=settings.jwt_audience,
                          extra_jwks=settings.jwt_extra_public_keys)
     cipher = FieldCipher.from_setting(settings.encryption_keys)
+    audit = AuditLog(db, clock)
     return Stores(
         settings=settings, clock=clock, eph=eph, db=db, hasher=hasher,
         cipher=cipher, tokens=tokens,
@@ -77,12 +80,13 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                                  max_failures=settings.mfa_token_max_failures),
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),
-        remembered=RememberedDevices(db, clock),
+        remembered=RememberedDevices(db, clock, audit),
         policies=PolicyRepository(db, settings, clock),
-        audit=AuditLog(db, clock),
+        audit=audit,
         lockout=Lockout(eph, settings, hasher),
         limiter=SendLimiter(eph),
         users=UserRecords(db, clock),
+        outbox=Outbox(db, clock),
     )
 
 
