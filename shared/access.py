@@ -1,13 +1,18 @@
 """Who may call a route, enforced once, from what its handler declares in `@api(...)`.
 
-`auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or the
-query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one is
-sent), `internal` (the internal API key) or `tenant` (a bearer token, or the internal API key with
-`frontegg-tenant-id`). `attempt` names the factor whose proof the route checks: the request then
-runs inside `shared.flow.attempt`, reserved before the handler runs. `lockout` names the factor a
-route that proves nothing (sending a code, starting a ceremony) is refused for while locked.
-The middleware puts what it found on the request; handlers read it with the accessors here, and
-an accessor for something the route did not declare is a programming error."""
+`auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or
+the query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one
+is sent), `internal` (the internal API key), `tenant` (a bearer token, or a vendor credential
+with `frontegg-tenant-id`) or `vendor` (a vendor credential: the internal API key, or a token
+whose MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in the `frontegg-user-id` /
+`frontegg-tenant-id` headers). `vendor=` names the vendor form of a route whose path Frontegg
+also serves to users (mfa/disable): a request with a vendor credential runs that handler, as
+that handler declares. `attempt` names the factor whose proof the route checks: the request
+then runs inside `shared.flow.attempt`, reserved before the handler runs. `lockout` names the
+factor a route that proves nothing (sending a code, starting a ceremony) is refused for
+while locked. The middleware puts what it found on the request; handlers read it with the
+accessors here, and an accessor for something the route did not declare is a programming
+error."""
 
 from __future__ import annotations
 
@@ -19,12 +24,12 @@ from typing import Any
 from aiohttp import web
 
 from shared import flow
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
 
-AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant")
+AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant", "vendor")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,13 +37,33 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class TenantCaller:
     """Whoever asks about a tenant's configuration: the tenant, and whether they may change it
-    (the internal API key, or a token whose MFA_ADMIN_CLAIM grants MFA_ADMIN_VALUE)."""
+    (a vendor credential, or a token whose MFA_ADMIN_CLAIM grants MFA_ADMIN_VALUE)."""
 
     tenant_id: str
     admin: bool
 
 
+@dataclass(frozen=True)
+class VendorCaller:
+    """A vendor credential's call: who acts (`vendor` for the internal API key, else the
+    token's subject), the one tenant a tenant-bound token may touch (`scope`), and the
+    subject headers (the tenant defaults to the scope)."""
+
+    actor: str
+    scope: str | None
+    tenant_id: str | None
+    user_id: str | None
+
+    def user(self) -> str:
+        """The `frontegg-user-id` the route needs (400 without it)."""
+        if not self.user_id:
+            raise BadRequest("frontegg-user-id is required", code="ER-MFA-VALIDATION")
+        return self.user_id
+
+
 _PRINCIPAL = web.RequestKey("mfa_principal", Principal)
+_VENDOR = web.RequestKey("mfa_vendor", VendorCaller)
+API = web.RequestKey("mfa_api", dict)  # the declaration the request runs under
 _SESSION = web.RequestKey("mfa_session", MfaSession)
 _ATTEMPT = web.RequestKey("mfa_attempt", flow.Attempt)
 _TENANT = web.RequestKey("mfa_tenant", TenantCaller)
@@ -51,12 +76,59 @@ def has_internal_key(stores: Stores, request: web.Request) -> bool:
     return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
 
 
-def _tenant_caller(stores: Stores, request: web.Request) -> TenantCaller:
+def _grants(granted: Any, value: str) -> bool:
+    """A claim grants `value`: equal, in a list, or a word of a space-separated scope."""
+    if isinstance(granted, str):
+        return granted == value or value in granted.split()
+    return isinstance(granted, list) and value in granted
+
+
+def _header(request: web.Request, name: str) -> str | None:
+    value = request.headers.get(name, "").strip()
+    if len(value) > 200:
+        raise BadRequest(f"{name}: at most 200 characters", code="ER-MFA-VALIDATION")
+    return value or None
+
+
+def vendor_caller(stores: Stores, request: web.Request) -> VendorCaller | None:
+    """The vendor credential the request carries, or None (403 when a tenant-bound token
+    names another tenant in `frontegg-tenant-id`)."""
+    s = stores.settings
     if has_internal_key(stores, request):
-        tenant = request.headers.get("frontegg-tenant-id", "").strip()
-        if not tenant:
-            raise Forbidden("frontegg-tenant-id is required with the internal API key")
-        return TenantCaller(tenant, admin=True)
+        actor, scope = "vendor", None
+    else:
+        auth = request.headers.get("Authorization", "")
+        if not s.vendor_claim or not auth.lower().startswith("bearer "):
+            return None
+        try:
+            claims = stores.bearer.claims(auth)
+        except Unauthorized:
+            return None
+        if not _grants(claims.get(s.vendor_claim), s.vendor_value):
+            return None
+        bound = claims.get("tenantId") or claims.get("tenant_id")
+        actor, scope = str(claims["sub"]), bound if isinstance(bound, str) and bound else None
+    tenant = _header(request, "frontegg-tenant-id")
+    if scope and tenant and tenant != scope:
+        raise Forbidden("This credential may not act for another tenant",
+                        code="ER-MFA-FOREIGN-TENANT")
+    return VendorCaller(actor, scope, tenant or scope, _header(request, "frontegg-user-id"))
+
+
+def _vendor_only(stores: Stores, request: web.Request) -> VendorCaller:
+    caller = vendor_caller(stores, request)
+    if caller is None:
+        stores.bearer.claims(request.headers.get("Authorization"))  # 401 when not a token
+        raise Forbidden("A vendor credential is required", code="ER-MFA-NOT-VENDOR")
+    return caller
+
+
+def _tenant_caller(stores: Stores, request: web.Request) -> TenantCaller:
+    vendor = vendor_caller(stores, request)
+    if vendor is not None:
+        if not vendor.tenant_id:
+            raise Forbidden("frontegg-tenant-id is required with a vendor credential")
+        return TenantCaller(vendor.tenant_id, admin=True)
     p = stores.bearer.principal(request.headers.get("Authorization"))
     s = stores.settings
     granted = p.claims.get(s.admin_claim)
@@ -69,8 +141,14 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
                      ) -> web.StreamResponse:
     """Authenticate as declared, parse the body (bad input counts nothing), then run the
     handler: inside the reserved attempt, or with the session or principal on the request."""
+    alt = meta.get("vendor")
+    if alt is not None and vendor_caller(stores, request) is not None:
+        return await authorized(request, alt, alt.__api__, stores, body)
+    request[API] = meta
     auth, factor = meta["auth"], meta.get("attempt") or meta.get("lockout")
     principal: Principal | None = None
+    if auth == "vendor":
+        request[_VENDOR] = _vendor_only(stores, request)
     if auth == "internal" and not has_internal_key(stores, request):
         raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
     if auth == "bearer" or (auth == "bearerOptional" and request.headers.get("Authorization")):
@@ -140,3 +218,11 @@ def tenant(request: web.Request) -> TenantCaller:
     if t is None:
         raise RuntimeError("tenant() on a route that does not declare tenant auth")
     return t
+
+
+def vendor(request: web.Request) -> VendorCaller:
+    """The vendor caller of a route declared `vendor`."""
+    v = request.get(_VENDOR)
+    if v is None:
+        raise RuntimeError("vendor() on a route that does not declare vendor auth")
+    return v

@@ -97,6 +97,8 @@ class Settings:
     remember_cookie: str = "mfa-remember-device"
     admin_claim: str = "roles"
     admin_value: str = "Admin"
+    vendor_claim: str = ""
+    vendor_value: str = "vendor"
     issuer_name: str = "MFA"
     trusted_proxies: tuple[str, ...] = ()
     metrics_port: int = 0
@@ -151,6 +153,8 @@ class Settings:
             remember_cookie=env_str(e, "MFA_REMEMBER_COOKIE", "mfa-remember-device"),
             admin_claim=env_str(e, "MFA_ADMIN_CLAIM", "roles"),
             admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
+            vendor_claim=env_str(e, "MFA_VENDOR_CLAIM"),
+            vendor_value=env_str(e, "MFA_VENDOR_VALUE", "vendor"),
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
             trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
             metrics_port=env_int(e, "MFA_METRICS_PORT", 0),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from shared.audit import AuditLog
 from shared.challenges import ChallengeStore
 from shared.clock import Clock
+from shared.configurations import ConfigRepository
 from shared.crypto import CodeHasher, FieldCipher, b64d
 from shared.database import Database, SqliteDatabase, connect
 from shared.devices import DeviceRepository
@@ -46,6 +47,7 @@ class Stores:
     limiter: SendLimiter
     users: UserRecords
     outbox: Outbox
+    configs: ConfigRepository
 
     async def ping(self) -> None:
         """Raise when Redis or the database does not answer (readiness)."""
@@ -69,6 +71,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                          extra_jwks=settings.jwt_extra_public_keys)
     cipher = FieldCipher.from_setting(settings.encryption_keys)
     audit = AuditLog(db, clock)
+    configs = ConfigRepository(db, clock)
     return Stores(
         settings=settings, clock=clock, eph=eph, db=db, hasher=hasher,
         cipher=cipher, tokens=tokens,
@@ -83,10 +86,11 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
         remembered=RememberedDevices(db, clock, audit),
         policies=PolicyRepository(db, settings, clock),
         audit=audit,
-        lockout=Lockout(eph, settings, hasher),
+        lockout=Lockout(eph, settings, hasher, configs),
         limiter=SendLimiter(eph),
         users=UserRecords(db, clock),
         outbox=Outbox(db, clock),
+        configs=configs,
     )
 
 

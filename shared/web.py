@@ -127,7 +127,7 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     middleware parses it before authorizing)."""
     if _BODY in request:
         return request[_BODY]  # type: ignore[no-any-return]
-    meta = getattr(request.match_info.handler, "__api__", None)
+    meta = request.get(access.API) or getattr(request.match_info.handler, "__api__", None)
     cls = meta["request"] if meta else None
     if cls is None:
         raise TypeError(f"{request.match_info.handler!r} declares no request schema")
@@ -162,18 +162,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
         query: dict[str, str] | None = None, auth: str = "none", attempt: str | None = None,
-        lockout: str | None = None, media: str = "application/json"
-        ) -> Callable[[Handler], Handler]:
+        lockout: str | None = None, media: str = "application/json",
+        vendor: Handler | None = None) -> Callable[[Handler], Handler]:
     """Declare a route: its marshmallow schemas (the gateway's OpenAPI document is built from
     them), who may call it and which factor's attempt it is (enforced by the middleware, see
-    shared.access), and the success body's media type."""
+    shared.access), the success body's media type, and its vendor form (a handler declared
+    `auth="vendor"` that serves the same path to a vendor credential)."""
     if auth not in access.AUTH_KINDS:
         raise ValueError(f"unknown auth {auth!r}")
 
     def mark(handler: Handler) -> Handler:
         handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
                            "query": query or {}, "auth": auth, "attempt": attempt,
-                           "lockout": lockout, "media": media}
+                           "lockout": lockout, "media": media, "vendor": vendor}
         return handler
 
     return mark

@@ -25,3 +25,17 @@ CREATE INDEX outbox_events_unnotified ON outbox_events (notified_at);
 
 CREATE INDEX audit_events_tenant_at ON audit_events (tenant_id, at, id);
 CREATE INDEX audit_events_at ON audit_events (at, id);
+
+-- Frontegg's configuration documents beside the MFA policy: the lockout policy
+-- (kind 'lockout': {enabled, maxAttempts}) and the MFA configuration (kind 'mfa':
+-- authenticator serviceName, SMS/email code lifetimes, email sender). tenant_id '' is the
+-- whole environment (a call without frontegg-tenant-id); a tenant's row overrides it.
+CREATE TABLE mfa_configurations (
+    tenant_id   text NOT NULL,
+    kind        text NOT NULL,
+    id          text NOT NULL,
+    doc         text NOT NULL,
+    created_at  double precision NOT NULL,
+    updated_at  double precision NOT NULL,
+    PRIMARY KEY (tenant_id, kind)
+);
