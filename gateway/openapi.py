@@ -16,7 +16,12 @@ from shared.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}],
-    "tenant": [{"bearer": []}, {"internalApiKey": []}], "bearerOptional": [{"bearer": []}, {}]}
+    "tenant": [{"bearer": []}, {"internalApiKey": []}], "bearerOptional": [{"bearer": []}, {}],
+    "config": [{"bearer": []}, {"internalApiKey": []}],
+    "vendor": [{"internalApiKey": []}, {"bearer": []}]}
+_VENDOR_FORM = ("A vendor credential (the internal API key, or a token granting MFA_VENDOR_CLAIM) "
+                "with `frontegg-user-id` runs the vendor form instead: no code needed, audited "
+                "with the actor; 400 ER-01097 when the user has no MFA.")
 
 
 def public_routes() -> list[tuple[str, str, str, Any]]:
@@ -49,10 +54,14 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
     ok: dict[str, Any] = {"description": "Success"}
     if meta.get("response") is not None:
         ok["content"] = {meta.get("media", "application/json"): {"schema": meta["response"]}}
-    op["responses"] = {"200": ok, "4XX": {"description": "Frontegg error envelope", "content": {
-        "application/json": {"schema": "ErrorEnvelope"}}}}
+    op["responses"] = {str(meta.get("status", 200)): ok, "4XX": {
+        "description": "Frontegg error envelope",
+        "content": {"application/json": {"schema": "ErrorEnvelope"}}}}
     if meta.get("auth") in _SECURITY:
         op["security"] = _SECURITY[meta["auth"]]
+    if meta.get("vendor") is not None:
+        op["security"] = [*op["security"], {"internalApiKey": []}]
+        op["description"] = _VENDOR_FORM
     return op
 
 

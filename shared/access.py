@@ -1,18 +1,19 @@
 """Who may call a route, enforced once, from what its handler declares in `@api(...)`.
 
-`auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or
-the query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one
-is sent), `internal` (the internal API key), `tenant` (a bearer token, or a vendor credential
-with `frontegg-tenant-id`) or `vendor` (a vendor credential: the internal API key, or a token
-whose MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in the `frontegg-user-id` /
-`frontegg-tenant-id` headers). `vendor=` names the vendor form of a route whose path Frontegg
-also serves to users (mfa/disable): a request with a vendor credential runs that handler, as
-that handler declares. `attempt` names the factor whose proof the route checks: the request
-then runs inside `shared.flow.attempt`, reserved before the handler runs. `lockout` names the
-factor a route that proves nothing (sending a code, starting a ceremony) is refused for
-while locked. The middleware puts what it found on the request; handlers read it with the
-accessors here, and an accessor for something the route did not declare is a programming
-error."""
+`auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or the
+query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one is
+sent), `internal` (the internal API key), `tenant` (a bearer token, or a vendor credential with
+`frontegg-tenant-id`) or `vendor` (a vendor credential: the internal API key, or a token whose
+MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in the `frontegg-user-id` / `frontegg-
+tenant-id` headers) or `config` (as `tenant`, but a vendor credential without `frontegg-tenant-
+id` speaks for the whole environment: tenant ''). `vendor=` names the vendor form of a route
+whose path Frontegg also serves to users (mfa/disable): a request with a vendor credential runs
+that handler, as that handler declares. `attempt` names the factor whose proof the route
+checks: the request then runs inside `shared.flow.attempt`, reserved before the handler runs.
+`lockout` names the factor a route that proves nothing (sending a code, starting a ceremony) is
+refused for while locked. The middleware puts what it found on the request; handlers read it
+with the accessors here, and an accessor for something the route did not declare is a
+programming error."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
 
-AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant", "vendor")
+AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant", "config",
+              "vendor")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,6 +43,7 @@ class TenantCaller:
 
     tenant_id: str
     admin: bool
+    actor: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,17 +126,18 @@ def _vendor_only(stores: Stores, request: web.Request) -> VendorCaller:
     return caller
 
 
-def _tenant_caller(stores: Stores, request: web.Request) -> TenantCaller:
+def _tenant_caller(stores: Stores, request: web.Request, *,
+                   environment: bool = False) -> TenantCaller:
     vendor = vendor_caller(stores, request)
     if vendor is not None:
-        if not vendor.tenant_id:
+        if not vendor.tenant_id and not environment:
             raise Forbidden("frontegg-tenant-id is required with a vendor credential")
-        return TenantCaller(vendor.tenant_id, admin=True)
+        return TenantCaller(vendor.tenant_id or "", admin=True, actor=vendor.actor)
     p = stores.bearer.principal(request.headers.get("Authorization"))
     s = stores.settings
     granted = p.claims.get(s.admin_claim)
     admin = granted == s.admin_value or (isinstance(granted, list) and s.admin_value in granted)
-    return TenantCaller(p.tenant_id, admin=admin)
+    return TenantCaller(p.tenant_id, admin=admin, actor=p.user_id)
 
 
 async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any],
@@ -155,8 +159,8 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
         principal = stores.bearer.principal(request.headers.get("Authorization"))
         await _refuse_stale(stores, principal)
         request[_PRINCIPAL] = principal
-    if auth == "tenant":
-        request[_TENANT] = _tenant_caller(stores, request)
+    if auth in ("tenant", "config"):
+        request[_TENANT] = _tenant_caller(stores, request, environment=auth == "config")
     data = await body(request) if meta.get("request") is not None else {}
     token = (request.query.get("mfaToken") if request.method == "GET"
              else data.get("mfaToken")) if auth == "mfaToken" else None
@@ -213,10 +217,10 @@ def attempt(request: web.Request) -> flow.Attempt:
 
 
 def tenant(request: web.Request) -> TenantCaller:
-    """The caller of a route declared `tenant`."""
+    """The caller of a route declared `tenant` or `config`."""
     t = request.get(_TENANT)
     if t is None:
-        raise RuntimeError("tenant() on a route that does not declare tenant auth")
+        raise RuntimeError("tenant() on a route that does not declare tenant or config auth")
     return t
 
 

@@ -163,18 +163,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
         query: dict[str, str] | None = None, auth: str = "none", attempt: str | None = None,
         lockout: str | None = None, media: str = "application/json",
-        vendor: Handler | None = None) -> Callable[[Handler], Handler]:
+        vendor: Handler | None = None, status: int = 200) -> Callable[[Handler], Handler]:
     """Declare a route: its marshmallow schemas (the gateway's OpenAPI document is built from
     them), who may call it and which factor's attempt it is (enforced by the middleware, see
-    shared.access), the success body's media type, and its vendor form (a handler declared
-    `auth="vendor"` that serves the same path to a vendor credential)."""
+    shared.access), the success body's media type and status, and its vendor form (a handler
+    declared `auth="vendor"` that serves the same path to a vendor credential)."""
     if auth not in access.AUTH_KINDS:
         raise ValueError(f"unknown auth {auth!r}")
 
     def mark(handler: Handler) -> Handler:
         handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
                            "query": query or {}, "auth": auth, "attempt": attempt,
-                           "lockout": lockout, "media": media, "vendor": vendor}
+                           "lockout": lockout, "media": media, "vendor": vendor,
+                           "status": status}
         return handler
 
     return mark

@@ -13,6 +13,7 @@ from shared.web import service_app
 def setup_routes(app: web.Application) -> None:
     """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6)."""
     from services.session import handlers  # lazily, like every service
+    from shared.admin import vendor_routes
 
     r = app.router
     r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
@@ -22,11 +23,21 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/resources/configurations/v1/mfa-policy", handlers.get_policy)
     r.add_post("/resources/configurations/v1/mfa-policy", handlers.save_policy)
     r.add_patch("/resources/configurations/v1/mfa-policy", handlers.patch_policy)
+    r.add_put("/resources/configurations/v1/mfa-policy", handlers.put_policy)
     r.add_get("/resources/configurations/v1/mfa/strategies", handlers.strategies)
+    r.add_post("/resources/configurations/v1/mfa/strategies", handlers.set_strategy)
+    r.add_get("/resources/configurations/v1/mfa", handlers.get_mfa_config)
+    r.add_post("/resources/configurations/v1/mfa", handlers.save_mfa_config)
+    r.add_get("/resources/configurations/v1/lockout-policy/vendor", handlers.vendor_lockout)
+    r.add_get("/resources/configurations/v1/lockout-policy", handlers.get_lockout)
+    r.add_post("/resources/configurations/v1/lockout-policy", handlers.create_lockout)
+    r.add_patch("/resources/configurations/v1/lockout-policy", handlers.update_lockout)
     r.add_get("/resources/users/v1/mfa/devices", handlers.devices)
     r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
     r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
     r.add_get("/.well-known/jwks.json", handlers.jwks)
+    r.add_post("/resources/vendor-only/users/v1/{userId}/mfa/unenroll", vendor_routes.unenroll)
+    r.add_post("/resources/users/v1/{userId}/unlock", vendor_routes.unlock)
 
 
 def create_app(settings: Settings, *, stores: Stores | None = None,

@@ -118,3 +118,77 @@ class Jwks(Schema):
     """A JSON Web Key Set: the active key and the previous ones still trusted."""
 
     keys = fields.List(fields.Nested(Jwk), required=True)
+
+
+class LockoutBody(Schema):
+    """Frontegg's lockout policy: both fields required."""
+
+    enabled = fields.Boolean(required=True)
+    maxAttempts = fields.Integer(required=True, strict=True,
+                                 validate=validate.Range(min=1, max=1000))
+
+
+class LockoutOut(Schema):
+    """A stored lockout policy."""
+
+    id = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    maxAttempts = fields.Integer(required=True)
+    createdAt = fields.String(required=True)
+    updatedAt = fields.String(required=True)
+
+
+class StrategyBody(Schema):
+    """Switch one strategy on or off."""
+
+    strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
+    isActive = fields.Boolean(required=True)
+
+
+_LIFETIME = validate.Range(min=300, max=3600)
+
+
+class AppConfig(Schema):
+    """The authenticator app: `serviceName` is the issuer shown in the app."""
+
+    active = fields.Boolean(required=True)
+    serviceName = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class SmsConfig(Schema):
+    """SMS codes: how long one lives."""
+
+    active = fields.Boolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
+
+
+class EmailConfig(Schema):
+    """Email codes: how long one lives, and the From address."""
+
+    active = fields.Boolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
+    sender = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class MfaConfigBody(Schema):
+    """POST configurations/v1/mfa: any of the three sections; omitted ones keep their values."""
+
+    authenticationApp = fields.Nested(AppConfig, load_default=None, allow_none=True)
+    sms = fields.Nested(SmsConfig, load_default=None, allow_none=True)
+    email = fields.Nested(EmailConfig, load_default=None, allow_none=True)
+
+
+class EmailConfigOut(Schema):
+    """Email codes as configured (the sender is empty until one is set)."""
+
+    active = fields.Boolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True)
+    sender = fields.String(required=True)
+
+
+class MfaConfigOut(Schema):
+    """GET configurations/v1/mfa: every section, always."""
+
+    authenticationApp = fields.Nested(AppConfig, required=True)
+    sms = fields.Nested(SmsConfig, required=True)
+    email = fields.Nested(EmailConfigOut, required=True)

@@ -7,8 +7,16 @@ import json
 
 import pytest
 
-from shared.admin.factors import Actor, NotEnrolled, UnknownFactor, delete_factor, list_factors
-from shared.admin.factors import reset, tenants_of, unlock
+from shared.admin.factors import (
+    Actor,
+    NotEnrolled,
+    UnknownFactor,
+    delete_factor,
+    list_factors,
+    reset,
+    tenants_of,
+    unlock,
+)
 from tests.admin.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
 from tests.totp.support import USERS

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.audit import AuditEvent, AuditLog
+from shared.audit import AuditLog
 from shared.clock import FrozenClock
 from shared.outbox import Outbox
 from shared.remember import RememberedDevices
