@@ -12,6 +12,7 @@ from shared.clock import Clock
 from shared.database import Database
 
 ENVIRONMENT = ""  # the tenant id of the environment-wide row
+MFA_CONFIG = "mfa"  # {authenticationApp: {serviceName}, sms|email: {tokenLifetimeSeconds}, ...}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ class ConfigRepository:
                 out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(
                     out.get(key), dict) else value
         return out
+
+    async def mfa_setting(self, tenant_id: str, section: str, name: str, default: Any) -> Any:
+        """One value of the tenant's MFA configuration (configurations/v1/mfa), else
+        `default` (the deployment's setting)."""
+        stored = (await self.layered(MFA_CONFIG, tenant_id)).get(section)
+        value = stored.get(name) if isinstance(stored, dict) else None
+        return default if value is None else value
 
     async def create(self, kind: str, tenant_id: str, doc: dict[str, Any]) -> bool:
         """Store a new document; False when one exists already (one winner)."""

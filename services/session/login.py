@@ -52,7 +52,9 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
     if not is_enrolled and policy.allows("AuthenticatorApp"):
         seed = new_seed()
         aad = pending_aad(tenant_id, user_id)
-        shown = {**vars(enrollment(seed, account=email, issuer=stores.settings.issuer_name))}
+        issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
+                                                  "serviceName", stores.settings.issuer_name)
+        shown = {**vars(enrollment(seed, account=email, issuer=issuer))}
         recovery = None
         if not await stores.recovery.has_code(tenant_id, user_id):
             # A user who still holds an unused code keeps it; a new one would never be stored.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.policies import tenant_pattern
+from shared.schemas import StrictBoolean
 from shared.settings import ENFORCE_TYPES, STRATEGIES
 
 _ID = validate.Length(min=1, max=200)
@@ -123,7 +124,7 @@ class Jwks(Schema):
 class LockoutBody(Schema):
     """Frontegg's lockout policy: both fields required."""
 
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
     maxAttempts = fields.Integer(required=True, strict=True,
                                  validate=validate.Range(min=1, max=1000))
 
@@ -132,7 +133,7 @@ class LockoutOut(Schema):
     """A stored lockout policy."""
 
     id = fields.String(required=True)
-    enabled = fields.Boolean(required=True)
+    enabled = StrictBoolean(required=True)
     maxAttempts = fields.Integer(required=True)
     createdAt = fields.String(required=True)
     updatedAt = fields.String(required=True)
@@ -142,7 +143,7 @@ class StrategyBody(Schema):
     """Switch one strategy on or off."""
 
     strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
-    isActive = fields.Boolean(required=True)
+    isActive = StrictBoolean(required=True)
 
 
 _LIFETIME = validate.Range(min=300, max=3600)
@@ -151,21 +152,21 @@ _LIFETIME = validate.Range(min=300, max=3600)
 class AppConfig(Schema):
     """The authenticator app: `serviceName` is the issuer shown in the app."""
 
-    active = fields.Boolean(required=True)
+    active = StrictBoolean(required=True)
     serviceName = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class SmsConfig(Schema):
     """SMS codes: how long one lives."""
 
-    active = fields.Boolean(required=True)
+    active = StrictBoolean(required=True)
     tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
 
 
 class EmailConfig(Schema):
     """Email codes: how long one lives, and the From address."""
 
-    active = fields.Boolean(required=True)
+    active = StrictBoolean(required=True)
     tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
     sender = fields.Email(required=True, validate=validate.Length(max=320))
 
@@ -181,7 +182,7 @@ class MfaConfigBody(Schema):
 class EmailConfigOut(Schema):
     """Email codes as configured (the sender is empty until one is set)."""
 
-    active = fields.Boolean(required=True)
+    active = StrictBoolean(required=True)
     tokenLifetimeSeconds = fields.Integer(required=True)
     sender = fields.String(required=True)
 
