@@ -122,6 +122,9 @@ async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
                             else ef.from_addr, to=session.email, clock=stores.clock)
     await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
                    tenant_id=session.tenant_id)
+    await stores.audit.record(tenant_id=session.tenant_id, user_id=session.user_id,
+                              factor=FACTOR, action="send", outcome="success",
+                              detail={"sender": ef.sender.name})
     return CodeSent(otc)
 
 

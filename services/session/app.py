@@ -14,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
     """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6)."""
     from services.session import handlers  # lazily, like every service
     from shared.admin import vendor_routes
+    from shared.admin.admin_routes import setup_admin_routes
 
     r = app.router
     r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
@@ -38,6 +39,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/.well-known/jwks.json", handlers.jwks)
     r.add_post("/resources/vendor-only/users/v1/{userId}/mfa/unenroll", vendor_routes.unenroll)
     r.add_post("/resources/users/v1/{userId}/unlock", vendor_routes.unlock)
+    setup_admin_routes(app)
 
 
 def create_app(settings: Settings, *, stores: Stores | None = None,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.lockout import FACTORS
 
@@ -73,3 +76,80 @@ class Unlocked(Schema):
     """The factor kinds that were delayed or locked."""
 
     wasLocked = fields.List(fields.String(), required=True)
+
+
+class Instant(fields.Field):
+    """A time as ISO 8601 (with a zone) or Unix seconds; loaded as Unix seconds."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("an ISO 8601 time or Unix seconds") from None
+        if parsed.tzinfo is None:
+            raise ValidationError("the time needs a zone (e.g. Z)")
+        return parsed.timestamp()
+
+
+_ID = validate.Length(min=1, max=200)
+
+
+class AuditQuery(Schema):
+    """Filters of the audit trail (query string)."""
+
+    tenantId = fields.String(load_default=None, validate=_ID)
+    userId = fields.String(load_default=None, validate=_ID)
+    factor = fields.String(load_default=None, validate=_ID)
+    action = fields.String(load_default=None, validate=_ID)
+    from_ = Instant(data_key="from", load_default=None)
+    to = Instant(load_default=None)
+    cursor = fields.String(load_default=None, validate=validate.Length(max=400))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class Period(Schema):
+    """A time range (query string); default: the last 30 days."""
+
+    from_ = Instant(data_key="from", load_default=None)
+    to = Instant(load_default=None)
+
+
+class AuditEventOut(Schema):
+    """One audit row."""
+
+    id = fields.String(required=True)
+    at = fields.String(required=True)
+    tenantId = fields.String(required=True)
+    userId = fields.String(required=True)
+    factor = fields.String(required=True)
+    action = fields.String(required=True)
+    outcome = fields.String(required=True)
+    deviceId = fields.String(required=True, allow_none=True)
+    requestId = fields.String(required=True, allow_none=True)
+    detail = fields.Dict(required=True)
+
+
+class AuditPage(Schema):
+    """One page of the audit trail, and where the next one starts (null at the end)."""
+
+    events = fields.List(fields.Nested(AuditEventOut), required=True)
+    nextCursor = fields.String(required=True, allow_none=True)
+
+
+class Adoption(Schema):
+    """A tenant's MFA adoption."""
+
+    tenantId = fields.String(required=True)
+    usersKnown = fields.Integer(required=True, metadata={
+        "description": "users who started an MFA session"})
+    usersEnrolled = fields.Integer(required=True)
+    enrolledByFactor = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                   required=True)
+    lockouts = fields.Integer(required=True)
+    codesSent = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
