@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
 from aiohttp import web
 
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
-from shared.web import service_app
+from shared.web import SETTINGS, STORES, service_app
+from shared.webhooks import WebhookConfig, WebhookDispatcher
 
 
 def setup_routes(app: web.Application) -> None:
@@ -44,5 +50,23 @@ def setup_routes(app: web.Application) -> None:
 
 def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
-    """Build the session service (stores given: embedded; else opened from settings)."""
-    return service_app("session", settings, setup_routes, stores=stores, clock=clock)
+    """Build the session service (stores given: embedded; else opened from settings); it
+    also runs the security-event webhook dispatcher when MFA_WEBHOOK_URLS is set."""
+    app = service_app("session", settings, setup_routes, stores=stores, clock=clock)
+    if settings.webhook_urls:
+        app.cleanup_ctx.append(_webhooks_ctx)
+    return app
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The dispatcher as a background task, stopped before the stores close."""
+    s = app[SETTINGS]
+    cfg = WebhookConfig(urls=s.webhook_urls, secret=s.webhook_secret, timeout=s.webhook_timeout,
+                        backoff_cap=s.webhook_max_backoff)
+    async with aiohttp.ClientSession() as http:
+        stores = app[STORES]
+        task = asyncio.create_task(WebhookDispatcher(stores.db, stores.clock, http, cfg).run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
