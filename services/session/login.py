@@ -64,8 +64,9 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
             shown["recoveryCode"] = code
         pending = PendingEnrollment(totp_seed=stores.cipher.encrypt(seed.encode(), aad),
                                     recovery_code=recovery)
+    lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
-                                            pending=pending, devices=devices)
+                                            pending=pending, devices=devices, lock_at=lock_at)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
             "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
             "userId": user_id, "userEmail": email}
