@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.clock import Clock
 from shared.database import Database
-from shared.logs import request_id_var
+from shared.logs import language_var, request_id_var
 
 _COLS = "id, at, tenant_id, user_id, factor, action, outcome, device_id, request_id, detail"
 _OUTBOX_COLS = "id, at, tenant_id, user_id, type, payload"
@@ -49,10 +49,14 @@ class AuditEvent:
 
 
 def event_payload(e: AuditEvent, event_id: str, at: float, kind: str) -> dict[str, Any]:
-    """What a webhook receiver gets: ids and the audit detail (no codes or secrets there)."""
-    return {"id": event_id, "type": kind, "at": at, "tenantId": e.tenant_id,
-            "userId": e.user_id, "factor": e.factor, "deviceId": e.device_id,
-            "detail": e.detail}
+    """What a webhook receiver gets: ids and the audit detail (no codes or secrets there),
+    and the Accept-Language of the request that caused it (the user's notification's)."""
+    out = {"id": event_id, "type": kind, "at": at, "tenantId": e.tenant_id,
+           "userId": e.user_id, "factor": e.factor, "deviceId": e.device_id,
+           "detail": e.detail}
+    if language_var.get():
+        out["language"] = language_var.get()
+    return out
 
 
 def _marks(start: int, count: int, *, float_at: int | None = None) -> str:

@@ -3,7 +3,10 @@ order by the webhook dispatcher and the notifier, which mark what they have done
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +65,29 @@ class Outbox:
             "UPDATE outbox_events SET attempts = attempts + 1, next_attempt_at = $2, "
             "last_error = $3 WHERE id = $1", event_id, self._clock.time() + delay, error[:200])
 
+    # notified_at: NULL = to do; negative = leased by a notifier until -notified_at; positive
+    # = done. The lease keeps two email replicas from mailing one event twice, and lets the
+    # event be taken again when the notifier that leased it died.
     async def unnotified(self, limit: int = 100) -> list[OutboxEvent]:
-        """Events whose user notification is not done yet, oldest first."""
+        """Events whose user notification is not done (nor leased), oldest first."""
         rows = await self._db.fetch(
-            f"SELECT {_COLS} FROM outbox_events WHERE notified_at IS NULL "
-            f"ORDER BY {self._order} LIMIT $1", limit)
+            f"SELECT {_COLS} FROM outbox_events WHERE notified_at IS NULL OR "
+            f"(notified_at < 0 AND -notified_at <= $1) ORDER BY {self._order} LIMIT $2",
+            self._clock.time(), limit)
         return [_event(r) for r in rows]
+
+    async def lease_notification(self, event_id: str, seconds: float) -> bool:
+        """Take the event's notification for `seconds` (one winner)."""
+        now = self._clock.time()
+        return await self._db.execute(
+            "UPDATE outbox_events SET notified_at = $2 WHERE id = $1 AND "
+            "(notified_at IS NULL OR (notified_at < 0 AND -notified_at <= $3))",
+            event_id, -(now + seconds), now) == 1
+
+    async def release_notification(self, event_id: str) -> None:
+        """Sending failed: leave it to the next round."""
+        await self._db.execute("UPDATE outbox_events SET notified_at = NULL WHERE id = $1 "
+                               "AND notified_at < 0", event_id)
 
     async def mark_notified(self, event_id: str) -> None:
         """The notification was sent (or needs none)."""
@@ -80,3 +100,18 @@ class Outbox:
             f"SELECT {_COLS} FROM outbox_events WHERE tenant_id = $1 AND user_id = $2 "
             f"ORDER BY {self._order}", tenant_id, user_id)
         return [_event(r) for r in rows]
+
+
+async def run_forever(run_once: Callable[[], Awaitable[int]], *, poll: float,
+                      log: logging.Logger, what: str) -> None:
+    """A consumer's loop: batches while there is work, a pause when there was none; store
+    faults are logged and retried, never fatal."""
+    while True:
+        try:
+            if await run_once():
+                continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the loop must outlive a store outage
+            log.warning(f"{what} paused", extra={"fields": {"error": err.__class__.__name__}})
+        await asyncio.sleep(poll)

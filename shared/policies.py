@@ -30,6 +30,9 @@ class Policy:
     # Seconds within which a logged-in user must have passed MFA to add another factor (the
     # token's amr holds "mfa" and its auth_time is that fresh); 0: off, as on Frontegg.
     enrollRequiresMfaWithin: int = 0
+    # Our own: email the user when a factor is added or removed, a recovery code is used or a
+    # factor locks (with MFA_NOTIFICATIONS on for the deployment).
+    notifyUsers: bool = True
     createdAt: str | None = None
     updatedAt: str | None = None
 

@@ -100,6 +100,7 @@ class Settings:
     admin_value: str = "Admin"
     vendor_claim: str = ""
     vendor_value: str = "vendor"
+    notifications: bool = False
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     webhook_timeout: float = 5.0
@@ -161,6 +162,7 @@ class Settings:
             admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
             vendor_claim=env_str(e, "MFA_VENDOR_CLAIM"),
             vendor_value=env_str(e, "MFA_VENDOR_VALUE", "vendor"),
+            notifications=env_bool(e, "MFA_NOTIFICATIONS", False),
             webhook_urls=env_list(e, "MFA_WEBHOOK_URLS"),
             webhook_secret=env_str(e, "MFA_WEBHOOK_SECRET"),
             webhook_timeout=env_float(e, "MFA_WEBHOOK_TIMEOUT", 5.0),

@@ -20,7 +20,7 @@ from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
 from shared.jsonbody import dumps, parse_json
-from shared.logs import request_id_var
+from shared.logs import language_var, request_id_var
 from shared.metrics import STORE_ERRORS, metrics_handler, request_metrics
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
@@ -68,11 +68,13 @@ async def request_context(request: web.Request,
     if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
         rid = uuid.uuid4().hex
     token = request_id_var.set(rid)
+    language = language_var.set(request.headers.get("Accept-Language", "")[:200])
     started = time.perf_counter()
     try:
         resp = await _guarded(request, handler)
     finally:
         request_id_var.reset(token)
+        language_var.reset(language)
     resp.headers[TRACE_HEADER] = rid
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"

@@ -10,7 +10,6 @@ at once, and a user's later events wait while an earlier one is leased or backin
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import aiohttp
 
 from shared.clock import Clock
 from shared.database import Database
-from shared.outbox import Outbox, OutboxEvent
+from shared.outbox import Outbox, OutboxEvent, run_forever
 from shared.signing import signed_request
 
 log = logging.getLogger("mfa.webhooks")
@@ -106,15 +105,5 @@ class WebhookDispatcher:
         return delivered
 
     async def run(self) -> None:
-        """Forever: a batch, then a pause when there was nothing to do (store faults are
-        logged and retried, never fatal)."""
-        while True:
-            try:
-                if await self.run_once():
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - the loop must outlive a store outage
-                log.warning("webhook dispatcher paused", extra={"fields": {
-                    "error": err.__class__.__name__}})
-            await asyncio.sleep(self._cfg.poll)
+        """Forever (shared.outbox.run_forever)."""
+        await run_forever(self.run_once, poll=self._cfg.poll, log=log, what="webhook dispatcher")

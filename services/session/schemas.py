@@ -48,6 +48,7 @@ class PolicyBody(Schema):
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(strict=True,
                                              validate=validate.Range(min=0, max=86400))
+    notifyUsers = StrictBoolean()
 
 
 class StepUp(Schema):
@@ -84,6 +85,8 @@ class PolicyOut(Schema):
     userVerification = fields.String(required=True, validate=validate.OneOf(
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
+    notifyUsers = fields.Boolean(required=True, metadata={
+        "description": "email users about factor changes (with MFA_NOTIFICATIONS on)"})
     createdAt = fields.String(required=True, allow_none=True)
     updatedAt = fields.String(required=True, allow_none=True)
 
