@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
@@ -27,25 +26,16 @@ NOTICES = ("mfa.factor.enrolled", "mfa.factor.removed", "mfa.reset", "mfa.recove
 LEASE_S = 60.0
 
 
-@dataclass(frozen=True)
-class _Locale:
-    phrases: dict[str, Any]
-    text: Template
-    html: Template
-
-
 class NoticeTemplates:
-    """notices.<l>.json (a subject and a line per event, factor names) with the bodies
-    notice.<l>.txt and notice.<l>.html, for every locale that has all three."""
+    """notices.<l>.json per locale (a subject and a line per event, the factors' names,
+    advice) in the language-neutral bodies notice.txt and notice.html."""
 
     def __init__(self, folder: Path = TEMPLATE_DIR) -> None:
-        self._by_locale: dict[str, _Locale] = {}
-        for phrases in sorted(folder.glob("notices.*.json")):
-            loc = phrases.name.split(".")[1]
-            self._by_locale[loc] = _Locale(
-                json.loads(phrases.read_text(encoding="utf-8")),
-                Template((folder / f"notice.{loc}.txt").read_text(encoding="utf-8")),
-                Template((folder / f"notice.{loc}.html").read_text(encoding="utf-8")))
+        self._by_locale: dict[str, dict[str, Any]] = {
+            p.name.split(".")[1]: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(folder.glob("notices.*.json"))}
+        self._text = Template((folder / "notice.txt").read_text(encoding="utf-8"))
+        self._html = Template((folder / "notice.html").read_text(encoding="utf-8"))
         for loc in self._by_locale:  # a missing phrase fails at start-up, not per send
             for kind in NOTICES:
                 self.render(loc, kind, factor="totp", at=0.0, issuer="x")
@@ -58,17 +48,18 @@ class NoticeTemplates:
     def render(self, locale: str, kind: str, *, factor: str, at: float,
                issuer: str) -> Rendered:
         """The notice of one event in one language; values HTML-escaped in the HTML part."""
-        loc = self._by_locale.get(locale) or self._by_locale["en"]
-        subject_t, line_t = loc.phrases[kind]
-        names = loc.phrases["factors"]
+        locale = locale if locale in self._by_locale else "en"
+        phrases = self._by_locale[locale]
+        subject_t, line_t = phrases[kind]
+        names = phrases["factors"]
         when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         values = {"issuer": issuer, "when": when, "factor": str(names.get(factor, factor))}
         subject = " ".join(Template(subject_t).substitute(values).split())
-        plain = {"line": Template(line_t).substitute(values), "advice": str(loc.phrases["advice"]),
-                 "issuer": issuer, "subject": subject}
+        plain = {"line": Template(line_t).substitute(values), "advice": str(phrases["advice"]),
+                 "issuer": issuer, "subject": subject, "lang": locale}
         escaped = {k: html.escape(v) for k, v in plain.items()}
-        return Rendered(locale=locale if locale in self._by_locale else "en", subject=subject,
-                        text=loc.text.substitute(plain), html=loc.html.substitute(escaped))
+        return Rendered(locale=locale, subject=subject, text=self._text.substitute(plain),
+                        html=self._html.substitute(escaped))
 
 
 class Notifier:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Ids, Stack
+import asyncpg
+import pytest
+
+from tests.conftest import MODES, Ids, Stack
 from tests.totp.support import AUTH, code, enroll, login, wrong
 
 LOCK_ENV = {"MFA_LOCKOUT_DELAY_AFTER": "100", "MFA_LOCKOUT_MAX_FAILURES": "3"}
@@ -35,3 +38,15 @@ async def audit_rows(stack: Stack, ids: Ids, action: str) -> list[dict[str, Any]
     """The user's audit rows of one action."""
     return [r for r in await stack.stores.audit.for_user(ids.tenant, ids.user)
             if r["action"] == action]
+
+
+async def others_events_done(request: pytest.FixtureRequest, done: str) -> None:
+    """In split mode the run's shared database holds other tests' outbox events: mark them
+    done (`done`: the SET clause) before a consumer of this test's starts."""
+    if "split" not in MODES:
+        return
+    conn = await asyncpg.connect(request.getfixturevalue("pg_url"))
+    try:
+        await conn.execute(f"UPDATE outbox_events SET {done}")
+    finally:
+        await conn.close()

@@ -8,13 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp import web
 
 from shared.signing import verify
-from tests.admin.support import enrolled_user
-from tests.conftest import MODES, Ids, Stack
+from tests.admin.support import enrolled_user, others_events_done
+from tests.conftest import Ids, Stack
 from tests.support.redis_server import free_port
 
 SECRET = "service-webhook-secret-0123"
@@ -54,13 +53,7 @@ async def extra_env(inbox: tuple[Inbox, int], request: pytest.FixtureRequest
                     ) -> dict[str, str]:
     """Webhooks on; in split mode the shared database's older events count as delivered
     (they belong to other tests)."""
-    if "split" in MODES:
-        conn = await asyncpg.connect(request.getfixturevalue("pg_url"))
-        try:
-            await conn.execute("UPDATE outbox_events SET delivered_at = 0 "
-                               "WHERE delivered_at IS NULL")
-        finally:
-            await conn.close()
+    await others_events_done(request, "delivered_at = 0 WHERE delivered_at IS NULL")
     return {"MFA_WEBHOOK_URLS": f"http://127.0.0.1:{inbox[1]}/hook",
             "MFA_WEBHOOK_SECRET": SECRET}
 

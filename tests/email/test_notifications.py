@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 
 from services.email.message import Templates
 from services.email.notices import NOTICES, NoticeTemplates
-from tests.admin.support import enrolled_user, lock_totp
-from tests.conftest import MODES, Ids, Stack
+from tests.admin.support import enrolled_user, lock_totp, others_events_done
+from tests.conftest import Ids, Stack
 from tests.email.conftest import html_part, smtp_env, text_part
 from tests.email.mailserver import Delivered, SmtpServer
 from tests.totp.support import USERS, code
@@ -22,13 +21,8 @@ from tests.totp.support import USERS, code
 async def extra_env(smtp: SmtpServer, request: pytest.FixtureRequest) -> dict[str, str]:
     """Notifications on, through the test's SMTP server; in split mode the shared database's
     older events count as notified (they are other tests')."""
-    if "split" in MODES:
-        conn = await asyncpg.connect(request.getfixturevalue("pg_url"))
-        try:
-            await conn.execute("UPDATE outbox_events SET notified_at = 0 "
-                               "WHERE notified_at IS NULL OR notified_at < 0")
-        finally:
-            await conn.close()
+    await others_events_done(request, "notified_at = 0 WHERE notified_at IS NULL OR "
+                             "notified_at < 0")
     return smtp_env(smtp, MFA_NOTIFICATIONS="true", MFA_LOCKOUT_MAX_FAILURES="3",
                     MFA_LOCKOUT_DELAY_AFTER="100")
 
