@@ -89,3 +89,13 @@ async def test_bad_arguments_are_a_usage_error(stack: Stack, keys: dict[str, str
     _, err = await cli(stack, keys, "export-audit", "--from", "yesterday", status=2)
     assert "ISO 8601" in err
     await cli(stack, keys, "launch", status=2)
+
+
+def test_the_console_script_names_the_cli() -> None:
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    module, _, name = project["project"]["scripts"]["mfa-admin"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name))

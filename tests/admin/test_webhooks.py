@@ -182,3 +182,27 @@ async def test_a_refusing_endpoint_gets_retries_with_growing_backoff(
                                  "outbox_events WHERE id = $1", first)
     assert (row["attempts"], row["last_error"]) == (2, "HTTP 503")
     assert row["next_attempt_at"] == clock.time() + cfg.backoff(1)
+
+
+async def test_a_consumer_loop_outlives_a_store_fault() -> None:
+    import logging
+
+    from shared.outbox import run_forever
+
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def once() -> int:
+        calls.append("x")
+        if len(calls) == 1:
+            raise ConnectionError("database down")
+        done.set()
+        return 0
+
+    task = asyncio.create_task(run_forever(once, poll=0, log=logging.getLogger("t"),
+                                           what="test"))
+    await asyncio.wait_for(done.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(calls) >= 2
