@@ -156,7 +156,9 @@ class AppConfig(Schema):
     """The authenticator app: `serviceName` is the issuer shown in the app."""
 
     active = StrictBoolean(required=True)
-    serviceName = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    # The Key URI Format's issuer: no colon (it separates issuer and account in the label).
+    serviceName = fields.String(required=True, validate=[
+        validate.Length(min=1, max=64), validate.Regexp(r"^[^:\x00-\x1f\x7f]+$")])
 
 
 class SmsConfig(Schema):

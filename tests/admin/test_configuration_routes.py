@@ -148,10 +148,13 @@ async def test_mfa_configuration_per_tenant_over_the_deployment(stack: Stack,
     assert saved["sms"] == before["sms"]
     other = await stack.get(f"{CONFIG}/mfa", headers=vendor(stack, ids.other().tenant + "x"))
     assert other["authenticationApp"]["serviceName"] == stack.settings.issuer_name
-    res = await stack.post(f"{CONFIG}/mfa", {"sms": {"active": True,
-                                                     "tokenLifetimeSeconds": 60}},
-                           headers=h, expected_status=400)
-    assert res["errorCode"] == "ER-MFA-VALIDATION"
+    for bad in ({"sms": {"active": True, "tokenLifetimeSeconds": 60}},
+                {"authenticationApp": {"active": True, "serviceName": "Acme:Evil"}},
+                {"email": {"active": True, "tokenLifetimeSeconds": 300, "sender": "nobody"}},
+                {"email": {"active": True, "sender": "a@b.test"}}):
+        res = await stack.post(f"{CONFIG}/mfa", bad, headers=h, expected_status=400)
+        assert res["errorCode"] == "ER-MFA-VALIDATION", bad
+    assert (await stack.get(f"{CONFIG}/mfa", headers=h)) == saved
     assert any(r["action"] == "mfa-config" for r in await stack.stores.audit.for_user(
         ids.tenant, ""))
     pre = await stack.post("/resources/users/v1/mfa/authenticator/enroll",
