@@ -16,6 +16,7 @@ from shared.logs import language_var, request_id_var
 
 _COLS = "id, at, tenant_id, user_id, factor, action, outcome, device_id, request_id, detail"
 _OUTBOX_COLS = "id, at, tenant_id, user_id, type, payload"
+_INSERT = f"INSERT INTO audit_events ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
 
 # audit action -> outbox event type (only successes, and the lock itself, leave the service)
 EVENT_TYPES = {
@@ -105,11 +106,13 @@ class AuditLog:
             return await self._db.execute(
                 _pg_statement(sql, len(args), outbox is not None),
                 *args, *audit, *(outbox or ())) >= 1
+        if sql is None and outbox is None:  # one row: no transaction needed
+            await self._db.execute(_INSERT, *audit)
+            return True
         async with self._db.transaction() as tx:
             if sql is not None and await tx.execute(sql, *args) < 1:
                 return False
-            await tx.execute(f"INSERT INTO audit_events ({_COLS}) VALUES ({_marks(1, 10)})",
-                             *audit)
+            await tx.execute(_INSERT, *audit)
             if outbox is not None:
                 await tx.execute(f"INSERT INTO outbox_events ({_OUTBOX_COLS}) "
                                  f"VALUES ({_marks(1, 6)})", *outbox)
@@ -127,7 +130,7 @@ def _pg_statement(sql: str | None, n: int, with_outbox: bool) -> str:
     and the outbox row only when the audit row was written."""
     audit = _marks(n + 1, 10, float_at=1)
     if sql is None and not with_outbox:
-        return f"INSERT INTO audit_events ({_COLS}) VALUES ({_marks(1, 10)})"
+        return _INSERT
     ctes = [f"changed AS ({sql} RETURNING 1)"] if sql is not None else []
     where = " WHERE EXISTS (SELECT 1 FROM changed)" if sql is not None else ""
     insert = f"INSERT INTO audit_events ({_COLS}) SELECT {audit}{where}"
