@@ -17,7 +17,6 @@ programming error."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +24,11 @@ from typing import Any
 from aiohttp import web
 
 from shared import flow
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.errors import Forbidden, Unauthorized
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
+from shared.vendor_auth import VendorCaller, has_internal_key, vendor_caller
 
 AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant", "config",
               "vendor")
@@ -46,76 +46,12 @@ class TenantCaller:
     actor: str = ""
 
 
-@dataclass(frozen=True)
-class VendorCaller:
-    """A vendor credential's call: who acts (`vendor` for the internal API key, else the
-    token's subject), the one tenant a tenant-bound token may touch (`scope`), and the
-    subject headers (the tenant defaults to the scope)."""
-
-    actor: str
-    scope: str | None
-    tenant_id: str | None
-    user_id: str | None
-
-    def user(self) -> str:
-        """The `frontegg-user-id` the route needs (400 without it)."""
-        if not self.user_id:
-            raise BadRequest("frontegg-user-id is required", code="ER-MFA-VALIDATION")
-        return self.user_id
-
-
 _PRINCIPAL = web.RequestKey("mfa_principal", Principal)
 _VENDOR = web.RequestKey("mfa_vendor", VendorCaller)
 API = web.RequestKey("mfa_api", dict)  # the declaration the request runs under
 _SESSION = web.RequestKey("mfa_session", MfaSession)
 _ATTEMPT = web.RequestKey("mfa_attempt", flow.Attempt)
 _TENANT = web.RequestKey("mfa_tenant", TenantCaller)
-
-
-def has_internal_key(stores: Stores, request: web.Request) -> bool:
-    """True when the request carries the internal API key (constant-time)."""
-    key = stores.settings.internal_api_key
-    auth = request.headers.get("Authorization", "")
-    return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
-
-
-def _grants(granted: Any, value: str) -> bool:
-    """A claim grants `value`: equal, in a list, or a word of a space-separated scope."""
-    if isinstance(granted, str):
-        return granted == value or value in granted.split()
-    return isinstance(granted, list) and value in granted
-
-
-def _header(request: web.Request, name: str) -> str | None:
-    value = request.headers.get(name, "").strip()
-    if len(value) > 200:
-        raise BadRequest(f"{name}: at most 200 characters", code="ER-MFA-VALIDATION")
-    return value or None
-
-
-def vendor_caller(stores: Stores, request: web.Request) -> VendorCaller | None:
-    """The vendor credential the request carries, or None (403 when a tenant-bound token
-    names another tenant in `frontegg-tenant-id`)."""
-    s = stores.settings
-    if has_internal_key(stores, request):
-        actor, scope = "vendor", None
-    else:
-        auth = request.headers.get("Authorization", "")
-        if not s.vendor_claim or not auth.lower().startswith("bearer "):
-            return None
-        try:
-            claims = stores.bearer.claims(auth)
-        except Unauthorized:
-            return None
-        if not _grants(claims.get(s.vendor_claim), s.vendor_value):
-            return None
-        bound = claims.get("tenantId") or claims.get("tenant_id")
-        actor, scope = str(claims["sub"]), bound if isinstance(bound, str) and bound else None
-    tenant = _header(request, "frontegg-tenant-id")
-    if scope and tenant and tenant != scope:
-        raise Forbidden("This credential may not act for another tenant",
-                        code="ER-MFA-FOREIGN-TENANT")
-    return VendorCaller(actor, scope, tenant or scope, _header(request, "frontegg-user-id"))
 
 
 def _vendor_only(stores: Stores, request: web.Request) -> VendorCaller:

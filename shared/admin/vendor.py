@@ -3,7 +3,6 @@ which tenants a vendor call acts in, and Frontegg's answers. No HTTP here."""
 
 from __future__ import annotations
 
-from shared.access import VendorCaller
 from shared.admin.factors import (
     Actor,
     NotEnrolled,
@@ -14,6 +13,7 @@ from shared.admin.factors import (
     unlock,
 )
 from shared.stores import Stores
+from shared.vendor_auth import VendorCaller
 
 
 async def _tenants(stores: Stores, caller: VendorCaller, user_id: str) -> list[str]:
