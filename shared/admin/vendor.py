@@ -27,15 +27,22 @@ async def _tenants(stores: Stores, caller: VendorCaller, user_id: str) -> list[s
 async def disable_mfa(stores: Stores, caller: VendorCaller, reason: str | None) -> int:
     """1.1 server-to-server: clear the user's MFA (every factor, the recovery code); they
     enroll again at the next login. 400 ER-01097 when nothing was enrolled."""
-    user_id, actor = caller.user(), Actor(caller.actor, reason)
+    user_id = caller.user()
+    removed = await _reset_in(stores, Actor(caller.actor, reason),
+                              await _tenants(stores, caller, user_id), user_id)
+    if not removed:
+        raise NotEnrolled()
+    return removed
+
+
+async def _reset_in(stores: Stores, actor: Actor, tenants: list[str], user_id: str) -> int:
+    """Reset the user in each tenant where they have factors; the number removed."""
     removed = 0
-    for tenant_id in await _tenants(stores, caller, user_id):
+    for tenant_id in tenants:
         try:
             removed += await reset(stores, actor, tenant_id, user_id)
         except NotEnrolled:
             continue
-    if not removed:
-        raise NotEnrolled()
     return removed
 
 
@@ -57,15 +64,8 @@ async def unenroll(stores: Stores, caller: VendorCaller, user_id: str,
                    reason: str | None) -> int:
     """1.3 vendor-only: every factor in every tenant (a tenant-bound token: its tenant). A
     user with nothing enrolled is a no-op (the spec documents no error); the count removed."""
-    actor = Actor(caller.actor, reason)
     tenants = [caller.scope] if caller.scope else await tenants_of(stores, user_id)
-    removed = 0
-    for tenant_id in tenants:
-        try:
-            removed += await reset(stores, actor, tenant_id, user_id)
-        except NotEnrolled:
-            continue
-    return removed
+    return await _reset_in(stores, Actor(caller.actor, reason), tenants, user_id)
 
 
 async def unlock_user(stores: Stores, caller: VendorCaller, user_id: str,
