@@ -163,3 +163,21 @@ async def test_a_tenant_bound_vendor_token_cannot_touch_another_tenants_user(
     await stack.post(f"{VENDOR_ONLY}/{ids.user}/mfa/unenroll", headers=h)
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
     assert await audit_rows(stack, ids, "reset") == []
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    *ROUTES, ("POST", "/resources/configurations/v1/lockout-policy"),
+    ("POST", "/resources/configurations/v1/mfa"),
+    ("PUT", "/resources/configurations/v1/mfa-policy"),
+    ("POST", "/resources/configurations/v1/mfa/strategies")])
+async def test_malformed_or_wrongly_typed_bodies_are_a_400_and_change_nothing(
+        stack: Stack, ids: Ids, method: str, path: str) -> None:
+    await enrolled_user(stack, ids)
+    h = {**key(stack, ids), "Content-Type": "application/json"}
+    res = await stack.call(method, path, data=b'{"reason": ', headers=h, expected_status=400)
+    assert res["errorCode"] == "ER-MFA-MALFORMED-JSON"
+    res = await stack.call(method, path, json={"reason": 7, "enabled": "x", "strategy": 1,
+                                               "sms": [], "enforceMFAType": 3},
+                           headers=h, expected_status=400)
+    assert res["errorCode"] == "ER-MFA-VALIDATION"
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
