@@ -16,6 +16,9 @@ VERIFY = Counter("mfa_verify_total", "Second-factor verifications by factor and 
                  "(success, wrong_code, locked, expired)", ["factor", "outcome"])
 CODES_SENT = Counter("mfa_codes_sent_total", "One-time codes sent by factor, provider and "
                      "outcome (sent, failed, refused)", ["factor", "provider", "outcome"])
+EVENTS = Counter("mfa_security_events_total", "Outbox events handled by consumer (webhook, "
+                 "notification) and outcome (delivered, failed, skipped)",
+                 ["consumer", "outcome"])
 STORE_ERRORS = Counter("mfa_store_errors_total", "Redis/Postgres faults answered with 503",
                        ["service"])
 
@@ -38,6 +41,11 @@ def request_metrics(service: str, method: str, route: str, status: int) -> tuple
 def code_sent(factor: str, provider: str, outcome: str) -> None:
     """Count one code delivery attempt."""
     CODES_SENT.labels(factor, provider, outcome).inc()
+
+
+def event_handled(consumer: str, outcome: str) -> None:
+    """Count one outbox event a consumer delivered, failed to deliver, or had no use for."""
+    EVENTS.labels(consumer, outcome).inc()
 
 
 def verified(factor: str, outcome: str) -> None:

@@ -94,6 +94,15 @@ class Outbox:
         await self._db.execute("UPDATE outbox_events SET notified_at = $2 WHERE id = $1",
                                event_id, self._clock.time())
 
+    async def prune(self, before: float, *, webhooks: bool, notifications: bool) -> int:
+        """Delete events older than `before` that every configured consumer is done with
+        (`webhooks`/`notifications`: whether that consumer runs); the audit rows stay."""
+        done = [c for c, on in (("delivered_at IS NOT NULL", webhooks),
+                                ("notified_at > 0", notifications)) if on]
+        return await self._db.execute(
+            "DELETE FROM outbox_events WHERE at < $1" + "".join(f" AND {c}" for c in done),
+            before)
+
     async def for_user(self, tenant_id: str, user_id: str) -> list[OutboxEvent]:
         """A user's events in order (tests and support)."""
         rows = await self._db.fetch(

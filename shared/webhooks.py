@@ -17,6 +17,7 @@ import aiohttp
 
 from shared.clock import Clock
 from shared.database import Database
+from shared.metrics import event_handled
 from shared.outbox import Outbox, OutboxEvent, run_forever
 from shared.signing import signed_request
 
@@ -82,11 +83,13 @@ class WebhookDispatcher:
             if error is not None:
                 delay = self._cfg.backoff(e.attempts)
                 await self._outbox.retry_later(e.id, delay, error)
+                event_handled("webhook", "failed")
                 log.warning("webhook delivery failed", extra={"fields": {
                     "eventId": e.id, "type": e.type, "error": error, "attempt": e.attempts + 1,
                     "retryIn": delay}})
                 return False
         await self._outbox.mark_delivered(e.id)
+        event_handled("webhook", "delivered")
         return True
 
     async def run_once(self) -> int:

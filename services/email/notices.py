@@ -17,6 +17,7 @@ from typing import Any
 
 from services.email.message import TEMPLATE_DIR, Rendered, build_message, negotiate
 from services.email.providers import EmailSender, SendFailed
+from shared.metrics import event_handled
 from shared.outbox import OutboxEvent, run_forever
 from shared.stores import Stores
 
@@ -106,10 +107,12 @@ class Notifier:
                 sent = await self.notify(e)
             except SendFailed as err:
                 await outbox.release_notification(e.id)
+                event_handled("notification", "failed")
                 log.warning("notification not sent", extra={"fields": {
                     "eventId": e.id, "type": e.type, "reason": err.reason}})
                 return done
             await outbox.mark_notified(e.id)
+            event_handled("notification", "delivered" if sent else "skipped")
             log.info("notification " + ("sent" if sent else "not needed"),
                      extra={"fields": {"eventId": e.id, "type": e.type}})
             done += 1

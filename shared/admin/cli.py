@@ -142,6 +142,21 @@ async def _adoption(stores: Stores, args: argparse.Namespace, out: TextIO) -> in
                                                until=args.until, now=now))
 
 
+def _prune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--older-than", type=float, default=30, metavar="DAYS",
+                   help="keep the last DAYS days (default 30)")
+
+
+@command("prune-outbox", "delete old security events the webhooks and notifications are done "
+         "with (the audit trail keeps them)", _prune_args)
+async def _prune(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
+    s = stores.settings
+    removed = await stores.outbox.prune(stores.clock.time() - args.older_than * 86400,
+                                        webhooks=bool(s.webhook_urls),
+                                        notifications=s.notifications)
+    return _print(out, {"removed": removed})
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     for module in PLUGINS:

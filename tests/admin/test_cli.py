@@ -100,3 +100,16 @@ def test_the_console_script_names_the_cli() -> None:
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     module, _, name = project["project"]["scripts"]["mfa-admin"].partition(":")
     assert callable(getattr(importlib.import_module(module), name))
+
+
+async def test_prune_outbox_from_the_shell(stack: Stack, ids: Ids, keys: dict[str, str]
+                                           ) -> None:
+    await enrolled_user(stack, ids)
+    if stack.mode == "split":  # the run's shared database: prune nothing of other tests'
+        out, _ = await cli(stack, keys, "prune-outbox", "--older-than", "36500")
+        assert parsed(out) == {"removed": 0}
+        return
+    out, _ = await cli(stack, keys, "prune-outbox", "--older-than", "0")
+    assert parsed(out)["removed"] >= 1
+    assert await stack.stores.outbox.for_user(ids.tenant, ids.user) == []
+    assert await audit_rows(stack, ids, "enroll") != []

@@ -206,3 +206,37 @@ async def test_a_consumer_loop_outlives_a_store_fault() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(calls) >= 2
+
+
+async def test_two_dispatchers_at_once_post_each_event_once(fresh_db: Database) -> None:
+    from prometheus_client import REGISTRY
+
+    clock = FrozenClock()
+    written = await _events(AuditLog(fresh_db, clock), [f"u-{i}" for i in range(6)], 3)
+    posted: list[str] = []
+
+    async def take(request: web.Request) -> web.Response:
+        posted.append(request.headers["X-MFA-Message-Id"])
+        await asyncio.sleep(0)  # let the other dispatcher run meanwhile
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/events", take)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    cfg = WebhookConfig(urls=(f"http://127.0.0.1:{port}/events",), secret=SECRET, batch=50)
+    before = REGISTRY.get_sample_value("mfa_security_events_total",
+                                       {"consumer": "webhook", "outcome": "delivered"}) or 0
+    try:
+        async with aiohttp.ClientSession() as http:
+            a, b = (WebhookDispatcher(fresh_db, clock, http, cfg) for _ in range(2))
+            while await _pending(fresh_db):
+                await asyncio.gather(a.run_once(), b.run_once())
+    finally:
+        await runner.cleanup()
+    assert sorted(posted) == sorted(eid for _, eid in written), "each event posted once"
+    after = REGISTRY.get_sample_value("mfa_security_events_total",
+                                      {"consumer": "webhook", "outcome": "delivered"})
+    assert after == before + len(written)

@@ -109,3 +109,24 @@ async def test_undelivered_events_come_in_order_and_wait_behind_a_user_s_backed_
         next(e.id for e in await outbox.undelivered(10_000) if e.user_id == v))
     mine = [e for e in await outbox.undelivered(10_000) if e.tenant_id == t]
     assert [(e.user_id, e.attempts) for e in mine] == [(u, 1), (u, 0)]
+
+
+async def test_prune_keeps_what_a_running_consumer_still_needs(db: Any,
+                                                               clock: FrozenClock) -> None:
+    t, u = _who()
+    audit, outbox = AuditLog(db, clock), Outbox(db, clock)
+    for _ in range(3):
+        await audit.record(tenant_id=t, user_id=u, factor="sms", action="enroll",
+                           outcome="success")
+    first, second, third = await outbox.for_user(t, u)
+    await outbox.mark_delivered(first.id)
+    await outbox.mark_delivered(second.id)
+    await outbox.mark_notified(second.id)
+    clock.advance(10)
+    await outbox.prune(clock.time(), webhooks=True, notifications=True)
+    assert [e.id for e in await outbox.for_user(t, u)] == [first.id, third.id]
+    await outbox.prune(clock.time(), webhooks=True, notifications=False)
+    assert [e.id for e in await outbox.for_user(t, u)] == [third.id]
+    await outbox.prune(clock.time() - 20, webhooks=False, notifications=False)
+    assert len(await outbox.for_user(t, u)) == 1, "younger than the cut"
+    assert len(await audit.for_user(t, u)) == 3, "the audit trail keeps every row"
