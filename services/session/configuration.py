@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.session import profile
 from shared.access import TenantCaller
 from shared.admin.factors import iso
 from shared.configurations import ENVIRONMENT, StoredConfig
@@ -78,6 +79,15 @@ async def save_lockout(stores: Stores, caller: TenantCaller, body: dict[str, Any
     stored = await stores.configs.get(LOCKOUT, caller.tenant_id)
     assert stored is not None
     return _lockout_out(stored)
+
+
+async def save_policy(stores: Stores, caller: TenantCaller, changes: dict[str, Any], *,
+                      replace_all: bool) -> dict[str, Any]:
+    """The MFA policy's POST (replace), PATCH and PUT (merge), audited with the actor."""
+    saved = await profile.save_policy(stores, caller=caller, changes=changes,
+                                      replace_all=replace_all)
+    await _audit(stores, caller, "mfa-policy", changes)
+    return saved
 
 
 async def set_strategy(stores: Stores, caller: TenantCaller, strategy: str,

@@ -43,16 +43,15 @@ async def vendor_policy(request: web.Request) -> web.Response:
 @api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="tenant")
 async def save_policy(request: web.Request) -> web.Response:
     """POST .../mfa-policy: create or replace the tenant's policy."""
-    return json_ok(await profile.save_policy(stores_of(request), caller=access.tenant(request),
-                                             changes=await read_body(request), replace_all=True))
+    return json_ok(await configuration.save_policy(
+        stores_of(request), access.tenant(request), await read_body(request), replace_all=True))
 
 
 @api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="tenant")
 async def patch_policy(request: web.Request) -> web.Response:
     """PATCH .../mfa-policy: change some fields of the tenant's policy."""
-    return json_ok(await profile.save_policy(stores_of(request), caller=access.tenant(request),
-                                             changes=await read_body(request),
-                                             replace_all=False))
+    return json_ok(await configuration.save_policy(
+        stores_of(request), access.tenant(request), await read_body(request), replace_all=False))
 
 
 @api(response=schemas.Strategies, auth="bearerOptional")
@@ -98,10 +97,8 @@ async def jwks(request: web.Request) -> web.Response:
 async def put_policy(request: web.Request) -> web.Response:
     """PUT .../mfa-policy: upsert (omitted fields keep their values); a vendor without
     frontegg-tenant-id sets the environment's."""
-    caller = access.tenant(request)
-    return json_ok(await profile.save_policy(stores_of(request), caller=caller,
-                                             changes=await read_body(request),
-                                             replace_all=False))
+    return json_ok(await configuration.save_policy(
+        stores_of(request), access.tenant(request), await read_body(request), replace_all=False))
 
 
 @api(request=schemas.StrategyBody, response=Empty, auth="config", status=201)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from shared.otpauth import enrollment
 from tests.admin.support import enrolled_user, events, lock_totp
@@ -19,6 +20,14 @@ def vendor(stack: Stack, tenant: str | None = None) -> dict[str, str]:
     """The internal API key, for a tenant or (None) the environment."""
     h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
     return {**h, "frontegg-tenant-id": tenant} if tenant else h
+
+
+async def config_audit(stack: Stack, ids: Ids, action: str) -> list[dict[str, Any]]:
+    """The tenant's configuration audit rows of one action, oldest first: their details."""
+    rows = await stack.stores.db.fetch(
+        "SELECT detail FROM audit_events WHERE tenant_id = $1 AND factor = 'config' AND "
+        "action = $2 ORDER BY at", ids.tenant, action)
+    return [json.loads(r["detail"]) for r in rows]
 
 
 async def test_lockout_policy_create_conflict_update_and_read(stack: Stack, ids: Ids) -> None:
@@ -105,6 +114,7 @@ async def test_put_mfa_policy_upserts_keeping_omitted_fields(stack: Stack, ids: 
                              json={"allowRememberMyDevice": True,
                                    "mfaDeviceExpiration": 86400}, headers=h)
     assert first["allowRememberMyDevice"] is True and first["id"] != "default"
+    stack.clock.advance(1)  # audit rows are ordered by time
     second = await stack.call("PUT", f"{CONFIG}/mfa-policy",
                               json={"enforceMFAType": "DontForce"}, headers=h)
     assert (second["enforceMFAType"], second["allowRememberMyDevice"],
@@ -113,6 +123,10 @@ async def test_put_mfa_policy_upserts_keeping_omitted_fields(stack: Stack, ids: 
     res = await stack.call("PUT", f"{CONFIG}/mfa-policy", json={"enforceMFAType": "Always"},
                            headers=h, expected_status=400)
     assert res["errorCode"] == "ER-MFA-VALIDATION"
+    assert await config_audit(stack, ids, "mfa-policy") == [
+        {"actor": "vendor", "changes": {"allowRememberMyDevice": True,
+                                        "mfaDeviceExpiration": 86400}},
+        {"actor": "vendor", "changes": {"enforceMFAType": "DontForce"}}]
 
 
 async def test_strategies_post_switches_one_strategy_for_the_login(stack: Stack,
@@ -120,6 +134,7 @@ async def test_strategies_post_switches_one_strategy_for_the_login(stack: Stack,
     h = vendor(stack, ids.tenant)
     await stack.post(f"{CONFIG}/mfa/strategies", {"strategy": "SMS", "isActive": True},
                      headers=h, expected_status=201)
+    stack.clock.advance(1)  # audit rows are ordered by time
     await stack.post(f"{CONFIG}/mfa/strategies",
                      {"strategy": "AuthenticatorApp", "isActive": False}, headers=h,
                      expected_status=201)
@@ -130,6 +145,9 @@ async def test_strategies_post_switches_one_strategy_for_the_login(stack: Stack,
     assert "SMS" in started["mfaStrategies"] and "qrCode" not in started
     await stack.post(f"{CONFIG}/mfa/strategies", {"strategy": "Voice", "isActive": True},
                      headers=h, expected_status=400)
+    assert [d["changes"] for d in await config_audit(stack, ids, "mfa-strategy")] == [
+        {"strategy": "SMS", "isActive": True}, {"strategy": "AuthenticatorApp",
+                                                "isActive": False}]
 
 
 async def test_mfa_configuration_per_tenant_over_the_deployment(stack: Stack,

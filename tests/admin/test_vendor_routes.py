@@ -90,6 +90,7 @@ async def test_a_vendor_removes_one_authenticator_without_a_code(stack: Stack,
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     [row] = await audit_rows(stack, ids, "disable")
     assert json.loads(row["detail"])["actor"] == "ops-bot"
+    assert (await events(stack, ids))[-1] == "mfa.factor.removed"
     await stack.post(path, {}, headers=key(stack, ids), expected_status=404)
 
 
