@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 
 from tests.conftest import MODES, Ids, Stack
 from tests.totp.support import AUTH, code, enroll, login, wrong
@@ -50,3 +53,21 @@ async def others_events_done(request: pytest.FixtureRequest, done: str) -> None:
         await conn.execute(f"UPDATE outbox_events SET {done}")
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def receiver(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                   ) -> AsyncIterator[str]:
+    """An in-process HTTP endpoint on a free loopback port running `handler`; its URL."""
+    from tests.support.redis_server import free_port
+
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        await runner.cleanup()

@@ -15,10 +15,10 @@ from services.session.app import create_app
 from shared.audit import AuditLog
 from shared.clock import SystemClock
 from shared.database import connect
+from tests.admin.support import receiver
 from tests.conftest import make_settings
 from tests.gateway.test_gateway import assert_envelope
 from tests.shared.test_faults import _via
-from tests.support.redis_server import free_port
 from tests.support.tcp_proxy import TcpProxy
 
 SECRET = "fault-webhook-secret-012345"
@@ -36,25 +36,18 @@ async def test_postgres_outage_pauses_admin_api_and_webhooks_then_both_recover(
         arrived.set()
         return web.json_response({})
 
-    receiver = web.Application()
-    receiver.router.add_post("/hook", hook)
-    runner = web.AppRunner(receiver)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     target = urlsplit(pg_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
     await proxy.start()
-    settings = make_settings(keys, MFA_REDIS_URL=redis_url,
-                             MFA_DATABASE_URL=_via(pg_url, proxy.port),
-                             MFA_WEBHOOK_URLS=f"http://127.0.0.1:{port}/hook",
-                             MFA_WEBHOOK_SECRET=SECRET)
-    srv = await aiohttp_server(create_app(settings))
-    audit_url = str(srv.make_url("/internal/v1/admin/audit?limit=1"))
-    headers = {"Authorization": f"Bearer {settings.internal_api_key}"}
     tenant = f"t-fault-{uuid.uuid4().hex[:8]}"
     try:
-        async with aiohttp.ClientSession() as http:
+        async with receiver(hook) as url, aiohttp.ClientSession() as http:
+            settings = make_settings(keys, MFA_REDIS_URL=redis_url,
+                                     MFA_DATABASE_URL=_via(pg_url, proxy.port),
+                                     MFA_WEBHOOK_URLS=url, MFA_WEBHOOK_SECRET=SECRET)
+            srv = await aiohttp_server(create_app(settings))
+            audit_url = str(srv.make_url("/internal/v1/admin/audit?limit=1"))
+            headers = {"Authorization": f"Bearer {settings.internal_api_key}"}
             await proxy.stop()
             async with http.get(audit_url, headers=headers) as r:
                 assert r.status == 503
@@ -70,5 +63,4 @@ async def test_postgres_outage_pauses_admin_api_and_webhooks_then_both_recover(
                 assert r.status == 200
     finally:
         await proxy.stop()
-        await runner.cleanup()
         await direct.close()

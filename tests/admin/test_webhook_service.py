@@ -12,9 +12,8 @@ import pytest
 from aiohttp import web
 
 from shared.signing import verify
-from tests.admin.support import enrolled_user, others_events_done
+from tests.admin.support import enrolled_user, others_events_done, receiver
 from tests.conftest import Ids, Stack
-from tests.support.redis_server import free_port
 
 SECRET = "service-webhook-secret-0123"
 
@@ -36,30 +35,25 @@ class Inbox:
 
 
 @pytest.fixture
-async def inbox() -> AsyncIterator[tuple[Inbox, int]]:
+async def inbox() -> AsyncIterator[tuple[Inbox, str]]:
     """The receiver on a free port."""
-    box, app = Inbox(), web.Application()
-    app.router.add_post("/hook", box.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield box, port
-    await runner.cleanup()
+    box = Inbox()
+    async with receiver(box.handle) as url:
+        yield box, url
 
 
 @pytest.fixture
-async def extra_env(inbox: tuple[Inbox, int], request: pytest.FixtureRequest
+async def extra_env(inbox: tuple[Inbox, str], request: pytest.FixtureRequest
                     ) -> dict[str, str]:
     """Webhooks on; in split mode the shared database's older events count as delivered
     (they belong to other tests)."""
     await others_events_done(request, "delivered_at = 0 WHERE delivered_at IS NULL")
-    return {"MFA_WEBHOOK_URLS": f"http://127.0.0.1:{inbox[1]}/hook",
+    return {"MFA_WEBHOOK_URLS": inbox[1],
             "MFA_WEBHOOK_SECRET": SECRET}
 
 
 async def test_an_enrollment_over_http_is_delivered_signed(stack: Stack, ids: Ids,
-                                                           inbox: tuple[Inbox, int]) -> None:
+                                                           inbox: tuple[Inbox, str]) -> None:
     box, _ = inbox
     await enrolled_user(stack, ids)
     while not any(e["userId"] == ids.user for e in box.events):

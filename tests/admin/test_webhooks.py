@@ -24,6 +24,7 @@ from shared.database import Database, connect
 from shared.migrate import migrate
 from shared.signing import sign
 from shared.webhooks import WebhookConfig, WebhookDispatcher
+from tests.admin.support import receiver
 from tests.conftest import PG_ADMIN, pg_admin
 from tests.support.redis_server import free_port, wait_http_ok
 
@@ -159,22 +160,13 @@ async def test_a_refusing_endpoint_gets_retries_with_growing_backoff(
                          request.headers["X-MFA-Signature"], sign(SECRET, raw)))
         return web.json_response({}, status=503)
 
-    app = web.Application()
-    app.router.add_post("/events", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    cfg = WebhookConfig(urls=(f"http://127.0.0.1:{port}/events",), secret=SECRET)
-    try:
-        async with aiohttp.ClientSession() as http:
-            dispatcher = WebhookDispatcher(fresh_db, clock, http, cfg)
-            assert await dispatcher.run_once() == 0
-            assert await dispatcher.run_once() == 0, "backing off: nothing is due"
-            clock.advance(cfg.backoff(0))
-            await dispatcher.run_once()
-    finally:
-        await runner.cleanup()
+    async with receiver(refuse) as url, aiohttp.ClientSession() as http:
+        cfg = WebhookConfig(urls=(url,), secret=SECRET)
+        dispatcher = WebhookDispatcher(fresh_db, clock, http, cfg)
+        assert await dispatcher.run_once() == 0
+        assert await dispatcher.run_once() == 0, "backing off: nothing is due"
+        clock.advance(cfg.backoff(0))
+        await dispatcher.run_once()
     first = received[0][0]
     assert [r[0] for r in received] == [first, first], "the user's second event waits"
     assert all(sig == expected for _, sig, expected in received)
@@ -220,22 +212,13 @@ async def test_two_dispatchers_at_once_post_each_event_once(fresh_db: Database) 
         await asyncio.sleep(0)  # let the other dispatcher run meanwhile
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_post("/events", take)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    cfg = WebhookConfig(urls=(f"http://127.0.0.1:{port}/events",), secret=SECRET, batch=50)
     before = REGISTRY.get_sample_value("mfa_security_events_total",
                                        {"consumer": "webhook", "outcome": "delivered"}) or 0
-    try:
-        async with aiohttp.ClientSession() as http:
-            a, b = (WebhookDispatcher(fresh_db, clock, http, cfg) for _ in range(2))
-            while await _pending(fresh_db):
-                await asyncio.gather(a.run_once(), b.run_once())
-    finally:
-        await runner.cleanup()
+    async with receiver(take) as url, aiohttp.ClientSession() as http:
+        cfg = WebhookConfig(urls=(url,), secret=SECRET, batch=50)
+        a, b = (WebhookDispatcher(fresh_db, clock, http, cfg) for _ in range(2))
+        while await _pending(fresh_db):
+            await asyncio.gather(a.run_once(), b.run_once())
     assert sorted(posted) == sorted(eid for _, eid in written), "each event posted once"
     after = REGISTRY.get_sample_value("mfa_security_events_total",
                                       {"consumer": "webhook", "outcome": "delivered"})
