@@ -7,13 +7,17 @@ decide one-time use (`take`, `bump`, `put_new`) are atomic in both implementatio
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from shared.clock import Clock
+from shared.redis_client import parse_redis_url, redis_client
+
+_log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
@@ -301,12 +305,18 @@ class RedisEphemeral:
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.exceptions import ConnectionError as RedisConnectionError
 
-        self._r = aioredis.Redis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
+        if "{" in prefix or "}" in prefix:
+            # The prefix comes first in every key: a brace in it would become the hash tag,
+            # and every user's keys would land in one Redis Cluster slot.
+            raise ValueError("MFA_REDIS_PREFIX must not contain { or }")
+        target = parse_redis_url(url)
+        self._r = redis_client(
+            target, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
             max_connections=200,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=1,
                         supported_errors=(RedisConnectionError,)),
         )
+        self._wait = (target.wait_replicas, target.wait_timeout_ms)
         self._p = prefix
         self._put = self._r.register_script(_PUT)
         self._take = self._r.register_script(_TAKE)
@@ -315,6 +325,31 @@ class RedisEphemeral:
         self._bump = self._r.register_script(_BUMP)
         self._reserve = self._r.register_script(_RESERVE)
         self._settle = self._r.register_script(_SETTLE)
+
+    async def _durable(self, script: Any, keys: list[str], args: list[Any] | None = None
+                       ) -> Any:
+        """Run a script that consumes a one-time value or counts an attempt. With `wait`
+        (Sentinel), WAIT for the replicas in the same round trip, so the write is on a replica
+        before the caller acts on it: a failover cannot bring back a consumed mfaToken or code
+        (Redis replication is asynchronous otherwise). A replica that does not acknowledge in
+        time is logged (no key names) and the answer stands: refusing logins because a replica
+        is down would make the replica a single point of failure."""
+        replicas, timeout_ms = self._wait
+        if not replicas:
+            return await script(keys=keys, args=args or [])
+        for _ in range(2):
+            pipe = self._r.pipeline(transaction=False)
+            pipe.evalsha(script.sha, len(keys), *keys, *(args or []))
+            pipe.execute_command("WAIT", replicas, timeout_ms)
+            try:
+                res, acked = await pipe.execute()
+            except NoScriptError:
+                await self._r.script_load(script.script)
+                continue
+            if int(acked) < replicas:
+                _log.warning("redis WAIT: %s of %s replicas acknowledged", acked, replicas)
+            return res
+        raise NoScriptError("script could not be loaded")
 
     def _k(self, key: str) -> str:
         return self._p + key
@@ -325,8 +360,8 @@ class RedisEphemeral:
 
     async def put_new(self, key: str, value: Record, ttl: float) -> bool:
         """Store if absent."""
-        return bool(await self._put_new(keys=[self._k(key)],
-                                        args=[json.dumps(value), int(ttl * 1000)]))
+        return bool(await self._durable(self._put_new, [self._k(key)],
+                                        [json.dumps(value), int(ttl * 1000)]))
 
     async def get(self, key: str) -> Record | None:
         """Read a record."""
@@ -335,7 +370,7 @@ class RedisEphemeral:
 
     async def take(self, key: str) -> Record | None:
         """Read and delete in one script; only the caller that deleted it gets the value."""
-        raw = await self._take(keys=[self._k(key)])
+        raw = await self._durable(self._take, [self._k(key)])
         return None if raw is None else json.loads(raw)
 
     async def delete(self, key: str, *more: str) -> bool:
@@ -344,14 +379,14 @@ class RedisEphemeral:
 
     async def bump(self, key: str) -> tuple[Record, int] | None:
         """Increment the record's counter atomically."""
-        res = await self._bump(keys=[self._k(key)])
+        res = await self._durable(self._bump, [self._k(key)])
         if res is None:
             return None
         return json.loads(res[0]), int(res[1])
 
     async def incr(self, key: str, ttl: float) -> int:
         """Increment a counter; the TTL is set by the first increment only."""
-        return int(await self._incr(keys=[self._k(key)], args=[int(ttl * 1000)]))
+        return int(await self._durable(self._incr, [self._k(key)], [int(ttl * 1000)]))
 
     async def ttl(self, key: str) -> float:
         """Seconds left."""
@@ -362,9 +397,10 @@ class RedisEphemeral:
                       now: float, count: bool = True) -> Reservation:
         """One EVALSHA: load, check and count (see _RESERVE)."""
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
-        res = await self._reserve(keys=keys, args=[
-            int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
-            int(limits.max_delay * 1000), "1" if count else "0"])
+        args = [int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
+                int(limits.max_delay * 1000), "1" if count else "0"]
+        res = await (self._durable(self._reserve, keys, args) if count
+                     else self._reserve(keys=keys, args=args))
         status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
         if status != "ok":
             return Reservation(status, failures=int(res[2]) if len(res) > 2 else 0,
@@ -375,7 +411,7 @@ class RedisEphemeral:
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """One EVALSHA: consume the session (one winner) and reset the lockout."""
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
-        return bool(await self._settle(keys=keys))
+        return bool(await self._durable(self._settle, keys))
 
     async def ping(self) -> None:
         """Round trip to Redis."""
