@@ -22,13 +22,16 @@ password alone is the `default` user). Query parameters, in every form:
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import RedisSSLContext
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ClusterDownError, ConnectionError, SlotNotCoveredError
 
 _SCHEMES = {
     "redis": ("single", False), "rediss": ("single", True),
@@ -176,12 +179,42 @@ def parse_redis_url(url: str) -> RedisTarget:
         wait_timeout_ms=_int(params, "wait_timeout", 100))
 
 
+_TLS_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
+def _shared_tls_context(self: RedisSSLContext) -> ssl.SSLContext:
+    """redis-py builds an SSLContext for every connection, and ssl.create_default_context()
+    reads the system CA bundle each time: 70-90 ms of CPU per new connection was measured
+    here, so 50 parallel first requests timed out connecting. An SSLContext may be shared
+    by any number of connections; one per distinct setting is built, then reused."""
+    key = tuple(getattr(self, a, None) for a in (
+        "keyfile", "certfile", "password", "cert_reqs", "ca_certs", "ca_data", "ca_path",
+        "check_hostname", "min_version", "ciphers"))
+    if key not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[key] = _build_tls_context(self)
+    self.context = _TLS_CONTEXTS[key]
+    return self.context
+
+
+_build_tls_context = RedisSSLContext.get
+RedisSSLContext.get = _shared_tls_context  # type: ignore[method-assign]
+
+
+class _Cluster(RedisCluster):
+    """RedisCluster without its retry after a timeout: the command may have run (the reply
+    was late), and running a counting or consuming script twice is what a single server's
+    client is configured not to do either (shared.ephemeral.RedisEphemeral)."""
+
+    ERRORS_ALLOW_RETRY = (  # type: ignore[assignment]
+        ConnectionError, ClusterDownError, SlotNotCoveredError)
+
+
 def redis_client(target: RedisTarget, **options: Any) -> Any:
     """A redis.asyncio client for the target (Redis, RedisCluster, or a Sentinel's master);
     `options` (timeouts, retry, max_connections, ...) apply to every data-node connection."""
     auth: dict[str, Any] = {"username": target.username, "password": target.password}
     if target.mode == "cluster":
-        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
+        return _Cluster(startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
                             **auth, **target.ssl, **options)
     if target.mode == "sentinel":
         sentinel_kwargs = {"username": target.sentinel_username,
