@@ -146,6 +146,8 @@ def scale_urls() -> dict[str, str]:
 def scale_redis(scale_urls: dict[str, str], form: str) -> str:
     """The MFA_REDIS_URL of one scale-out form, checked to answer (else skip, or fail under
     MFA_TEST_STRICT=1)."""
+    from redis.exceptions import RedisClusterException
+
     from shared.ephemeral import RedisEphemeral
 
     async def ping() -> None:
@@ -157,7 +159,7 @@ def scale_redis(scale_urls: dict[str, str], form: str) -> str:
 
     try:
         run_sync(ping())
-    except (OSError, aioredis.RedisError) as e:
+    except (OSError, aioredis.RedisError, RedisClusterException) as e:
         unavailable(f"Redis {form} ({e.__class__.__name__})")
     return scale_urls[form]
 
