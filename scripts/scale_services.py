@@ -5,6 +5,7 @@ and PgBouncer in transaction pooling mode. Standard library only (it runs before
     scripts/scale-services up   [--dir DIR] [--base-port N] [--down-after MS] [PART ...]
     scripts/scale-services down [--dir DIR]
     scripts/scale-services urls [--dir DIR]
+    scripts/scale-services status [--dir DIR] [--base-port N]   (exit 1 when a part is down)
 
 Ports, from the base (default 7000): cluster nodes base+1..3 (TLS base+11..13, cluster bus
 base+21..23), Sentinel master/replica base+101/102 and sentinels base+111..113, the TLS Sentinel
@@ -315,6 +316,33 @@ pidfile = {d}/pid
     return url
 
 
+def status(lay: Layout) -> list[str]:
+    """The parts that do not answer."""
+    t = lay.tls_files()
+    auth = {"user": "mfa", "password": lay.password}
+    checks = {
+        "cluster": lambda: b"cluster_state:ok" in redis_cmd(lay.base + 1, "CLUSTER", "INFO",
+                                                            **auth),
+        "sentinel": lambda: all(_answers(lay.base + 111 + i, password=lay.sentinel_password)
+                                for i in range(SENTINELS)),
+        "sentinel-tls": lambda: all(_answers(lay.base + 211 + i,
+                                             password=lay.sentinel_password, tls=t)
+                                    for i in range(SENTINELS)),
+        "single-tls": lambda: _answers(lay.base + 31, tls=t, **auth),
+        "pgbouncer": lambda: socket.create_connection(("127.0.0.1", lay.base + 301),
+                                                      timeout=1).close() is None,
+    }
+    bad = []
+    for part, check in checks.items():
+        try:
+            ok = check()
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(part)
+    return bad
+
+
 def down(root: Path) -> None:
     """SIGTERM every process this script started under root (by its pidfile)."""
     for pidfile in sorted(root.rglob("pid")):
@@ -327,7 +355,7 @@ def down(root: Path) -> None:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scale-services")
-    ap.add_argument("action", choices=("up", "down", "urls"))
+    ap.add_argument("action", choices=("up", "down", "urls", "status"))
     ap.add_argument("parts", nargs="*", default=[], help=", ".join(PARTS))
     ap.add_argument("--dir", default=os.environ.get("MFA_SCALE_DIR", "/tmp/mfa-scale"))
     ap.add_argument("--base-port", type=int, default=int(os.environ.get("MFA_SCALE_BASE", 7000)))
@@ -345,6 +373,14 @@ def main(argv: list[str]) -> int:
     if args.action == "urls":
         print(urls_file.read_text() if urls_file.exists() else "{}")
         return 0
+    if args.action == "status":
+        if not root.exists():
+            print("scale-services: not started")
+            return 1
+        bad = status(Layout(root, args.base_port, args.down_after))
+        print(f"scale-services: {', '.join(bad)} do not answer" if bad else
+              "scale-services: everything answers")
+        return 1 if bad else 0
     _ensure_packages()
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
