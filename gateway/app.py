@@ -9,13 +9,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from gateway import drain
 from gateway.cors import cors
 from gateway.health import check_upstreams, metrics_listener, public_metrics_hidden
 from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
 from gateway.upstreams import replicas_of, send
+from shared import drain
 from shared.errors import NotFound, PayloadTooLarge
 from shared.settings import Settings
 from shared.web import READY_CHECKS, SETTINGS, base_app

@@ -60,6 +60,14 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+def require(what: str, probe: Any, errors: tuple[type[BaseException], ...]) -> None:
+    """Run the probe (a coroutine); when it raises one of `errors`, `what` is unavailable."""
+    try:
+        run_sync(probe)
+    except errors as e:
+        unavailable(f"{what} ({e.__class__.__name__})")
+
+
 @pytest.fixture(scope="session")
 def keys() -> dict[str, str]:
     """Test-only keys, made fresh for the run."""
@@ -116,10 +124,7 @@ def redis_url() -> Iterator[str]:
         finally:
             await r.aclose()
 
-    try:
-        run_sync(ping())
-    except (OSError, aioredis.ConnectionError) as e:
-        unavailable(f"Redis ({e.__class__.__name__})")
+    require("Redis", ping(), (OSError, aioredis.ConnectionError))
     yield REDIS_URL
     run_sync(clean())
 
@@ -157,10 +162,7 @@ def scale_redis(scale_urls: dict[str, str], form: str) -> str:
         finally:
             await store.close()
 
-    try:
-        run_sync(ping())
-    except (OSError, aioredis.RedisError, RedisClusterException) as e:
-        unavailable(f"Redis {form} ({e.__class__.__name__})")
+    require(f"Redis {form}", ping(), (OSError, aioredis.RedisError, RedisClusterException))
     return scale_urls[form]
 
 
@@ -172,10 +174,7 @@ def via_pgbouncer(scale_urls: dict[str, str], pg_url: str) -> str:
         conn = await asyncpg.connect(url, timeout=3, statement_cache_size=0)
         await conn.close()
 
-    try:
-        run_sync(ping())
-    except (OSError, asyncpg.PostgresError) as e:
-        unavailable(f"PgBouncer ({e.__class__.__name__})")
+    require("PgBouncer", ping(), (OSError, asyncpg.PostgresError))
     return url
 
 

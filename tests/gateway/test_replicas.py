@@ -5,10 +5,8 @@ no login is lost (in-flight ones finish there, new ones go to the other)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from gateway.routes import service_factories
 from gateway.upstreams import PENALTY_S, Replicas
 from shared.clock import SystemClock
 from tests.conftest import RUN_PREFIX, Ids, make_settings
-from tests.support.redis_server import free_port, wait_http_ok
+from tests.ops.gateway_proc import PartProcess
 
 AUTH = "/frontegg/identity/resources/auth/v1/user/mfa"
 WORKERS = 6
@@ -47,23 +45,12 @@ def test_a_bad_upstream_setting_is_refused(setting: str) -> None:
         Replicas.parse(setting)
 
 
-class TotpProcess:
+class TotpProcess(PartProcess):
     """`python -m services.totp` on a free port."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, **env, "MFA_PORT": str(self.port)}
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        """Start and wait until /readyz answers 200."""
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.totp", env=self._env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        proc = self.proc
-        await wait_http_ok(self.url + "/readyz", what="totp",
-                           alive=lambda: None if proc.returncode is None else "totp exited")
+        super().__init__(env, "services.totp")
+        self.url = self.base
 
     async def logins(self, http: aiohttp.ClientSession) -> int:
         """Successful TOTP verifications this process counted (its /metrics)."""
@@ -71,12 +58,6 @@ class TotpProcess:
             text = await r.text()
         found = re.search(r'mfa_verify_total\{factor="totp",outcome="success"\} (\S+)', text)
         return int(float(found.group(1))) if found else 0
-
-    async def stop(self) -> None:
-        """Kill it if it still runs."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 @pytest.fixture
@@ -89,11 +70,12 @@ async def two_totps(keys: dict[str, str], pg_url: str, redis_url: str,
            "MFA_INTERNAL_API_KEY": keys["MFA_INTERNAL_API_KEY"] * 2}
     procs = (TotpProcess(env), TotpProcess(env))
     try:
-        await asyncio.gather(*(p.start() for p in procs))
+        await asyncio.gather(*(p.start(stdout=asyncio.subprocess.DEVNULL,
+                                       stderr=asyncio.subprocess.DEVNULL) for p in procs))
         yield procs
     finally:
         for p in procs:
-            await p.stop()
+            await p.kill()
 
 
 async def one_login(http: aiohttp.ClientSession, gateway: str, session: str,
@@ -131,21 +113,22 @@ async def test_two_totp_replicas_share_the_load_and_a_sigterm_loses_no_login(
         assert (await a.logins(http), await b.logins(http)) == (10, 10)  # round-robin
 
         results: list[int] = []
-        stop = asyncio.Event()
+        stop, reached, target = asyncio.Event(), asyncio.Event(), [30]
 
         async def worker() -> None:
             while not stop.is_set():
                 results.append(await one_login(http, gateway, session_url, key))
+                if len(results) >= target[0]:
+                    reached.set()
 
         workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
-        while len(results) < 30:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(reached.wait(), 120)
         assert a.proc is not None
         a.proc.send_signal(signal.SIGTERM)  # mid-load
-        assert await asyncio.wait_for(a.proc.wait(), 30) == 0
-        after = len(results)
-        while len(results) < after + 30:
-            await asyncio.sleep(0.01)
+        assert await a.wait_exit() == 0
+        reached.clear()
+        target[0] = len(results) + 30
+        await asyncio.wait_for(reached.wait(), 120)
         stop.set()
         await asyncio.gather(*workers)
         assert results == [200] * len(results), sorted(set(results))
