@@ -1,6 +1,7 @@
 """Start and stop, on loopback ports, the scale-out stores the tests run against: a 3-master
-Redis Cluster, two Sentinel setups (1 master, 1 replica, 3 sentinels; one plain, one TLS), one TLS-only server
-and PgBouncer in transaction pooling mode. Standard library only (it runs before the venv exists).
+Redis Cluster, two Sentinel setups (1 master, 1 replica, 3 sentinels; one plain, one TLS), a
+TLS-only Redis and PgBouncer in transaction pooling mode. Standard library only (it runs
+before the venv exists).
 
     scripts/scale-services up   [--dir DIR] [--base-port N] [--down-after MS] [PART ...]
     scripts/scale-services down [--dir DIR]
@@ -8,12 +9,13 @@ and PgBouncer in transaction pooling mode. Standard library only (it runs before
     scripts/scale-services status [--dir DIR] [--base-port N]   (exit 1 when a part is down)
 
 Ports, from the base (default 7000): cluster nodes base+1..3 (TLS base+11..13, cluster bus
-base+21..23), Sentinel master/replica base+101/102 and sentinels base+111..113, the TLS Sentinel
-setup the same at base+201.., the TLS-only server base+31, PgBouncer base+301. Every data node has ACL user `mfa` (the
-`default` user is off) with a password made on first start in DIR/password; the sentinels
-require their own password (DIR/sentinel-password). TLS uses a self-signed certificate made
-with openssl in DIR/tls (also the client certificate: the servers require one). DIR/urls.json
-holds the MFA_REDIS_URL / MFA_DATABASE_URL of each. `up` is idempotent: what answers is left.
+base+21..23), Sentinel master/replica base+101/102 and sentinels base+111..113, the TLS
+Sentinel setup the same at base+201.., the TLS-only server base+31, PgBouncer base+301. Every
+data node has ACL user `mfa` (the `default` user is off) with a password made on first start
+in DIR/password; the sentinels require their own password (DIR/sentinel-password). TLS uses a
+self-signed certificate made with openssl in DIR/tls (also the client certificate: the
+servers require one). DIR/urls.json holds the MFA_REDIS_URL / MFA_DATABASE_URL of each. `up`
+is idempotent: what answers is left alone.
 """
 
 from __future__ import annotations
