@@ -30,6 +30,9 @@ class Policy:
     # Seconds within which a logged-in user must have passed MFA to add another factor (the
     # token's amr holds "mfa" and its auth_time is that fresh); 0: off, as on Frontegg.
     enrollRequiresMfaWithin: int = 0
+    # Our own: email the user when a factor is added or removed, a recovery code is used or a
+    # factor locks (with MFA_NOTIFICATIONS on for the deployment).
+    notifyUsers: bool = True
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -90,15 +93,17 @@ class PolicyRepository:
         self._clock = clock
 
     async def get(self, tenant_id: str) -> Policy:
-        """The tenant's effective policy."""
+        """The tenant's effective policy: the deployment default, the environment's stored
+        policy (tenant '', written by a vendor without frontegg-tenant-id) over it, the
+        tenant's over that; one round trip."""
         base = default_policy(self._settings)
-        row = await self._db.fetchrow(
-            "SELECT id, policy, created_at, updated_at FROM tenant_policies WHERE tenant_id = $1",
-            tenant_id)
-        if row is None:
-            return base
-        doc = json.loads(row["policy"])
-        return self._merge(base, doc, row["id"], _iso(row["created_at"]), _iso(row["updated_at"]))
+        rows = await self._db.fetch(
+            "SELECT tenant_id, id, policy, created_at, updated_at FROM tenant_policies "
+            "WHERE tenant_id IN ($1, '') ORDER BY tenant_id", tenant_id)
+        for row in rows:  # '' sorts first
+            base = self._merge(base, json.loads(row["policy"]), row["id"],
+                               _iso(row["created_at"]), _iso(row["updated_at"]))
+        return base
 
     def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,
                updated: str | None) -> Policy:
@@ -126,4 +131,4 @@ class PolicyRepository:
                 "VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id) DO UPDATE SET "
                 "policy = excluded.policy, updated_at = excluded.updated_at",
                 tenant_id, pid, json.dumps(doc), created, now)
-        return self._merge(default_policy(self._settings), doc, pid, _iso(created), _iso(now))
+        return await self.get(tenant_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from shared.audit import AuditEvent, AuditLog
 from shared.clock import Clock
 from shared.crypto import new_token, token_hash
 from shared.database import Database
@@ -10,9 +13,10 @@ from shared.database import Database
 class RememberedDevices:
     """Issue, check and revoke remember-device tokens."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog) -> None:
         self._db = db
         self._clock = clock
+        self._audit = audit
 
     async def issue(self, tenant_id: str, user_id: str, ttl: int) -> str:
         """A new token valid for ttl seconds."""
@@ -32,8 +36,12 @@ class RememberedDevices:
         return bool(row and row["tenant_id"] == tenant_id and row["user_id"] == user_id
                     and row["expires_at"] > self._clock.time())
 
-    async def revoke_all(self, tenant_id: str, user_id: str) -> int:
-        """Forget every remembered device of the user (their factors changed)."""
-        return await self._db.execute(
+    async def revoke_all(self, tenant_id: str, user_id: str,
+                         detail: dict[str, Any] | None = None) -> bool:
+        """Forget every remembered device of the user (their factors changed); when there
+        were any, audited (and raised as an outbox event) with the deletion, atomically."""
+        return await self._audit.with_change(
             "DELETE FROM remembered_devices WHERE tenant_id = $1 AND user_id = $2",
-            tenant_id, user_id)
+            (tenant_id, user_id),
+            AuditEvent(tenant_id, user_id, "remember", "remembered-revoke", "success",
+                       detail=detail or {}))

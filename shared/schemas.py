@@ -106,3 +106,12 @@ JSON_SCHEMA_RULES: dict[str, dict[str, Any]] = {
          "properties": {"mfaRequired": {"const": True}}},
     ]},
 }
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false only (marshmallow's Boolean also takes "yes", 1, "on")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -56,7 +56,9 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
     if not is_enrolled and policy.allows("AuthenticatorApp"):
         seed = new_seed()
         aad = pending_aad(tenant_id, user_id)
-        shown = {**vars(enrollment(seed, account=email, issuer=stores.settings.issuer_name))}
+        issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
+                                                  "serviceName", stores.settings.issuer_name)
+        shown = {**vars(enrollment(seed, account=email, issuer=issuer))}
         recovery = None
         if not await stores.recovery.has_code(tenant_id, user_id):
             # A user who still holds an unused code keeps it; a new one would never be stored.
@@ -65,8 +67,9 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
             shown["recoveryCode"] = code
         pending = PendingEnrollment(totp_seed=stores.cipher.encrypt(seed.encode(), aad),
                                     recovery_code=recovery)
+    lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
-                                            pending=pending, devices=devices)
+                                            pending=pending, devices=devices, lock_at=lock_at)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
             "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
             "userId": user_id, "userEmail": email}

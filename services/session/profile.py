@@ -70,8 +70,9 @@ async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
     view = await devices_of(stores, principal=p)
     if not enrolled(view):
         raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
+    lock_at = await stores.lockout.tenant_lock_at(p.tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=p.tenant_id, user_id=p.user_id,
-                                            email=p.email, purpose="stepup")
+                                            email=p.email, purpose="stepup", lock_at=lock_at)
     return {"mfaToken": token, "mfaEnrolled": True, "mfaDevices": view}
 
 
