@@ -235,6 +235,9 @@ def up_sentinel(lay: Layout, *, tls: bool) -> dict[str, str]:
                          listen(port) + _acl(lay) + ["masteruser mfa",
                                                      f"masterauth {lay.password}"] + extra)
             _wait(f"redis {port}", lambda p=port: _answers(p, **auth))  # type: ignore[arg-type]
+    _wait("the replica's link to its master",  # WAIT (one-time values) needs it up
+          lambda: b"master_link_status:up" in redis_cmd(replica, "INFO", "replication",
+                                                        **auth))  # type: ignore[arg-type]
     for port in sentinels:
         if _answers(port, **s_auth):  # type: ignore[arg-type]
             continue

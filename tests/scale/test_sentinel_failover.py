@@ -18,8 +18,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from shared.clock import FrozenClock
+from shared.ephemeral import Limits, RedisEphemeral
 from tests.conftest import Ids, Stack, make_settings, split_stack, unavailable
 from tests.totp.support import AUTH, code
 
@@ -122,3 +124,43 @@ async def test_logins_resume_after_a_sentinel_failover_and_no_token_is_reused(
         async with st.http.post(f"{st.url}/frontegg/identity{AUTH}/verify",
                                 json={"mfaToken": token, "value": code(st, seed, 1)}) as r:
             assert r.status == 401, await r.text()
+
+
+async def test_under_sentinel_each_consuming_write_waits_for_the_replica(
+        sentinel_setup: Any) -> None:
+    url, pidfile = sentinel_setup
+    master = int(pidfile.parent.name)
+    password = (pidfile.parents[2] / "password").read_text().strip()
+    admin = aioredis.Redis(port=master, username="mfa", password=password)
+    replica = aioredis.Redis(port=master + 1, username="mfa", password=password)
+    store = RedisEphemeral(url, prefix="wait-test:")
+    limits = Limits(session_max=5, delay_after=5, lock_at=50)
+
+    async def waits() -> int:
+        stats = await admin.info("commandstats")
+        return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+    async def one_of_each() -> None:
+        await store.put("mfa:{t}:s", {"expires_at": 4e9}, 60)  # not one-time: no WAIT
+        await store.reserve("lock:{t}:totp", "mfa:{t}:s", limits, now=1.0, count=False)
+        await store.reserve("lock:{t}:totp", "mfa:{t}:s", limits, now=1.0)
+        assert await store.settle("lock:{t}:totp", "mfa:{t}:s")
+        await store.put("code", {"c": 1}, 60)
+        assert await store.take("code") == {"c": 1}
+        await store.delete("marker")
+        assert await store.put_new("marker", {}, 60)
+        await store.incr("cap", 60)
+
+    try:
+        await one_of_each()  # loads the scripts (a first EVALSHA fails with NOSCRIPT)
+        before = await waits()
+        await one_of_each()
+        assert await waits() == before + 5  # reserve, settle, take, put_new, incr
+        # what the caller acted on is on the replica already (no sleep, no polling)
+        assert await replica.exists("wait-test:mfa:{t}:s", "wait-test:code") == 0
+        assert await replica.exists("wait-test:marker", "wait-test:cap") == 2
+    finally:
+        await store.flush_prefix()
+        await store.close()
+        await admin.aclose()
+        await replica.aclose()
