@@ -194,11 +194,18 @@ def up_cluster(lay: Layout) -> dict[str, str]:
 
     if state_ok():
         return urls
+    rejoin = False
     for i, (p, tp) in enumerate(zip(plain, tls_ports, strict=True)):
         if _answers(p, **auth):
             continue
         d = lay.root / "cluster" / str(p)
-        shutil.rmtree(d, ignore_errors=True)
+        if (d / "nodes.conf").exists() and any(
+                (lay.root / "cluster" / str(q) / "nodes.conf").exists() for q in plain
+                if q != p):
+            rejoin = True  # a node that stopped: it comes back with its slots
+            (d / "pid").unlink(missing_ok=True)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
         _start_redis(d, [f"port {p}", f"tls-port {tp}", f"tls-cert-file {t['cert']}",
                          f"tls-key-file {t['key']}", f"tls-ca-cert-file {t['cert']}",
                          "tls-auth-clients yes", "tls-cluster yes", "cluster-enabled yes",
@@ -206,11 +213,13 @@ def up_cluster(lay: Layout) -> dict[str, str]:
                          f"cluster-config-file {d}/nodes.conf", "cluster-node-timeout 2000",
                          *_acl(lay)])
         _wait(f"cluster node {p}", lambda p=p: _answers(p, **auth))
-    subprocess.run([str(_which("redis-cli")), "--tls", "--cacert", t["cert"], "--cert",
-                    t["cert"], "--key", t["key"], "--user", "mfa", "--pass", lay.password,
-                    "--cluster", "create", *(f"127.0.0.1:{p}" for p in tls_ports),
-                    "--cluster-replicas", "0", "--cluster-yes"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not rejoin:
+        subprocess.run([str(_which("redis-cli")), "--tls", "--cacert", t["cert"], "--cert",
+                        t["cert"], "--key", t["key"], "--user", "mfa", "--pass",
+                        lay.password, "--cluster", "create",
+                        *(f"127.0.0.1:{p}" for p in tls_ports), "--cluster-replicas", "0",
+                        "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait("the cluster (cluster_state:ok)", state_ok)
     return urls
 

@@ -7,11 +7,6 @@ the replica, shared.ephemeral.RedisEphemeral._durable). The Sentinel setup is th
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,45 +17,25 @@ import redis.asyncio as aioredis
 
 from shared.clock import FrozenClock
 from shared.ephemeral import Limits, RedisEphemeral
-from tests.conftest import Ids, Stack, make_settings, split_stack, unavailable
+from tests.conftest import Ids, Stack, make_settings, split_stack
+from tests.scale.support import Private, one_login
 from tests.totp.support import AUTH, code
 
-ROOT = Path(__file__).resolve().parents[2]
-RECOVERY_S = 20.0  # stated in the README; measured 2-5 s on a loaded 2-core machine
+RECOVERY_S = 20.0  # stated in the README; measured 3.5-4.3 s on a loaded 2-core machine
 BEFORE, AFTER = 5, 5  # logins before the kill, and after the first one that succeeds again
 DEADLINE_S = 120.0
-
-
-def free_base() -> int:
-    """A base port whose Sentinel ports (base+101.., scripts/scale_services.py) are free."""
-    for base in range(21000, 60000, 500):
-        ports = [base + 101, base + 102, *(base + 111 + i for i in range(3))]
-        try:
-            for p in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no free ports")
+MASTER = 101  # the master's port offset (scripts/scale_services.py)
 
 
 @pytest.fixture
 def sentinel_setup(tmp_path: Path) -> Any:
-    """Our own master, replica and three sentinels: (MFA_REDIS_URL, the master's pidfile)."""
-    base, d = free_base(), tmp_path / "scale"
-    script = ROOT / "scripts" / "scale-services"
-    args = ["--dir", str(d), "--base-port", str(base)]
+    """Our own master, replica and three sentinels calling a silent master down after 1 s."""
+    setup = Private(tmp_path / "scale", "sentinel")
+    urls = setup.up("--down-after", "1000")
     try:
-        subprocess.run([script, "up", "sentinel", *args, "--down-after", "1000"], check=True,
-                       capture_output=True, timeout=120)
-    except (subprocess.CalledProcessError, OSError) as e:
-        unavailable(f"a Sentinel setup ({e.__class__.__name__})")
-    urls = json.loads((d / "urls.json").read_text())
-    try:
-        yield urls["sentinel"], d / "sentinel" / str(base + 101) / "pid"
+        yield urls["sentinel"], setup
     finally:
-        subprocess.run([script, "down", *args], check=False, timeout=60)
+        setup.down()
 
 
 @pytest.fixture
@@ -73,33 +48,9 @@ async def sentinel_stack(sentinel_setup: Any, aiohttp_server: Any, keys: dict[st
         yield st
 
 
-async def one_login(st: Stack) -> tuple[str, str, Ids] | None:
-    """A new user's forced enrollment at login: (mfaToken, seed, ids), or None on a 5xx or
-    a session lost in the failover (the loop tries again)."""
-    ids = Ids()
-    body = {"userId": ids.user, "tenantId": ids.tenant, "email": ids.email}
-    h = {"Authorization": f"Bearer {st.settings.internal_api_key}"}
-    try:
-        async with st.http.post(st.session_url + "/internal/v1/mfa/sessions", json=body,
-                                headers=h) as r:
-            if r.status != 200:
-                assert r.status >= 500, await r.text()
-                return None
-            start = await r.json()
-        async with st.http.post(f"{st.url}/frontegg/identity{AUTH}/verify",
-                                json={"mfaToken": start["mfaToken"],
-                                      "value": code(st, start["secret"])}) as r:
-            if r.status != 200:
-                assert r.status >= 500 or r.status == 401, await r.text()
-                return None
-    except aiohttp.ClientError:
-        return None
-    return start["mfaToken"], start["secret"], ids
-
-
 async def test_logins_resume_after_a_sentinel_failover_and_no_token_is_reused(
         sentinel_stack: Stack, sentinel_setup: Any) -> None:
-    st, pidfile = sentinel_stack, sentinel_setup[1]
+    st, setup = sentinel_stack, sentinel_setup[1]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_S
     done: list[tuple[str, str, Ids]] = []
@@ -107,7 +58,7 @@ async def test_logins_resume_after_a_sentinel_failover_and_no_token_is_reused(
     while after < AFTER:
         assert loop.time() < deadline, f"logins did not resume: {len(done)} done"
         if len(done) == BEFORE and not killed_at:
-            os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the master, mid-loop
+            setup.kill(MASTER)  # the master, mid-loop
             killed_at = loop.time()
         result = await one_login(st)
         if result is None:
@@ -128,9 +79,8 @@ async def test_logins_resume_after_a_sentinel_failover_and_no_token_is_reused(
 
 async def test_under_sentinel_each_consuming_write_waits_for_the_replica(
         sentinel_setup: Any) -> None:
-    url, pidfile = sentinel_setup
-    master = int(pidfile.parent.name)
-    password = (pidfile.parents[2] / "password").read_text().strip()
+    url, setup = sentinel_setup
+    master, password = setup.base + MASTER, setup.password()
     admin = aioredis.Redis(port=master, username="mfa", password=password)
     replica = aioredis.Redis(port=master + 1, username="mfa", password=password)
     store = RedisEphemeral(url, prefix="wait-test:")
