@@ -4,8 +4,9 @@ Requests go round-robin over a service's replicas. A request is sent to another 
 when it cannot have reached the first: the connection could not be made (refused, no route,
 a name that does not resolve). Anything else (a connect that timed out, a reset, a timeout,
 an answer) is the request's outcome, retried by nobody: a verify may have consumed its
-mfaToken. A replica that refused is tried last for `PENALTY_S`, so a stopped one costs one refused connect, not one per
-request. The order is decided per request, so no lock is needed (one event loop)."""
+mfaToken. A replica that refused is tried last for `PENALTY_S`, so a stopped one costs one
+refused connect, not one per request. The order is decided per request, so no lock is needed
+(one event loop)."""
 
 from __future__ import annotations
 
