@@ -5,7 +5,10 @@ One HTTPRoute per service: a rule whose PathPrefix matches are the service's pre
 are, then one rule per prefix under the mount prefix that strips it (URLRewrite
 ReplacePrefixMatch), as the Python gateway does. Gateway API's PathPrefix matches whole path
 segments and the longest matching path wins across routes, which is `routes.match`'s rule.
-`/internal` is never routed. Rendered into the component by
+`/internal` is never routed. A `{}` (one path segment, e.g. a user id) cannot be written as a
+PathPrefix and a rewrite needs one, so such a prefix is matched by its static part before the
+`{}`: longer prefixes (other routes) still win, and a path only that rule catches gets the
+service's own 404 envelope instead of the gateway's. Rendered into the component by
 
     python -m gateway.httproute > deploy/k8s/components/gateway-api/httproutes.yaml
 
@@ -35,9 +38,14 @@ def _backend(service: str) -> list[dict[str, Any]]:
     return [{"name": service, "port": PORT}]
 
 
+def static_prefix(prefix: str) -> str:
+    """A route table prefix as a PathPrefix: up to the first `{}` segment."""
+    return prefix.split("{}", 1)[0].rstrip("/") or "/"
+
+
 def http_route(service: str, mount_prefix: str = MOUNT_PREFIX) -> dict[str, Any]:
     """The HTTPRoute of one service (its prefixes from the route table)."""
-    prefixes = [p for p, s in ROUTES if s == service]
+    prefixes = list(dict.fromkeys(static_prefix(p) for p, s in ROUTES if s == service))
     rules: list[dict[str, Any]] = [
         {"matches": [_prefix(p) for p in prefixes], "backendRefs": _backend(service)}]
     if mount_prefix:
