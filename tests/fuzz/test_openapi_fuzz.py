@@ -101,9 +101,23 @@ class Fuzzer:
 
 
     def mfa_token(self) -> str:
-        """A fresh MFA session for the fuzz user (forced enrollment: no factor yet)."""
+        """A fresh MFA session for the fuzz user (forced enrollment: no factor yet). The fuzz
+        may have saved a policy that lets the user in without MFA (PUT/POST mfa-policy with
+        DontForce, a strategy switched off): then the tenant's policy is set back first."""
         body = {"userId": USER, "tenantId": TENANT, "email": f"{USER}@example.test"}
-        return str(_internal(self.split, "/internal/v1/mfa/sessions", body)["mfaToken"])
+        started = _internal(self.split, "/internal/v1/mfa/sessions", body)
+        if "mfaToken" not in started:
+            _force_mfa(self.split)
+            started = _internal(self.split, "/internal/v1/mfa/sessions", body)
+        return str(started["mfaToken"])
+
+
+def _force_mfa(split: SplitProcesses) -> None:
+    """The fuzz tenant's policy: MFA forced, every strategy on."""
+    _internal(split, "/resources/configurations/v1/mfa-policy",
+              {"enforceMFAType": "Force",
+               "strategies": ["AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform",
+                              "SMS", "EmailCode"]}, **{"frontegg-tenant-id": TENANT})
 
 
 def _fuzz(fuzzer: Fuzzer, operation: Any) -> None:
@@ -122,9 +136,7 @@ def _fuzz(fuzzer: Fuzzer, operation: Any) -> None:
 
 def test_fuzz_every_public_route(split: SplitProcesses, keys: dict[str, str]) -> None:
     doc = requests.get(split.urls["gateway"] + "/openapi.json", timeout=30).json()
-    _internal(split, "/resources/configurations/v1/mfa-policy",
-              {"strategies": ["AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform",
-                              "SMS", "EmailCode"]}, **{"frontegg-tenant-id": TENANT})
+    _force_mfa(split)
     schema = schemathesis.openapi.from_dict(strict_responses(doc))
     fuzzer = Fuzzer(split, keys)
     failures: dict[str, str] = {}
