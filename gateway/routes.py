@@ -26,6 +26,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/users/v1/mfa/webauthn", "webauthn"),
     ("/mfa-demo/webauthn", "webauthn"),  # demo page, off unless MFA_WEBAUTHN_DEMO=true
     ("/resources/auth/v1/user/mfa/recover", "session"),
+    ("/resources/auth/v1/user/mfa/recovery-codes", "session"),
+    ("/resources/users/v1/mfa/recovery-codes", "session"),
     ("/resources/auth/v1/user/step-up", "session"),
     ("/resources/users/v1/mfa/devices", "session"),
     ("/resources/configurations/v1/mfa-policy", "session"),

@@ -37,7 +37,7 @@ from shared.stores import Stores
 from shared.tokens import Principal
 
 AMR = {"totp": ["mfa", "otp"], "sms": ["mfa", "sms"], "email": ["mfa", "otp"],
-       "webauthn": ["mfa", "hwk"]}
+       "webauthn": ["mfa", "hwk"], "recovery": ["mfa", "rec"]}
 
 
 class InvalidMfaToken(Unauthorized):
@@ -249,10 +249,13 @@ class RecentMfaRequired(Forbidden):
     default_message = "Adding a factor needs a recent MFA: step up first"
 
 
-async def require_recent_mfa(stores: Stores, principal: Principal) -> None:
-    """403 unless the token proves an MFA within the tenant's `enrollRequiresMfaWithin`
-    (0: no requirement), so a stolen password-only session cannot add the thief's factor."""
-    within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
+async def require_recent_mfa(stores: Stores, principal: Principal, *,
+                             within: int | None = None) -> None:
+    """403 unless the token proves an MFA within `within` seconds, by default the tenant's
+    `enrollRequiresMfaWithin` (0: no requirement), so a stolen password-only session cannot
+    add the thief's factor."""
+    if within is None:
+        within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
     if within <= 0:
         return
     claims = principal.claims
@@ -297,12 +300,18 @@ def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
 async def after_enrollment(stores: Stores, *, tenant_id: str, user_id: str, email: str,
                            factor: str, device_id: str,
                            pending_recovery: str | None = None) -> str | None:
-    """A new factor: audit it, revoke remembered devices, and hand out the recovery code if
-    this is the user's first. Returns the recovery code to show once, or None."""
+    """A new factor: audit it, revoke remembered devices, and hand out the recovery code.
+    A forced enrollment (mid-login, `pending_recovery` from the session start) always makes
+    its code the user's one code, replacing an unused old one: the login box shows the code
+    after every forced enrollment. Otherwise only a user without a code gets one. Returns the
+    recovery code to show once, or None."""
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
                               action="enroll", outcome="success", device_id=device_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
-    return await stores.recovery.issue_if_missing(tenant_id, user_id, email, pending_recovery)
+    if pending_recovery:
+        await stores.recovery.replace(tenant_id, user_id, email, pending_recovery)
+        return pending_recovery
+    return await stores.recovery.issue_if_missing(tenant_id, user_id, email)
 
 
 async def after_removal(stores: Stores, *, tenant_id: str, user_id: str, factor: str,

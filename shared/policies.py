@@ -30,6 +30,11 @@ class Policy:
     # Seconds within which a logged-in user must have passed MFA to add another factor (the
     # token's amr holds "mfa" and its auth_time is that fresh); 0: off, as on Frontegg.
     enrollRequiresMfaWithin: int = 0
+    # Seconds within which a user must have passed MFA to regenerate their recovery-code set.
+    recoveryCodesRequireMfaWithin: int = 600
+    # /mfa/recover with a code of the set that leaves codes over keeps the user's devices
+    # (false: Frontegg's behaviour, every recovery removes them).
+    recoverKeepsDevices: bool = False
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -75,7 +80,8 @@ def default_policy(settings: Settings) -> Policy:
     )
 
 
-def _iso(t: float) -> str:
+def iso_time(t: float) -> str:
+    """Unix seconds as ISO 8601 UTC with a Z."""
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
@@ -98,7 +104,8 @@ class PolicyRepository:
         if row is None:
             return base
         doc = json.loads(row["policy"])
-        return self._merge(base, doc, row["id"], _iso(row["created_at"]), _iso(row["updated_at"]))
+        return self._merge(base, doc, row["id"], iso_time(row["created_at"]),
+                           iso_time(row["updated_at"]))
 
     def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,
                updated: str | None) -> Policy:
@@ -126,4 +133,5 @@ class PolicyRepository:
                 "VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id) DO UPDATE SET "
                 "policy = excluded.policy, updated_at = excluded.updated_at",
                 tenant_id, pid, json.dumps(doc), created, now)
-        return self._merge(default_policy(self._settings), doc, pid, _iso(created), _iso(now))
+        return self._merge(default_policy(self._settings), doc, pid, iso_time(created),
+                           iso_time(now))

@@ -26,6 +26,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/resources/users/v1/mfa/devices", handlers.devices)
     r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
     r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
+    r.add_get("/resources/users/v1/mfa/recovery-codes", handlers.recovery_codes_left)
+    r.add_post("/resources/users/v1/mfa/recovery-codes", handlers.regenerate_recovery_codes)
+    r.add_post("/resources/auth/v1/user/mfa/recovery-codes/verify",
+               handlers.recovery_code_login)
     r.add_get("/.well-known/jwks.json", handlers.jwks)
 
 

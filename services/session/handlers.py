@@ -7,7 +7,7 @@ from aiohttp import web
 from services.session import login, profile, schemas
 from shared import access
 from shared.schemas import Empty, LoginResponse, MfaDevices
-from shared.web import api, client_ip, json_ok, read_body, stores_of
+from shared.web import api, client_ip, json_ok, login_response, read_body, stores_of
 
 
 @api(request=schemas.StartSession, response=LoginResponse, auth="internal")
@@ -92,3 +92,29 @@ async def recover(request: web.Request) -> web.Response:
 async def jwks(request: web.Request) -> web.Response:
     """GET /.well-known/jwks.json: the keys that verify issued access tokens."""
     return json_ok(stores_of(request).tokens.jwks())
+
+
+@api(response=schemas.RecoveryCodeSet, auth="bearer")
+async def regenerate_recovery_codes(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/recovery-codes: a new set of 10 (a recent MFA needed)."""
+    return json_ok(await profile.regenerate_recovery_codes(stores_of(request),
+                                                           principal=access.principal(request)))
+
+
+@api(response=schemas.RecoveryCodesLeft, auth="bearer")
+async def recovery_codes_left(request: web.Request) -> web.Response:
+    """GET /resources/users/v1/mfa/recovery-codes: how many are left."""
+    return json_ok(await profile.recovery_codes_left(stores_of(request),
+                                                     principal=access.principal(request)))
+
+
+@api(request=schemas.RecoveryLogin, response=LoginResponse, auth="mfaToken",
+     attempt="recovery")
+async def recovery_code_login(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/user/mfa/recovery-codes/verify: a code of the set mid-login."""
+    body = await read_body(request)
+    stores = stores_of(request)
+    result = await login.login_with_code(stores, attempt=access.attempt(request),
+                                         code=body["recoveryCode"],
+                                         remember=bool(body["rememberDevice"]))
+    return login_response(result, stores.settings)

@@ -8,8 +8,9 @@ from typing import Any
 from shared.access import TenantCaller
 from shared.devices import Device
 from shared.errors import BadRequest, Forbidden
-from shared.flow import login_body
-from shared.policies import Policy, default_policy
+from shared.flow import login_body, require_recent_mfa
+from shared.policies import Policy, default_policy, iso_time
+from shared.recovery import SET_SIZE
 from shared.settings import STRATEGIES
 from shared.stores import Stores
 from shared.tokens import MFA_ACR, Principal
@@ -102,3 +103,24 @@ async def strategies(stores: Stores, *, tenant_id: str | None) -> dict[str, Any]
     policy = (await stores.policies.get(tenant_id)) if tenant_id \
         else default_policy(stores.settings)
     return {"strategies": [{"strategy": s, "isActive": policy.allows(s)} for s in STRATEGIES]}
+
+
+async def regenerate_recovery_codes(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """A new set of recovery codes for an enrolled user who passed MFA within the tenant's
+    `recoveryCodesRequireMfaWithin`; the old set stops working."""
+    p = principal
+    policy = await stores.policies.get(p.tenant_id)
+    await require_recent_mfa(stores, p, within=policy.recoveryCodesRequireMfaWithin)
+    if not enrolled(await devices_of(stores, principal=p)):
+        raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
+    codes = await stores.recovery_sets.regenerate(p.tenant_id, p.user_id, p.email)
+    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="recovery",
+                              action="regenerate", outcome="success",
+                              detail={"codes": len(codes)})
+    return {"recoveryCodes": codes}
+
+
+async def recovery_codes_left(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """How many codes of the user's set are unused, never the codes."""
+    n, at = await stores.recovery_sets.remaining(principal.tenant_id, principal.user_id)
+    return {"remaining": n, "total": SET_SIZE, "createdAt": iso_time(at) if at else None}

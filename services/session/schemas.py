@@ -47,6 +47,9 @@ class PolicyBody(Schema):
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(strict=True,
                                              validate=validate.Range(min=0, max=86400))
+    recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
+                                                   validate=validate.Range(min=60, max=86400))
+    recoverKeepsDevices = fields.Boolean()
 
 
 class StepUp(Schema):
@@ -83,6 +86,9 @@ class PolicyOut(Schema):
     userVerification = fields.String(required=True, validate=validate.OneOf(
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
+    recoveryCodesRequireMfaWithin = fields.Integer(required=True,
+                                                   validate=validate.Range(min=60))
+    recoverKeepsDevices = fields.Boolean(required=True)
     createdAt = fields.String(required=True, allow_none=True)
     updatedAt = fields.String(required=True, allow_none=True)
 
@@ -118,3 +124,26 @@ class Jwks(Schema):
     """A JSON Web Key Set: the active key and the previous ones still trusted."""
 
     keys = fields.List(fields.Nested(Jwk), required=True)
+
+
+class RecoveryCodeSet(Schema):
+    """A new recovery-code set, shown once."""
+
+    recoveryCodes = fields.List(fields.String(), required=True, metadata={
+        "description": "10 single-use codes; the previous set no longer works"})
+
+
+class RecoveryCodesLeft(Schema):
+    """How many codes of the set are unused (never the codes)."""
+
+    remaining = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    createdAt = fields.String(required=True, allow_none=True)
+
+
+class RecoveryLogin(Schema):
+    """Mid-login proof with a code of the set: {mfaToken, recoveryCode, rememberDevice?}."""
+
+    mfaToken = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    rememberDevice = fields.Boolean(load_default=False, allow_none=True)

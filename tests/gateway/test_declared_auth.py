@@ -49,7 +49,8 @@ async def test_every_bearer_route_refuses_a_request_without_a_token(stack: Stack
 async def test_every_mfa_token_route_refuses_an_unknown_token(stack: Stack, ids: Ids) -> None:
     """A well-formed body with a token that names no session: 401 before anything runs."""
     bodies = {"value": "123456", "token": "123456", "otcToken": "x" * 43, "code": "123456",
-              "phoneNumber": "+12015550123", "webauthnToken": "x" * 43}
+              "phoneNumber": "+12015550123", "webauthnToken": "x" * 43,
+              "recoveryCode": "AAAAA-BBBBB-CCCCC-DDDDD"}
     checked = 0
     for _, method, path, handler in ROUTES:
         meta = handler.__api__  # type: ignore[attr-defined]

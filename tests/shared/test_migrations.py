@@ -15,7 +15,8 @@ from shared.database import Database, connect
 from shared.migrate import applied_versions, load_migrations, migrate
 from tests.conftest import PG_ADMIN, pg_admin, run_sync
 
-TABLES = {"mfa_devices", "mfa_users", "remembered_devices", "tenant_policies", "audit_events"}
+TABLES = {"mfa_devices", "mfa_users", "remembered_devices", "tenant_policies", "audit_events",
+          "recovery_codes"}
 
 
 @pytest.fixture
