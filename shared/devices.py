@@ -86,6 +86,12 @@ class DeviceRepository:
             d.id, d.tenant_id, d.user_id, d.kind, d.name, json.dumps(d.data), d.secret, d.lookup,
             d.last_step, d.sign_count, d.created_at, d.last_used_at)
 
+    async def rename(self, tenant_id: str, user_id: str, device_id: str, name: str) -> bool:
+        """Set the user's name for one of their devices; False when it is not theirs."""
+        return await self._db.execute(
+            "UPDATE mfa_devices SET name = $4 WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+            device_id, tenant_id, user_id, name) == 1
+
     async def delete(self, tenant_id: str, user_id: str, device_id: str) -> bool:
         """Remove one of the user's devices."""
         return await self._db.execute(

@@ -24,6 +24,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_patch("/resources/configurations/v1/mfa-policy", handlers.patch_policy)
     r.add_get("/resources/configurations/v1/mfa/strategies", handlers.strategies)
     r.add_get("/resources/users/v1/mfa/devices", handlers.devices)
+    r.add_patch("/resources/users/v1/mfa/devices/{deviceId}", handlers.rename_device)
     r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
     r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
     r.add_get("/resources/users/v1/mfa/recovery-codes", handlers.recovery_codes_left)

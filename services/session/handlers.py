@@ -68,7 +68,17 @@ async def strategies(request: web.Request) -> web.Response:
 async def devices(request: web.Request) -> web.Response:
     """GET /resources/users/v1/mfa/devices."""
     return json_ok(await profile.devices_of(stores_of(request),
-                                            principal=access.principal(request)))
+                                            principal=access.principal(request),
+                                            described=True))
+
+
+@api(request=schemas.RenameDevice, response=schemas.RenamedDevice, auth="bearer")
+async def rename_device(request: web.Request) -> web.Response:
+    """PATCH /resources/users/v1/mfa/devices/{deviceId} {name}: the user names a device."""
+    body = await read_body(request)
+    return json_ok(await profile.rename_device(
+        stores_of(request), principal=access.principal(request),
+        device_id=request.match_info["deviceId"], name=body["name"].strip()))
 
 
 @api(request=schemas.StepUp, response=LoginResponse, auth="bearer")

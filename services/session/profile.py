@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.access import TenantCaller
 from shared.devices import Device
-from shared.errors import BadRequest, Forbidden
+from shared.errors import BadRequest, Forbidden, NotFound
 from shared.flow import login_body, require_recent_mfa
 from shared.policies import Policy, default_policy, iso_time
 from shared.recovery import SET_SIZE
@@ -18,18 +18,35 @@ from shared.tokens import MFA_ACR, Principal
 NOT_ENROLLED = "MFA is not enrolled"
 
 
-def mfa_devices(devices: list[Device], email: str, policy: Policy) -> dict[str, list[Any]]:
-    """Frontegg's mfaDevices: always all four arrays."""
+_ARRAYS = {"totp": "authenticators", "sms": "phones", "webauthn": "webauthn"}
+
+
+def device_name(d: Device) -> str:
+    """The name the user gave the device, else one from its kind."""
+    if d.name:
+        return d.name
+    if d.kind == "sms":
+        return f"Phone {d.data.get('phoneMasked', '')}".strip()
+    return "Authenticator app" if d.kind == "totp" else "Security key"
+
+
+def mfa_devices(devices: list[Device], email: str, policy: Policy, *,
+                described: bool = False) -> dict[str, list[Any]]:
+    """Frontegg's mfaDevices: always all four arrays; `described` adds our name, createdAt
+    and lastUsedAt beside Frontegg's fields (the logged-in device list only)."""
     out: dict[str, list[Any]] = {"webauthn": [], "phones": [], "authenticators": [], "emails": []}
     for d in devices:
-        if d.kind == "totp":
-            out["authenticators"].append({"id": d.id})
-        elif d.kind == "sms":
-            out["phones"].append({"id": d.id, "phoneNumber": d.data.get("phoneMasked", "")})
+        if d.kind not in _ARRAYS:
+            continue
+        item: dict[str, Any] = {"id": d.id}
+        if d.kind == "sms":
+            item["phoneNumber"] = d.data.get("phoneMasked", "")
         elif d.kind == "webauthn":
-            out["webauthn"].append({"id": d.id, "deviceType": d.data.get("deviceType",
-                                                                         "CrossPlatform"),
-                                    "name": d.name})
+            item.update(deviceType=d.data.get("deviceType", "CrossPlatform"), name=d.name)
+        if described:
+            item.update(name=device_name(d), createdAt=iso_time(d.created_at),
+                        lastUsedAt=iso_time(d.last_used_at) if d.last_used_at else None)
+        out[_ARRAYS[d.kind]].append(item)
     if email and policy.allows("EmailCode"):
         out["emails"].append({"email": email})
     return out
@@ -40,12 +57,31 @@ def enrolled(view: dict[str, list[Any]]) -> bool:
     return any(view[k] for k in ("webauthn", "phones", "authenticators", "emails"))
 
 
-async def devices_of(stores: Stores, *, principal: Principal) -> dict[str, list[Any]]:
+async def devices_of(stores: Stores, *, principal: Principal,
+                     described: bool = False) -> dict[str, list[Any]]:
     """The logged-in user's devices, as the four arrays."""
     p = principal
     policy = await stores.policies.get(p.tenant_id)
     return mfa_devices(await stores.devices.list_for_user(p.tenant_id, p.user_id), p.email,
-                       policy)
+                       policy, described=described)
+
+
+class UnknownDevice(NotFound):
+    """Not a device of this user (another user's device looks the same)."""
+
+    code = "ER-MFA-UNKNOWN-DEVICE"
+    default_message = "Unknown device"
+
+
+async def rename_device(stores: Stores, *, principal: Principal, device_id: str,
+                        name: str) -> dict[str, Any]:
+    """Give one of the user's devices a name of their choosing."""
+    p = principal
+    if not await stores.devices.rename(p.tenant_id, p.user_id, device_id, name):
+        raise UnknownDevice()
+    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="device",
+                              action="rename", outcome="success", device_id=device_id)
+    return {"id": device_id, "name": name}
 
 
 def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:

@@ -147,3 +147,21 @@ class RecoveryLogin(Schema):
     mfaToken = fields.String(required=True, validate=validate.Length(min=1, max=300))
     recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
     rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+
+
+def _printable(value: str) -> None:
+    if not value.strip() or any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in value):
+        raise ValidationError("A name needs a visible character and no control characters")
+
+
+class RenameDevice(Schema):
+    """A device's new name."""
+
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), _printable])
+
+
+class RenamedDevice(Schema):
+    """The device's id and its new name."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)

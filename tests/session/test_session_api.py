@@ -136,7 +136,9 @@ async def test_devices_lists_four_arrays_and_email_when_allowed(stack: Stack, id
     d = await enroll_totp_device(stack, ids)
     await stack.set_policy(ids, strategies=["AuthenticatorApp", "EmailCode"])
     body = await stack.get("/resources/users/v1/mfa/devices", token=stack.user_token(ids))
-    assert body == {"webauthn": [], "phones": [], "authenticators": [{"id": d.id}],
+    listed = {"id": d.id, "name": "Authenticator app", "lastUsedAt": None,
+              "createdAt": body["authenticators"][0]["createdAt"]}
+    assert body == {"webauthn": [], "phones": [], "authenticators": [listed],
                     "emails": [{"email": ids.email}]}
 
 
