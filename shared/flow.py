@@ -158,6 +158,7 @@ class Attempt:
                                   and self.session_failures >= limits.session_max}
         if getattr(error, "reason", None):
             detail["reason"] = error.reason  # type: ignore[attr-defined]
+        detail.update(getattr(error, "audit_detail", {}))  # e.g. a TOTP clock offset
         await self.stores.audit.record(
             tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
             action="lockout" if locked else "failure", outcome="refused",

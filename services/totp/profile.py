@@ -7,7 +7,13 @@ from __future__ import annotations
 from services.totp.config import TotpConfig
 from services.totp.login import NoEnrollment
 from services.totp.otp import DIGITS, match_step, normalise_code, totp_for
-from services.totp.proof import find_proof, spend, totp_devices
+from services.totp.proof import (
+    find_proof,
+    spend,
+    totp_devices,
+    wrong_code,
+    wrong_enrollment_code,
+)
 from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
 from shared.challenges import InvalidChallenge
 from shared.devices import Device
@@ -46,7 +52,7 @@ async def enroll(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, email: st
     step = match_step(totp_for(seed), normalise_code(code), for_time=stores.clock.now(),
                       window=cfg.window)
     if step is None:
-        raise InvalidChallenge()
+        raise wrong_enrollment_code(stores, cfg, seed, code)
     if not await pending.take_for_user(t, u, envelope):
         raise ReplayedProof()
     device = await add_device(stores, tenant_id=t, user_id=u, seed=seed, step=step)
@@ -83,7 +89,7 @@ async def _disable_by_code(stores: Stores, cfg: TotpConfig, attempt: Attempt,
                            devices: list[Device], code: str) -> None:
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
-        raise InvalidChallenge()
+        raise wrong_code(stores, cfg, devices, code)
     attempt.device_id = proof.device.id
     if not await spend(stores, proof, attempt.event()):
         raise ReplayedProof()
