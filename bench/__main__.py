@@ -3,16 +3,21 @@
 Starts a bare aiohttp handler, the session and totp services and two gateways (one in front of
 the services, one in front of the bare handler) as subprocesses on loopback, on a fresh
 Postgres database and Redis; pre-enrolls users; then measures each scenario at a few
-concurrency levels with a load generator in its own process. Prints req/s and p50/p99.
+concurrency levels with a load generator in its own process. Prints req/s, its share of the
+hop's req/s at the same concurrency, p50/p99 and CPU per request; also a verify straight to the
+totp service (what the gateway hop costs) and one through a gateway in front of several totp
+processes (what a second replica adds); writes the rows as JSON under var/bench/.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,21 +53,35 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
 
 
-def row(label: str, conns: int, r: dict[str, Any], cpu: dict[str, float]) -> str:
-    """One line of the table: throughput, latency, and each process's CPU per request."""
+def row(label: str, conns: int, r: dict[str, Any], cpu: dict[str, float],
+        hop: float | None) -> str:
+    """One line of the table: throughput, its share of the hop's at the same concurrency,
+    latency, and each process's CPU per request."""
     note = f"  ({r['first_error']})" if r["errors"] else ""
     short = "  (ran out of pre-made sessions)" if r["seconds"] < 0.9 * ARGS.duration else ""
     per = " ".join(f"{k} {v:.2f}" for k, v in cpu.items())
-    return (f"{label:<40}{conns:>6}{r['rps']:>9,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+    ratio = f"{100 * r['rps'] / hop:>6.0f}%" if hop else f"{'':>7}"
+    return (f"{label:<44}{conns:>6}{r['rps']:>9,.0f}{ratio}{r['p50']:>9.2f}{r['p99']:>9.2f}"
             f"{r['errors']:>7}   {per}{note}{short}")
 
 
-PLAN = [("bare aiohttp JSON handler (ceiling)", "post", "bare", ["bare"]),
-        ("gateway -> bare handler (the hop)", "post", "hop", ["hop", "bare"]),
-        ("TOTP verify (/user/mfa/verify)", "verify", "gw",
-         ["gw", "totp", "redis", "postgres"]),
-        ("TOTP login (session start + verify)", "login", "gw",
-         ["gw", "session", "totp", "redis", "postgres"])]
+HOP = "gateway -> bare handler (the hop)"
+VERIFY_ROW = "TOTP verify (/user/mfa/verify)"
+
+
+def plan() -> list[tuple[str, str, str, list[str]]]:
+    """(label, kind, target, processes whose CPU counts) for every row, in order."""
+    rows = [("bare aiohttp JSON handler (ceiling)", "post", "bare", ["bare"]),
+            (HOP, "post", "hop", ["hop", "bare"]),
+            (VERIFY_ROW, "verify", "gw", ["gw", "totp", "redis", "postgres"]),
+            ("TOTP verify straight to totp (no gateway)", "direct", "totp",
+             ["totp", "redis", "postgres"])]
+    if ARGS.totp_procs > 1:
+        rows.append((f"TOTP verify, {ARGS.totp_procs} totp processes", "verify", "gw-n",
+                     ["gw-n", "totp-n", "redis", "postgres"]))
+    rows.append(("TOTP login (session start + verify)", "login", "gw",
+                 ["gw", "session", "totp", "redis", "postgres"]))
+    return rows
 
 
 class CpuMeter:
@@ -73,7 +92,7 @@ class CpuMeter:
 
     async def sample(self) -> dict[str, dict[int, float]]:
         """name -> {pid: cpu seconds}."""
-        pids = {k: [v] for k, v in self._procs.pids.items()}
+        pids = dict(self._procs.pids)
         pids.update(await store_pids(self._settings.database_url, self._settings.redis_url))
         return {k: {p: cpu_seconds(p) for p in v} for k, v in pids.items()}
 
@@ -89,20 +108,73 @@ class CpuMeter:
 
 
 async def scenarios(urls: dict[str, str], settings: Settings, meter: CpuMeter,
-                    pools: dict[str, list[Any]]) -> None:
-    """Every scenario at every concurrency level, printed as it completes."""
+                    pools: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every scenario at every concurrency level, printed as it completes; the rows."""
     base = {"duration": ARGS.duration, "warmup": ARGS.warmup, "seed": data.SEED,
             "internal_key": settings.internal_api_key, "path": VERIFY_PATH,
             "body": {"mfaToken": "x" * 43, "value": "123456"}}
-    for label, kind, target, parts in PLAN:
+    out: list[dict[str, Any]] = []
+    hop: dict[int, float] = {}
+    for label, kind, target, parts in plan():
         for conns in ARGS.levels:
-            pool = pools.get(kind, [])
+            pool = pools["verify" if kind == "direct" else kind] if kind != "post" else []
+            spec = {**base, "kind": "verify" if kind == "direct" else kind,
+                    "base": urls[target], "concurrency": conns, "items": pool}
+            if kind == "direct":  # the service's own path: no gateway, no mount prefix
+                spec["verify_path"] = VERIFY_PATH.removeprefix(settings.mount_prefix)
             before = await meter.sample()
-            r = await measure({**base, "kind": kind, "base": urls[target],
-                               "concurrency": conns, "items": pool})
+            r = await measure(spec)
             cpu = meter.per_request(before, await meter.sample(), parts, r["done"])
             del pool[:r["used"]]
-            print(row(label, conns, r, cpu), flush=True)
+            if label == HOP:
+                hop[conns] = r["rps"]
+            print(row(label, conns, r, cpu, hop.get(conns)), flush=True)
+            out.append({"row": label, "conns": conns, "rps": r["rps"], "p50_ms": r["p50"],
+                        "p99_ms": r["p99"], "errors": r["errors"], "seconds": r["seconds"],
+                        "of_hop": round(r["rps"] / hop[conns], 3) if conns in hop else None,
+                        "cpu_ms": {k: round(v, 3) for k, v in cpu.items()},
+                        "server_cpu_ms": round(sum(cpu.values()), 3)})
+    return out
+
+
+def goals(rows: list[dict[str, Any]]) -> list[str]:
+    """The performance issue's goals, read off this run's verify rows."""
+    verify = {r["conns"]: r for r in rows if r["row"] == VERIFY_ROW}
+    lines = []
+    for conns in (16, 64):
+        if conns in verify and verify[conns]["of_hop"] is not None:
+            lines.append(f"verify at {conns} conns: {100 * verify[conns]['of_hop']:.0f}% of the "
+                         "hop's req/s (goal >= 40%)")
+    if 16 in verify:
+        lines.append(f"server CPU per verify at 16 conns: {verify[16]['server_cpu_ms']:.2f} ms "
+                     "(goal <= 1.0 ms, gateway + totp + Redis + Postgres)")
+    if 64 in verify and verify[64]["p50_ms"]:
+        lines.append(f"p99 / p50 at 64 conns: {verify[64]['p99_ms'] / verify[64]['p50_ms']:.1f} "
+                     "(goal <= 4)")
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    """What the run ran on, for the JSON record."""
+    model = ""
+    with contextlib.suppress(OSError):
+        model = next((ln.split(":", 1)[1].strip() for ln in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), "")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,  # noqa: S607
+                            capture_output=True, text=True, check=False).stdout.strip()
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": sys.version.split()[0],
+            "commit": commit, "load_average": os.getloadavg()}
+
+
+def record(rows: list[dict[str, Any]], trips: dict[str, list[str]]) -> Path:
+    """Write the run as JSON under var/bench/ (compare runs with any JSON tool)."""
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path.write_text(json.dumps({"machine": machine(), "args": vars(ARGS), "rows": rows,
+                                "round_trips": trips, "goals": goals(rows)}, indent=1))
+    return path
 
 
 async def prepare(settings: Settings) -> dict[str, list[Any]]:
@@ -121,23 +193,28 @@ async def prepare(settings: Settings) -> dict[str, list[Any]]:
 
 
 def start_all(procs: Processes) -> dict[str, str]:
-    """bare handler, session, totp, the gateway, and a gateway in front of the bare handler."""
+    """bare handler, session, totp, the gateway, a gateway in front of the bare handler, and
+    (with --totp-procs N > 1) a gateway in front of N totp processes sharing one port."""
     port = free_port()
     bare = procs.start("bare", f"bench.bare {port}", port)
     session = procs.start("session", "services.session", free_port())
     totp = procs.start("totp", "services.totp", free_port())
-    gateway = procs.start("gw", "gateway", free_port(), MFA_SESSION_URL=session,
-                          MFA_TOTP_URL=totp, MFA_EXPOSE_INTERNAL_API="true")
-    hop = procs.start("hop", "gateway", free_port(), MFA_TOTP_URL=bare)
-    return {"bare": bare, "session": session, "totp": totp, "gw": gateway, "hop": hop}
+    urls = {"bare": bare, "session": session, "totp": totp,
+            "gw": procs.start("gw", "gateway", free_port(), MFA_SESSION_URL=session,
+                              MFA_TOTP_URL=totp, MFA_EXPOSE_INTERNAL_API="true"),
+            "hop": procs.start("hop", "gateway", free_port(), MFA_TOTP_URL=bare)}
+    if ARGS.totp_procs > 1:
+        many = procs.start("totp-n", "services.totp", free_port(), copies=ARGS.totp_procs)
+        urls["gw-n"] = procs.start("gw-n", "gateway", free_port(), MFA_TOTP_URL=many)
+    return urls
 
 
 async def main() -> None:
     """Set up, measure, report, tear down."""
     name = f"mfa_bench_{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="mfa-bench-"))
-    env = base_env(tmp, await create_database(name))
-    procs = Processes(env)
+    env = base_env(tmp, await create_database(name), ARGS.log_level)
+    procs = Processes(env, log_dir=tmp)
     try:
         migrate(env)
         settings = Settings.from_env(env)
@@ -146,16 +223,20 @@ async def main() -> None:
         await procs.wait_ready([urls["gw"]], "/readyz")
         pools = await prepare(settings)
         print(f"\nsplit mode on loopback, {os.cpu_count()} CPUs shared by every process "
-              f"(load generator included), {ARGS.duration:g} s per measurement\n"
-              f"{'':<40}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>7}"
-              f"   CPU ms per request", flush=True)
-        await scenarios(urls, settings, CpuMeter(procs, settings), pools)
+              f"(load generator included), {ARGS.duration:g} s per measurement, logs at "
+              f"{ARGS.log_level}\n"
+              f"{'':<44}{'conns':>6}{'req/s':>9}{'of hop':>7}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'errors':>7}   CPU ms per request", flush=True)
+        rows = await scenarios(urls, settings, CpuMeter(procs, settings), pools)
         print("\nstore round trips on the hot path (one call each):")
+        trips = {}
         for what, calls in (await data.login_trace(settings)).items():
-            calls = [c for c in calls if not c.endswith(".close")]
+            trips[what] = calls = [c for c in calls if not c.endswith(".close")]
             redis = [c for c in calls if c.startswith("redis")]
             print(f"  {what}: {len(redis)} Redis, {len(calls) - len(redis)} Postgres: "
                   f"{', '.join(calls)}")
+        print("\n" + "\n".join(goals(rows)))
+        print(f"\nrows written to {record(rows, trips).relative_to(ROOT)}", flush=True)
     finally:
         procs.stop()
         await drop_database(name)
@@ -170,7 +251,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring")
     p.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64],
                    help="concurrent connections")
-    p.add_argument("--verify-users", type=int, default=20000)
+    p.add_argument("--verify-users", type=int, default=60000)
+    p.add_argument("--totp-procs", type=int, default=2,
+                   help="totp processes behind a second gateway (1: no such row)")
+    p.add_argument("--log-level", default="INFO", help="MFA_LOG_LEVEL of every process")
     p.add_argument("--login-users", type=int, default=12000)
     return p.parse_args(argv)
 

@@ -69,7 +69,8 @@ class Load:
             if started is None:
                 return False
             token = started["mfaToken"]
-        async with http.post(base + VERIFY, json={"mfaToken": token, "value": self.code()}) as r:
+        path = self.spec.get("verify_path", VERIFY)
+        async with http.post(base + path, json={"mfaToken": token, "value": self.code()}) as r:
             return await self._check(r) is not None
 
     async def worker(self, http: aiohttp.ClientSession) -> None:

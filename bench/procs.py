@@ -50,10 +50,11 @@ async def drop_database(name: str) -> None:
         await conn.close()
 
 
-def base_env(tmp: Path, database_url: str) -> dict[str, str]:
-    """The environment every process shares: keys generated into tmp, the stores, quiet logs."""
+def base_env(tmp: Path, database_url: str, log_level: str) -> dict[str, str]:
+    """The environment every process shares: keys generated into tmp, the stores, the log
+    level (INFO, as deployed, by default: a request's log line is part of its cost)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
-    env.update({"MFA_LOG_LEVEL": "WARNING", "MFA_REDIS_URL": REDIS_URL,
+    env.update({"MFA_LOG_LEVEL": log_level, "MFA_REDIS_URL": REDIS_URL,
                 "MFA_REDIS_PREFIX": f"mfa-bench-{os.getpid()}:",
                 "MFA_DATABASE_URL": database_url, "MFA_VAR_DIR": str(tmp),
                 "MFA_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT),
@@ -73,16 +74,24 @@ class Processes:
 
     env: dict[str, str]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    pids: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, list[int]] = field(default_factory=dict)
+    log_dir: Path | None = None
 
-    def start(self, name: str, module: str, port: int, **extra: str) -> str:
-        """`python -m <module>` on a port, known as `name`; its base URL."""
+    def start(self, name: str, module: str, port: int, copies: int = 1, **extra: str) -> str:
+        """`python -m <module>` on a port, known as `name` (`copies` processes sharing the port
+        with SO_REUSEPORT); its base URL. Logs go to `log_dir/<name>.log`."""
         env = {**self.env, "MFA_PORT": str(port), **extra}
+        if copies > 1:
+            env["MFA_REUSE_PORT"] = "true"
         args = [sys.executable, "-m", *module.split()]
-        proc = subprocess.Popen(args, env=env, cwd=ROOT,  # noqa: S603 - our own modules
-                                stdout=subprocess.DEVNULL)
-        self.procs.append(proc)
-        self.pids[name] = proc.pid
+        for _ in range(copies):
+            log = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
+            proc = subprocess.Popen(args, env=env, cwd=ROOT,  # noqa: S603 - our own modules
+                                    stdout=subprocess.DEVNULL, stderr=log)
+            if log:
+                log.close()  # the child holds its own descriptor
+            self.procs.append(proc)
+            self.pids.setdefault(name, []).append(proc.pid)
         return f"http://127.0.0.1:{port}"
 
     async def wait_ready(self, urls: list[str], path: str = "/healthz",

@@ -64,7 +64,8 @@ async def serve(app: web.Application, settings: Settings) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=_LAST_S)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await web.TCPSite(runner, settings.host, settings.port,
+                          reuse_port=settings.reuse_port or None).start()
         await stop.wait()
         await drain(runner, app, settings.shutdown_grace)
     finally:

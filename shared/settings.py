@@ -80,6 +80,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     upstreams: dict[str, str] = field(default_factory=dict)
     shutdown_grace: float = 20.0
+    reuse_port: bool = False
     mfa_token_ttl: int = 600
     mfa_token_max_failures: int = 5
     lockout_delay_after: int = 5
@@ -135,6 +136,7 @@ class Settings:
             cors_origins=env_list(e, "MFA_CORS_ORIGINS"),
             upstreams={k: v for k, v in upstreams.items() if v},
             shutdown_grace=env_float(e, "MFA_SHUTDOWN_GRACE", 20.0),
+            reuse_port=env_bool(e, "MFA_REUSE_PORT", False),
             mfa_token_ttl=env_int(e, "MFA_TOKEN_TTL", 600),
             mfa_token_max_failures=env_int(e, "MFA_TOKEN_MAX_FAILURES", 5),
             lockout_delay_after=env_int(e, "MFA_LOCKOUT_DELAY_AFTER", 5),

@@ -273,4 +273,5 @@ def run(app: web.Application, settings: Settings) -> None:
 
     web.run_app(app, host=settings.host, port=settings.port, access_log=None,
                 shutdown_timeout=settings.shutdown_grace, print=None,
+                reuse_port=settings.reuse_port or None,
                 loop=uvloop.new_event_loop(), handle_signals=True)
