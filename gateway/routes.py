@@ -24,6 +24,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/emailcode", "email"),
     ("/resources/auth/v1/user/mfa/webauthn", "webauthn"),
     ("/resources/users/v1/mfa/webauthn", "webauthn"),
+    ("/resources/auth/v1/webauthn", "webauthn"),  # passkeys: WebAuthn as the first factor
+    ("/resources/users/webauthn/v1/devices", "webauthn"),
     ("/mfa-demo/webauthn", "webauthn"),  # demo page, off unless MFA_WEBAUTHN_DEMO=true
     ("/resources/auth/v1/user/mfa/recover", "session"),
     ("/resources/auth/v1/user/mfa/recovery-codes", "session"),

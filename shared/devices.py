@@ -10,6 +10,8 @@ from typing import Any
 from shared.audit import AuditEvent, AuditLog
 from shared.database import Database, Row
 
+PASSKEY = "passkey"  # a discoverable WebAuthn credential that logs in without a password
+
 
 @dataclass(frozen=True)
 class Device:
@@ -60,12 +62,13 @@ class DeviceRepository:
 
     async def list_for_user(self, tenant_id: str, user_id: str,
                             kind: str | None = None) -> list[Device]:
-        """A user's devices, oldest first."""
+        """A user's devices of one kind, or (no kind) their MFA factors, oldest first. Passkeys
+        (a first factor, listed apart as on Frontegg) are only listed by their kind."""
         rows = await self._db.fetch(
             f"SELECT {_COLS} FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2 "
             "ORDER BY created_at, id", tenant_id, user_id)
         devices = [_device(r) for r in rows]
-        return [d for d in devices if kind is None or d.kind == kind]
+        return [d for d in devices if d.kind == kind or kind is None and d.kind != PASSKEY]
 
     async def get(self, tenant_id: str, user_id: str, device_id: str) -> Device | None:
         """A device of this user; another user's device is None, like an unknown one."""

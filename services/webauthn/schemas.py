@@ -195,5 +195,67 @@ class RequestOptions(Schema):
     options = fields.Nested(PublicKeyRequest, required=True)
 
 
+class PreLogin(_Lenient):
+    """Passkey prelogin: {email} or {userId} (+ recaptchaToken), or {} (iOS); none of it is
+    used to pick credentials (a discoverable login names no account)."""
+
+    email = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=320))
+    userId = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=200))
+    recaptchaToken = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(max=4096))
+
+
+class PasskeyRegistration(_Lenient):
+    """verifyNewDeviceSession: {id, response: {clientDataJSON, attestationObject},
+    deviceType} (iOS adds authenticatorAttachment; rawId and type may be absent)."""
+
+    id = fields.String(required=True, validate=_ID)
+    rawId = fields.String(load_default=None, allow_none=True, validate=_ID)
+    response = fields.Nested(AttestationResponse, required=True)
+    deviceType = fields.String(load_default=None, allow_none=True,
+                               validate=validate.OneOf(DEVICE_TYPES))
+    authenticatorAttachment = fields.Raw(load_default=None, allow_none=True)
+
+    @post_load
+    def _credential(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        attachment = data.get("authenticatorAttachment")
+        return {"deviceType": data["deviceType"], "credential": {
+            "id": data["id"], "rawId": data["rawId"] or data["id"], "type": "public-key",
+            "response": data["response"],
+            "authenticatorAttachment": attachment if attachment in ("platform",
+                                                                    "cross-platform") else None}}
+
+
+class PasskeyCreation(Schema):
+    """{options} for navigator.credentials.create() (Frontegg's store reads `options`)."""
+
+    options = fields.Nested(PublicKeyCreation, required=True)
+
+
+class PasskeyRequest(Schema):
+    """{options} for navigator.credentials.get(); timeout, rpId, userVerification and the
+    challenge always present (Frontegg's iOS SDK needs all four)."""
+
+    options = fields.Nested(PublicKeyRequest, required=True)
+
+
+class Passkey(Schema):
+    """One passkey: Frontegg's id, deviceType, createdAt, and our name and lastUsedAt."""
+
+    id = fields.String(required=True)
+    deviceType = fields.String(required=True, validate=validate.OneOf(DEVICE_TYPES))
+    createdAt = fields.String(required=True)
+    name = fields.String()
+    lastUsedAt = fields.String(allow_none=True)
+
+
+class Passkeys(Schema):
+    """getWebAuthnDevices: {devices}."""
+
+    devices = fields.List(fields.Nested(Passkey), required=True)
+
+
 class HtmlPage(Schema):
     """A text/html (or script) document, not JSON."""

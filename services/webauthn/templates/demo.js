@@ -6,6 +6,8 @@
 
 const AUTH = '/resources/auth/v1/user/mfa/webauthn';
 const USERS = '/resources/users/v1/mfa/webauthn';
+const PASSKEY_AUTH = '/resources/auth/v1/webauthn';
+const PASSKEYS = '/resources/users/webauthn/v1/devices';
 
 function b64urlToBuf(s) {
   const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
@@ -129,6 +131,41 @@ function disableForUser(accessToken, deviceId, opts = {}) {
   const id = encodeURIComponent(deviceId);
   return assert(`${USERS}/${id}/disable`, `${USERS}/${id}/disable/verify`, undefined, {},
     accessToken, opts);
+}
+
+// webAuthnCreateNewDeviceSession + verifyNewDeviceSession: the store posts no body, overwrites
+// excludeCredentials with [] and sends {id, response, deviceType}.
+async function registerPasskey(accessToken, opts = {}) {
+  const o = await api(PASSKEYS, undefined, accessToken);
+  if (o.status !== 200) return { step: 'pre', ...o };
+  let cred;
+  try {
+    const publicKey = decodeCreationOptions({ ...o.body.options, excludeCredentials: [] });
+    cred = await ceremony('create', publicKey, opts.timeoutMs);
+  } catch (e) {
+    return { step: 'create', error: `${e.name}: ${e.message}` };
+  }
+  const json = toFronteggJSON(cred);
+  const deviceType = cred.authenticatorAttachment === 'platform' ? 'Platform' : 'CrossPlatform';
+  const body = { id: json.id, response: json.response, deviceType };
+  return { step: 'verify', ...(await api(`${PASSKEYS}/verify`, body, accessToken)) };
+}
+
+// webAuthnPreLogin + webAuthnPostLoginV2: the credential spread at the top level, a null
+// userHandle dropped, recaptchaToken added when there is one.
+async function passkeyLogin(email, opts = {}) {
+  const o = await api(`${PASSKEY_AUTH}/prelogin`, { email });
+  if (o.status !== 200) return { step: 'pre', ...o };
+  let cred;
+  try {
+    cred = await ceremony('get', decodeRequestOptions(o.body.options), opts.timeoutMs);
+  } catch (e) {
+    return { step: 'get', error: `${e.name}: ${e.message}` };
+  }
+  const json = toFronteggJSON(cred);
+  if (json.response.userHandle == null) delete json.response.userHandle;
+  const body = { ...json, recaptchaToken: opts.recaptchaToken };
+  return { step: 'verify', sent: body, ...(await api(`${PASSKEY_AUTH}/postlogin`, body)) };
 }
 
 function show(r) {
