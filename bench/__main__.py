@@ -183,8 +183,8 @@ async def prepare(settings: Settings) -> dict[str, list[Any]]:
     for_verify, for_login = data.users("v", ARGS.verify_users), data.users("l", ARGS.login_users)
     stores = await data.open_stores(settings)
     try:
-        await data.enroll(settings, stores, for_verify + for_login)
-        tokens = await data.start_sessions(stores, for_verify)
+        devices = await data.enroll(settings, stores, for_verify + for_login)
+        tokens = await data.start_sessions(stores, for_verify, devices)
     finally:
         await stores.close()
     print(f"prepared {len(for_verify) + len(for_login):,} enrolled users and "

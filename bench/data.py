@@ -16,7 +16,7 @@ import pyotp
 
 from shared.clock import SystemClock
 from shared.database import connect
-from shared.devices import device_aad
+from shared.devices import Device, device_aad
 from shared.ephemeral import RedisEphemeral
 from shared.settings import Settings
 from shared.stores import Stores, build_stores
@@ -31,36 +31,40 @@ def users(prefix: str, n: int) -> list[dict[str, str]]:
             for i in range(n)]
 
 
-async def enroll(settings: Settings, stores: Stores, people: list[dict[str, str]]) -> None:
-    """One authenticator per user, its seed encrypted as the service stores it (COPY: fast)."""
+async def enroll(settings: Settings, stores: Stores, people: list[dict[str, str]]
+                 ) -> dict[str, Device]:
+    """One authenticator per user, its seed encrypted as the service stores it (COPY: fast);
+    the devices by user id."""
     now = time.time()
-    rows = []
-    for i, u in enumerate(people):
-        dev = f"bench-dev-{u['userId']}-{i}"
+    made = {}
+    for u in people:
+        dev = f"bench-dev-{u['userId']}"
         secret = stores.cipher.encrypt(SEED.encode(), device_aad(TENANT, u["userId"], dev))
-        rows.append((dev, TENANT, u["userId"], "totp", "Authenticator app", "{}", secret, None,
-                     -1, 0, now, None))
+        made[u["userId"]] = Device(id=dev, tenant_id=TENANT, user_id=u["userId"], kind="totp",
+                                   created_at=now, name="Authenticator app", secret=secret)
+    cols = ["id", "tenant_id", "user_id", "kind", "name", "data", "secret", "lookup",
+            "last_step", "sign_count", "created_at", "last_used_at"]
+    rows = [(d.id, d.tenant_id, d.user_id, d.kind, d.name, "{}", d.secret, None, -1, 0,
+             d.created_at, None) for d in made.values()]
     conn = await asyncpg.connect(settings.database_url)
     try:
-        await conn.copy_records_to_table(
-            "mfa_devices", records=rows,
-            columns=["id", "tenant_id", "user_id", "kind", "name", "data", "secret", "lookup",
-                     "last_step", "sign_count", "created_at", "last_used_at"])
+        await conn.copy_records_to_table("mfa_devices", records=rows, columns=cols)
     finally:
         await conn.close()
+    return made
 
 
-async def start_sessions(stores: Stores, people: list[dict[str, str]]) -> list[str]:
-    """An mfaToken per user, made the way the session start makes it."""
-    sem = asyncio.Semaphore(100)
-
-    async def one(u: dict[str, str]) -> str:
-        async with sem:
-            token, _ = await stores.sessions.create(tenant_id=TENANT, user_id=u["userId"],
-                                                    email=u["email"])
-            return token
-
-    return list(await asyncio.gather(*(one(u) for u in people)))
+async def start_sessions(stores: Stores, people: list[dict[str, str]],
+                         devices: dict[str, Device]) -> list[str]:
+    """An mfaToken per user, made the way the session start makes it (carrying the user's
+    devices as just listed), in batches so the loop never starves its own Redis connections."""
+    tokens: list[str] = []
+    for i in range(0, len(people), 50):
+        made = await asyncio.gather(*(stores.sessions.create(
+            tenant_id=TENANT, user_id=u["userId"], email=u["email"],
+            devices=[devices[u["userId"]]]) for u in people[i:i + 50]))
+        tokens.extend(t for t, _ in made)
+    return tokens
 
 
 class Counting:

@@ -95,7 +95,7 @@ class Processes:
         return f"http://127.0.0.1:{port}"
 
     async def wait_ready(self, urls: list[str], path: str = "/healthz",
-                         within: float = 20.0) -> None:
+                         within: float = 90.0) -> None:
         """Wait until every URL answers 200 on path (or fail)."""
         deadline = time.monotonic() + within
         async with aiohttp.ClientSession() as http:
@@ -109,8 +109,15 @@ class Processes:
                         pass
                     if time.monotonic() > deadline or any(p.poll() is not None
                                                           for p in self.procs):
-                        raise RuntimeError(f"{url} did not become ready")
+                        raise RuntimeError(f"{url} did not become ready{self._log_tail()}")
                     await asyncio.sleep(0.1)
+
+    def _log_tail(self) -> str:
+        if self.log_dir is None:
+            return ""
+        tails = [f"\n--- {p.name}\n" + "\n".join(p.read_text().splitlines()[-5:])
+                 for p in sorted(self.log_dir.glob("*.log"))]
+        return "".join(tails)
 
     def stop(self) -> None:
         """SIGTERM each process we started, then wait for it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
@@ -9,7 +11,7 @@ from yarl import URL
 
 from shared.errors import BadGateway, GatewayTimeout, Unavailable
 from shared.logs import request_id_var
-from shared.web import TRACE_HEADER
+from shared.web import ANSWERED_UPSTREAM, TRACE_HEADER
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and those the proxy sets itself.
 _DROP_REQUEST = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -17,6 +19,11 @@ _DROP_REQUEST = {"connection", "keep-alive", "proxy-authenticate", "proxy-author
                  "x-forwarded-for", TRACE_HEADER, "x-request-id"}
 _DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
                   "content-encoding", "server", "date", TRACE_HEADER}
+
+
+@functools.lru_cache(maxsize=8)
+def _timeout(limit_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=limit_s)
 
 
 async def forward(session: aiohttp.ClientSession, request: web.Request, base_url: str,
@@ -35,11 +42,11 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
               encoded=True)
     try:
         async with session.request(request.method, url, headers=headers, data=body,
-                                   allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=limit_s)) as up:
+                                   allow_redirects=False, timeout=_timeout(limit_s)) as up:
             data = await up.read()
             out = CIMultiDict((k, v) for k, v in up.headers.items()
                               if k.lower() not in _DROP_RESPONSE)
+            request[ANSWERED_UPSTREAM] = True  # the service logged this request
             return web.Response(status=up.status, body=data, headers=out)
     except TimeoutError:
         raise GatewayTimeout() from None

@@ -1,10 +1,13 @@
-"""Request bodies as JSON, bounded in nesting depth: the decoder recurses once per level, so a
-body of thousands of `[` would otherwise end in RecursionError (a 500) in the handler."""
+"""JSON on the wire: request bodies decoded bounded in nesting depth (a body of thousands of
+`[` must be a 400, never a 500 in the handler), answers encoded. orjson does both: about ten
+times cheaper than the standard library on these small bodies (docs/performance.md section 3),
+and stricter on input (NaN, lone surrogates and integers past 64 bits are malformed)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from shared.errors import BadRequest
 
@@ -19,8 +22,8 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = orjson.loads(raw)
+    except (orjson.JSONDecodeError, RecursionError):
         raise BadRequest("Malformed JSON body", code="ER-MFA-MALFORMED-JSON") from None
     if depth(data) > MAX_DEPTH:
         raise BadRequest(f"The JSON body nests deeper than {MAX_DEPTH} levels",
@@ -42,3 +45,8 @@ def depth(value: Any) -> int:
         deepest = max(deepest, level)
         todo.extend((child, level + 1) for child in children)
     return deepest
+
+
+def dumps(value: Any) -> bytes:
+    """A JSON answer body (UTF-8 bytes)."""
+    return orjson.dumps(value)

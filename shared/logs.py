@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None)
@@ -31,7 +32,7 @@ class JsonFormatter(logging.Formatter):
             out.update(extra)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return orjson.dumps(out, default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -16,6 +18,21 @@ CODES_SENT = Counter("mfa_codes_sent_total", "One-time codes sent by factor, pro
                      "outcome (sent, failed, refused)", ["factor", "provider", "outcome"])
 STORE_ERRORS = Counter("mfa_store_errors_total", "Redis/Postgres faults answered with 503",
                        ["service"])
+
+
+_CHILDREN: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
+def request_metrics(service: str, method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one (service, method, route, status),
+    looked up once (labels() costs microseconds on every request otherwise). Routes are the
+    route table's templates, so the cache stays as small as the table."""
+    key = (service, method, route, status)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = (REQUESTS.labels(service, method, route, str(status)),
+                                  LATENCY.labels(service, method, route))
+    return found
 
 
 def code_sent(factor: str, provider: str, outcome: str) -> None:

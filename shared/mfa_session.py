@@ -12,9 +12,16 @@ from typing import Any
 
 from shared.clock import Clock
 from shared.crypto import CodeHasher, FieldCipher, new_token, token_hash
+from shared.devices import Device
 from shared.ephemeral import Ephemeral
 
 _TAG_LEN = 16
+# The factors whose proof needs nothing but the device row: a session start, which lists the
+# user's devices anyway, copies these rows into the session (the TOTP seed as stored: sealed
+# to its tenant, user and device), so a verify reads no device from Postgres. The step advance
+# stays a conditional UPDATE of the row itself, so a device removed since is refused there.
+CARRIED_KINDS = ("totp",)
+_CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at")
 
 
 def user_tag(hasher: CodeHasher, tenant_id: str, user_id: str) -> str:
@@ -48,6 +55,13 @@ class MfaSession:
     expires_at: float
     purpose: str = "login"
     pending: PendingEnrollment = field(default_factory=PendingEnrollment)
+    carried: tuple[Device, ...] | None = None  # None: not carried, read them from Postgres
+
+    def devices(self, kind: str) -> list[Device] | None:
+        """The carried devices of one kind, or None when this session carries none."""
+        if self.carried is None:
+            return None
+        return [d for d in self.carried if d.kind == kind]
 
     @property
     def tag(self) -> str:
@@ -83,29 +97,41 @@ class MfaSessionStore:
         self.max_failures = max_failures
 
     async def create(self, *, tenant_id: str, user_id: str, email: str, purpose: str = "login",
-                     pending: PendingEnrollment | None = None) -> tuple[str, MfaSession]:
-        """A new session; the mfaToken is returned once and never stored."""
+                     pending: PendingEnrollment | None = None,
+                     devices: list[Device] | None = None) -> tuple[str, MfaSession]:
+        """A new session; the mfaToken is returned once and never stored. `devices`: the
+        user's devices as just listed (their CARRIED_KINDS rows are kept in the session)."""
         token = f"{new_token()}.{user_tag(self._hasher, tenant_id, user_id)}"
         key = session_key(token)
         assert key is not None
+        carried = None if devices is None else tuple(d for d in devices
+                                                     if d.kind in CARRIED_KINDS)
         s = MfaSession(key=key, tenant_id=tenant_id, user_id=user_id, email=email,
                        purpose=purpose, expires_at=self._clock.time() + self._ttl,
-                       pending=pending or PendingEnrollment())
-        body = asdict(s)
-        del body["key"]
+                       pending=pending or PendingEnrollment(), carried=carried)
+        body: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id,
+                                "expires_at": s.expires_at, "purpose": purpose,
+                                "pending": asdict(s.pending)}
         # The record keeps only what the flows use; the email (the token's claim and the email
-        # factor's address) sealed to this session, so Redis holds no address in clear.
+        # factor's address) sealed to this session, so Redis holds no address in clear; no
+        # phone number; carried device secrets stay sealed as Postgres stores them.
         body["email"] = self._cipher.encrypt(email.encode(), key)
+        if carried is not None:
+            body["carried"] = [{k: getattr(d, k) for k in _CARRIED_FIELDS} for d in carried]
         await self._eph.put(s.key, body, self._ttl)
         return token, s
 
     def from_record(self, key: str, rec: dict[str, Any]) -> MfaSession:
         """The session of a stored record."""
         pending = PendingEnrollment(**(rec.get("pending") or {}))
-        return MfaSession(key=key, tenant_id=rec["tenant_id"], user_id=rec["user_id"],
+        t, u = rec["tenant_id"], rec["user_id"]
+        carried = rec.get("carried")
+        return MfaSession(key=key, tenant_id=t, user_id=u,
                           email=self._cipher.decrypt(rec["email"], key).decode(),
                           expires_at=rec["expires_at"], purpose=rec.get("purpose", "login"),
-                          pending=pending)
+                          pending=pending,
+                          carried=None if carried is None else tuple(
+                              Device(tenant_id=t, user_id=u, **d) for d in carried))
 
     async def load(self, token: str) -> MfaSession | None:
         """The live session of a token, or None (expired looks exactly like unknown). Reads

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -19,9 +19,9 @@ from shared.client_ip import behind_gateway
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
-from shared.jsonbody import parse_json
+from shared.jsonbody import dumps, parse_json
 from shared.logs import request_id_var
-from shared.metrics import LATENCY, REQUESTS, STORE_ERRORS, metrics_handler
+from shared.metrics import STORE_ERRORS, metrics_handler, request_metrics
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
 
@@ -35,18 +35,28 @@ READY_CHECKS = web.AppKey("ready_checks", list)
 TRACE_HEADER = "frontegg-trace-id"
 
 
+def json_response(data: Any, status: int = 200,
+                  headers: Mapping[str, str] | None = None) -> web.Response:
+    """A JSON answer (encoded by shared.jsonbody.dumps)."""
+    return web.Response(body=dumps(data), status=status, headers=headers,
+                        content_type="application/json", charset="utf-8")
+
+
 def error_response(status: int, message: str, code: str,
                    headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
                    ) -> web.Response:
     """Frontegg's envelope {"errors": [...], "errorCode": "ER-..."}."""
     body: dict[str, Any] = {"errors": [message], "errorCode": code, **(extra or {})}
-    return web.json_response(body, status=status, headers=headers)
+    return json_response(body, status=status, headers=headers)
 
 
 _QUIET = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes: counted, not logged
 _HTTP_CODES = {404: ("Not found", "ER-MFA-404"), 405: ("Method not allowed", "ER-MFA-405"),
                413: ("Error request is too large", "ER-MFA-413"),
                400: ("Bad request", "ER-MFA-400")}
+# Set by the gateway on a request whose answer came from a service: that service wrote the
+# request's log line, so the gateway writes none (one line per request, by whoever answered).
+ANSWERED_UPSTREAM = web.RequestKey("answered_upstream", bool)
 
 
 @web.middleware
@@ -68,9 +78,11 @@ async def request_context(request: web.Request,
     route = resource.canonical if resource is not None else "unmatched"
     elapsed = time.perf_counter() - started
     service = request.app[SERVICE]
-    REQUESTS.labels(service, request.method, route, str(resp.status)).inc()
-    LATENCY.labels(service, request.method, route).observe(elapsed)
-    if log.isEnabledFor(logging.INFO) and route not in _QUIET:
+    count, latency = request_metrics(service, request.method, route, resp.status)
+    count.inc()
+    latency.observe(elapsed)
+    if (route not in _QUIET and not request.get(ANSWERED_UPSTREAM)
+            and log.isEnabledFor(logging.INFO)):
         log.info("request", extra={"fields": {
             "requestId": rid, "service": service, "method": request.method, "route": route,
             "status": resp.status, "ms": round(elapsed * 1000, 2)}})
@@ -87,7 +99,7 @@ async def _guarded(request: web.Request,
                                            read_body)
         return await handler(request)
     except MfaError as e:
-        return web.json_response(e.body(), status=e.status, headers=e.headers)
+        return json_response(e.body(), status=e.status, headers=e.headers)
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -154,7 +166,7 @@ def json_ok(data: Any = None, status: int = 200) -> web.Response:
     names (the wire's), leaving out the fields it does not set (None)."""
     if is_dataclass(data) and not isinstance(data, type):
         data = {k: v for k, v in asdict(data).items() if v is not None}
-    return web.json_response({} if data is None else data, status=status)
+    return json_response({} if data is None else data, status=status)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

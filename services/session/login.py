@@ -38,7 +38,8 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
     """The MFA fields of Frontegg's login response for a user past the password step."""
     await stores.recovery.remember_email(tenant_id, user_id, email)
     policy = await stores.policies.get(tenant_id)
-    view = mfa_devices(await stores.devices.list_for_user(tenant_id, user_id), email, policy)
+    devices = await stores.devices.list_for_user(tenant_id, user_id)
+    view = mfa_devices(devices, email, policy)
     is_enrolled = enrolled(view)
     if (is_enrolled and remember_token and policy.allowRememberMyDevice
             and await stores.remembered.is_valid(remember_token, tenant_id, user_id)):
@@ -63,7 +64,7 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
             totp_seed=stores.cipher.encrypt(seed.encode(), aad) if seed else None,
             recovery_code=stores.cipher.encrypt(code.encode(), aad))
     token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
-                                            pending=pending)
+                                            pending=pending, devices=devices)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
             "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
             "userId": user_id, "userEmail": email}

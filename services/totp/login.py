@@ -91,14 +91,21 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
     t, u = attempt.tenant_id, attempt.user_id
     session = attempt.session
     assert session is not None
+    carried = session.devices(KIND)  # the session start's rows: no Postgres read
     if device_id is None:
-        every = await stores.devices.list_for_user(t, u)
-        if not every and session.pending.totp_seed:
-            await _ensure_may_enroll(stores, session, every)
-            return await _finish_enrollment(stores, cfg, attempt, code, remember=remember)
-        devices = totp_devices(list(every))
+        if carried and not session.pending.totp_seed:
+            devices = carried
+        else:
+            every = await stores.devices.list_for_user(t, u)
+            if not every and session.pending.totp_seed:
+                await _ensure_may_enroll(stores, session, every)
+                return await _finish_enrollment(stores, cfg, attempt, code, remember=remember)
+            devices = totp_devices(list(every))
     else:
-        devices = totp_devices([await stores.devices.get(t, u, device_id)])
+        if carried is not None:
+            devices = [d for d in carried if d.id == device_id]
+        else:
+            devices = totp_devices([await stores.devices.get(t, u, device_id)])
         attempt.device_id = devices[0].id if devices else None
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:

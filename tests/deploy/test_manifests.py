@@ -54,6 +54,8 @@ DEFAULT_SHUTDOWN_GRACE = 20.0
 # the right value for a Kubernetes deployment. Each with the reason; anything else the code
 # reads must be set in the rendered workloads.
 DEFAULTED_ENV: dict[str, str] = {
+    "MFA_REUSE_PORT": "off: on Kubernetes each replica is its own pod; only for several copies "
+    "of one process on one host (make bench --totp-procs)",
     "MFA_REDIS_PREFIX": "key prefix default mfa: (only tests sharing a Redis change it)",
     "MFA_EXPOSE_INTERNAL_API": "off: the host calls session's internal API in-cluster, "
     "never through the public gateway",

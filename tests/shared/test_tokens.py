@@ -114,3 +114,23 @@ def test_each_host_key_verifies_only_tokens_naming_its_kid() -> None:
                   host_token(ids, key=OTHER_KEY, kid=None)):
         with pytest.raises(Unauthorized):
             bearer(f"Bearer {token}")
+
+
+def test_our_access_tokens_are_standard_jws_that_pyjwt_verifies_with_the_jwks() -> None:
+    """The issuer encodes the header once and signs by hand: the result must be exactly what a
+    relying party's JWT library accepts with the published JWKS (and nothing else)."""
+    clock = FrozenClock(1_700_000_000)
+    issuer = TokenIssuer(new_signing_key_pem(), "kid-7", clock, issuer="mfa-test", ttl=600,
+                         audience="app-1")
+    token, exp = issuer.issue(user_id="u1", tenant_id="t1", email="u1@x.test",
+                              amr=["mfa", "otp"])
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "kid-7", "typ": "JWT"}
+    key = jwt.PyJWK(issuer.jwks()["keys"][0])
+    claims = jwt.decode(token, key, algorithms=["EdDSA"], audience="app-1", issuer="mfa-test",
+                        options={"verify_exp": False})
+    assert (claims["sub"], claims["tenantId"], claims["amr"], claims["exp"]) == (
+        "u1", "t1", ["mfa", "otp"], exp)
+    assert issuer.verify(token) == claims
+    head, body, sig = token.split(".")
+    forged = f"{head}.{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{sig}"
+    assert issuer.verify(forged) is None

@@ -1,0 +1,52 @@
+"""What a TOTP verify asks of Redis and Postgres, counted on the real servers: the session
+start carries the user's authenticator in the mfaToken's session, so the verify reads no
+device; one reservation before the comparison, one statement (step + audit row), one settle.
+And the rows carried are only a copy: the conditional step UPDATE on Postgres still decides."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from bench.data import SEED, TENANT, enroll, login_trace, open_stores, users
+from services.session.login import start_session
+from services.totp.config import TotpConfig
+from services.totp.login import verify
+from shared import flow
+from shared.challenges import InvalidChallenge
+from shared.settings import Settings
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(keys: dict[str, str], pg_url: str, redis_url: str) -> Settings:
+    return make_settings(keys, MFA_DATABASE_URL=pg_url, MFA_REDIS_URL=redis_url)
+
+
+async def test_verify_is_one_reservation_one_statement_one_settle(settings: Settings) -> None:
+    trips = await login_trace(settings)
+    assert [c for c in trips["verify"] if not c.endswith(".close")] == [
+        "redis.reserve", "postgres.execute", "redis.settle"]
+    assert "postgres.fetch" in trips["session start"]  # the one device read, at session start
+
+
+async def test_a_device_removed_after_session_start_is_refused(settings: Settings) -> None:
+    person = users("removed", 1)[0]
+    stores = await open_stores(settings)
+    try:
+        devices = await enroll(settings, stores, [person])
+        started = await start_session(stores, user_id=person["userId"], tenant_id=TENANT,
+                                      email=person["email"], remember_token=None,
+                                      saml_login=False)
+        session = await stores.sessions.load(started["mfaToken"])
+        assert session is not None and session.devices("totp") == [devices[person["userId"]]]
+        assert await stores.devices.delete(TENANT, person["userId"],
+                                           devices[person["userId"]].id)
+        with pytest.raises(InvalidChallenge):
+            async with flow.attempt(stores, "totp", mfa_token=started["mfaToken"]) as a:
+                await verify(stores, TotpConfig.from_settings(settings), attempt=a,
+                             code=pyotp.TOTP(SEED).now(), remember=False)
+        # not logged in: the session is still there, one failure counted on it
+        assert await stores.sessions.load(started["mfaToken"]) is not None
+    finally:
+        await stores.close()
