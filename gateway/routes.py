@@ -30,6 +30,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/recover", "session"),
     ("/resources/auth/v1/user/mfa/recovery-codes", "session"),
     ("/resources/users/v1/mfa/recovery-codes", "session"),
+    ("/resources/users/v1/mfa/trusted-devices", "session"),
     ("/resources/auth/v1/user/step-up", "session"),
     ("/resources/users/v1/mfa/devices", "session"),
     ("/resources/configurations/v1/mfa-policy", "session"),

@@ -33,6 +33,7 @@ from shared.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.lockout import Lockout
 from shared.metrics import verified
 from shared.mfa_session import MfaSession, pending_aad, session_key, tag_of
+from shared.remember import device_label, network_of
 from shared.stores import Stores
 from shared.tokens import Principal
 
@@ -104,6 +105,8 @@ class Attempt:
     session_failures: int = 0
     device_id: str | None = None
     settled: bool = field(default=False, init=False)
+    # The browser's User-Agent and address, for a remembered device's label and network.
+    client: tuple[str, str] = field(default=("", ""), init=False)
 
     def event(self, *, action: str = "verify", device_id: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEvent:
@@ -145,7 +148,10 @@ class Attempt:
                 max_age = policy.mfaDeviceExpiration
                 # Only in the HttpOnly cookie (shared.web.login_response), never in the body,
                 # where page scripts could read it; the host passes the cookie at session start.
-                remember = await self.stores.remembered.issue(s.tenant_id, s.user_id, max_age)
+                user_agent, ip = self.client
+                remember = await self.stores.remembered.issue(
+                    s.tenant_id, s.user_id, max_age, label=device_label(user_agent),
+                    network=network_of(ip))
         return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
 
     async def failed(self, error: MfaError) -> None:

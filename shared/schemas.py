@@ -92,6 +92,11 @@ class LoginResponse(Schema):
     mfaEnrolled = fields.Boolean()
     mfaDevices = fields.Nested(MfaDevices)
     mfaStrategies = fields.List(fields.String())
+    rememberDeviceToken = fields.String(metadata={
+        "description": "session start only: the remembered device's rotated token, for the "
+                       "host to set as the cookie (the one it sent no longer works)"})
+    rememberDeviceMaxAge = fields.Integer(metadata={
+        "description": "seconds the rotated token lives (the device's expiry is unchanged)"})
     qrCode = fields.String(metadata={"description": "forced enrollment: the authenticator QR"})
     secret = fields.String(metadata={"description": "forced enrollment: the seed, base32"})
 

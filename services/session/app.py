@@ -27,6 +27,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_patch("/resources/users/v1/mfa/devices/{deviceId}", handlers.rename_device)
     r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
     r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
+    r.add_get("/resources/users/v1/mfa/trusted-devices", handlers.trusted_devices)
+    r.add_delete("/resources/users/v1/mfa/trusted-devices", handlers.revoke_trusted_device)
+    r.add_delete("/resources/users/v1/mfa/trusted-devices/{deviceId}",
+                 handlers.revoke_trusted_device)
     r.add_get("/resources/users/v1/mfa/recovery-codes", handlers.recovery_codes_left)
     r.add_post("/resources/users/v1/mfa/recovery-codes", handlers.regenerate_recovery_codes)
     r.add_post("/resources/auth/v1/user/mfa/recovery-codes/verify",

@@ -17,7 +17,8 @@ async def start_session(request: web.Request) -> web.Response:
     return json_ok(await login.start_session(
         stores_of(request), user_id=body["userId"], tenant_id=body["tenantId"],
         email=body["email"], remember_token=body["rememberDeviceToken"],
-        saml_login=body["samlLogin"]))
+        saml_login=body["samlLogin"],
+        client_ip=str(body["clientIp"]) if body["clientIp"] is not None else None))
 
 
 @api(response=schemas.AllowRemember, query={"mfaToken": "the MFA session token"},
@@ -128,3 +129,18 @@ async def recovery_code_login(request: web.Request) -> web.Response:
                                          code=body["recoveryCode"],
                                          remember=bool(body["rememberDevice"]))
     return login_response(result, stores.settings)
+
+
+@api(response=schemas.TrustedDevices, auth="bearer")
+async def trusted_devices(request: web.Request) -> web.Response:
+    """GET /resources/users/v1/mfa/trusted-devices"""
+    return json_ok(await profile.trusted_devices(stores_of(request),
+                                                 principal=access.principal(request)))
+
+
+@api(response=Empty, auth="bearer")
+async def revoke_trusted_device(request: web.Request) -> web.Response:
+    """DELETE /resources/users/v1/mfa/trusted-devices/{deviceId}, or every one without it."""
+    await profile.revoke_trusted_device(stores_of(request), principal=access.principal(request),
+                                        device_id=request.match_info.get("deviceId"))
+    return json_ok({})

@@ -15,6 +15,7 @@ from shared.mfa_session import MfaSession, PendingEnrollment, pending_aad
 from shared.otpauth import enrollment, new_seed
 from shared.policies import Policy
 from shared.recovery import new_recovery_code
+from shared.remember import network_of
 from shared.stores import Stores
 
 
@@ -34,17 +35,27 @@ def _must_do_mfa(policy: Policy, is_enrolled: bool, saml: bool) -> bool:
 
 
 async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: str,
-                        remember_token: str | None, saml_login: bool) -> dict[str, Any]:
+                        remember_token: str | None, saml_login: bool,
+                        client_ip: str | None = None) -> dict[str, Any]:
     """The MFA fields of Frontegg's login response for a user past the password step."""
     await stores.recovery.remember_email(tenant_id, user_id, email)
     policy = await stores.policies.get(tenant_id)
     devices = await stores.devices.list_for_user(tenant_id, user_id)
     view = mfa_devices(devices, email, policy)
     is_enrolled = enrolled(view)
-    if (is_enrolled and remember_token and policy.allowRememberMyDevice
-            and await stores.remembered.is_valid(remember_token, tenant_id, user_id)):
-        return login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
-                          amr=["mfa", "rmd"])
+    if is_enrolled and remember_token and policy.allowRememberMyDevice:
+        used = await stores.remembered.use(remember_token, tenant_id, user_id,
+                                           network=network_of(client_ip) if client_ip else None)
+        if used.reused:
+            # A rotated-out token again: two browsers hold this device's chain, one of them
+            # a thief's. The chain is revoked; MFA is asked for.
+            await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor="remember",
+                                      action="reuse", outcome="refused",
+                                      detail={"chainRevoked": used.revoked})
+        if used.valid:
+            return {**login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
+                                 amr=["mfa", "rmd"]),
+                    "rememberDeviceToken": used.token, "rememberDeviceMaxAge": used.max_age}
     if not _must_do_mfa(policy, is_enrolled, saml_login):
         return login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
                           amr=["pwd"], mfa=False)

@@ -160,3 +160,29 @@ async def recovery_codes_left(stores: Stores, *, principal: Principal) -> dict[s
     """How many codes of the user's set are unused, never the codes."""
     n, at = await stores.recovery_sets.remaining(principal.tenant_id, principal.user_id)
     return {"remaining": n, "total": SET_SIZE, "createdAt": iso_time(at) if at else None}
+
+
+async def trusted_devices(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """The user's remembered browsers: label, network, created, last used, expiry."""
+    rows = await stores.remembered.list_for_user(principal.tenant_id, principal.user_id)
+    return {"devices": [
+        {"id": r["chain_id"], "label": r["label"] or "Unknown browser",
+         "network": r["network"] or None, "createdAt": iso_time(r["created_at"]),
+         "lastUsedAt": iso_time(r["last_used_at"] or r["created_at"]),
+         "expiresAt": iso_time(r["expires_at"])} for r in rows]}
+
+
+async def revoke_trusted_device(stores: Stores, *, principal: Principal,
+                                device_id: str | None) -> None:
+    """Forget one remembered browser (404 if it is not the user's), or all of them."""
+    p = principal
+    if device_id is None:
+        n = await stores.remembered.revoke_all(p.tenant_id, p.user_id)
+        detail: dict[str, Any] = {"all": True, "rows": n}
+    elif await stores.remembered.revoke(p.tenant_id, p.user_id, device_id):
+        detail = {"all": False}
+    else:
+        raise UnknownDevice()
+    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="remember",
+                              action="revoke", outcome="success", device_id=device_id,
+                              detail=detail)

@@ -21,6 +21,8 @@ class StartSession(Schema):
     rememberDeviceToken = fields.String(load_default=None, allow_none=True,
                                         validate=validate.Length(max=200))
     samlLogin = fields.Boolean(load_default=False)
+    clientIp = fields.IP(load_default=None, allow_none=True, metadata={
+        "description": "the browser's address: a remembered device's network is updated"})
 
 
 def _regexp(value: str) -> None:
@@ -165,3 +167,22 @@ class RenamedDevice(Schema):
 
     id = fields.String(required=True)
     name = fields.String(required=True)
+
+
+class TrustedDevice(Schema):
+    """A remembered browser."""
+
+    id = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "from its User-Agent, "
+                                                   "e.g. \"Chrome on macOS\""})
+    network = fields.String(required=True, allow_none=True, metadata={
+        "description": "the client address's /24 (IPv4) or /48 (IPv6) when last used"})
+    createdAt = fields.String(required=True)
+    lastUsedAt = fields.String(required=True)
+    expiresAt = fields.String(required=True)
+
+
+class TrustedDevices(Schema):
+    """The user's remembered browsers, most recently used first."""
+
+    devices = fields.List(fields.Nested(TrustedDevice), required=True)
