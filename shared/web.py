@@ -4,6 +4,7 @@ health endpoints and the runner."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -233,10 +234,19 @@ async def _not_found(request: web.Request) -> web.Response:
     raise NotFound("Unknown route", code="ER-MFA-ROUTE")
 
 
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Everything built before the first request lives as long as the process: move it out of
+    the garbage collector's generations, so collections during load walk only request garbage
+    (shorter pauses, less CPU; gc.freeze's documented use)."""
+    gc.collect()
+    gc.freeze()
+
+
 def base_app(name: str, settings: Settings) -> web.Application:
     """An app with the shared middlewares, body limit and health endpoints."""
     app = web.Application(middlewares=[request_context],
                           client_max_size=settings.max_body_bytes)
+    app.on_startup.append(_freeze_startup_objects)
     app[SERVICE] = name
     app[SETTINGS] = settings
     app[READY_CHECKS] = []

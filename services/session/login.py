@@ -4,6 +4,7 @@ recovery with the recovery code. No HTTP here."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +39,11 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
                         remember_token: str | None, saml_login: bool,
                         client_ip: str | None = None) -> dict[str, Any]:
     """The MFA fields of Frontegg's login response for a user past the password step."""
-    await stores.recovery.remember_email(tenant_id, user_id, email)
-    policy = await stores.policies.get(tenant_id)
-    devices = await stores.devices.list_for_user(tenant_id, user_id)
+    # Three independent statements, sent at once on three pooled connections: the login waits
+    # for one round trip, not three.
+    _, policy, devices = await asyncio.gather(
+        stores.recovery.remember_email(tenant_id, user_id, email),
+        stores.policies.get(tenant_id), stores.devices.list_for_user(tenant_id, user_id))
     view = mfa_devices(devices, email, policy)
     is_enrolled = enrolled(view)
     if is_enrolled and remember_token and policy.allowRememberMyDevice:
