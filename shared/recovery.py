@@ -23,8 +23,10 @@ def normalise(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-class RecoveryCodes:
-    """The user records that hold each user's recovery code (and email, for recovery)."""
+class _PepperedCodes:
+    """Codes kept only as peppered HMACs (of their normalised form), one purpose each."""
+
+    purpose = ""
 
     def __init__(self, db: Database, hasher: CodeHasher, clock: Clock) -> None:
         self._db = db
@@ -33,7 +35,13 @@ class RecoveryCodes:
 
     def digest(self, code: str) -> str:
         """The stored form of a code."""
-        return self._h.digest(_PURPOSE, normalise(code))
+        return self._h.digest(self.purpose, normalise(code))
+
+
+class RecoveryCodes(_PepperedCodes):
+    """The user records that hold each user's recovery code (and email, for recovery)."""
+
+    purpose = _PURPOSE
 
     async def remember_email(self, tenant_id: str, user_id: str, email: str) -> None:
         """Keep the user's current email, by which recovery finds the user."""
@@ -91,18 +99,11 @@ SET_SIZE = 10
 _SET_PURPOSE = "recovery-set"
 
 
-class RecoverySets:
+class RecoverySets(_PepperedCodes):
     """A user's set of SET_SIZE single-use recovery codes beside Frontegg's one code: each kept
     only as a peppered HMAC; a used code's row is deleted by the one request that wins."""
 
-    def __init__(self, db: Database, hasher: CodeHasher, clock: Clock) -> None:
-        self._db = db
-        self._h = hasher
-        self._clock = clock
-
-    def digest(self, code: str) -> str:
-        """The stored form of a code of a set."""
-        return self._h.digest(_SET_PURPOSE, normalise(code))
+    purpose = _SET_PURPOSE
 
     async def regenerate(self, tenant_id: str, user_id: str, email: str) -> list[str]:
         """A new set; the old set's codes stop working. Parallel calls leave exactly one set:
