@@ -20,7 +20,7 @@ from aiohttp import web
 
 from shared import flow
 from shared.client_ip import behind_gateway
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
@@ -70,6 +70,8 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
                      ) -> web.StreamResponse:
     """Authenticate as declared, parse the body (bad input counts nothing), then run the
     handler: inside the reserved attempt, or with the session or principal on the request."""
+    if any("\x00" in v for v in request.match_info.values()):
+        raise NotFound()  # no stored id holds a NUL (Postgres text cannot): unknown, not a 500
     auth, factor = meta["auth"], meta.get("attempt") or meta.get("lockout")
     principal: Principal | None = None
     if auth == "internal" and not has_internal_key(stores, request):
