@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.schemas import StrictBoolean
 from marshmallow import Schema, fields, validate
 
 _TOKEN = validate.Length(min=1, max=200)
@@ -19,7 +20,7 @@ class VerifyCode(SendCode):
     otcToken = fields.String(required=True, validate=_TOKEN)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{1,16}$", error="The code is made of digits"))
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class EmailCodeSent(Schema):

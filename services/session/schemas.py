@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.schemas import StrictBoolean
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.policies import tenant_pattern
@@ -20,7 +21,7 @@ class StartSession(Schema):
                                 validate=validate.Length(max=32))
     rememberDeviceToken = fields.String(load_default=None, allow_none=True,
                                         validate=validate.Length(max=200))
-    samlLogin = fields.Boolean(load_default=False)
+    samlLogin = StrictBoolean(load_default=False)
     clientIp = fields.IP(load_default=None, allow_none=True, metadata={
         "description": "the browser's address: a remembered device's network is updated"})
 
@@ -39,7 +40,7 @@ class PolicyBody(Schema):
     enforceMFAType = fields.String(validate=validate.OneOf(ENFORCE_TYPES))
     strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)),
                              validate=validate.Length(max=len(STRATEGIES)))
-    allowRememberMyDevice = fields.Boolean()
+    allowRememberMyDevice = StrictBoolean()
     mfaDeviceExpiration = fields.Integer(strict=True, validate=validate.Range(min=0))
     phoneNumberRegexp = fields.String(allow_none=True,
                                       validate=[validate.Length(max=200), _regexp])
@@ -51,7 +52,7 @@ class PolicyBody(Schema):
                                              validate=validate.Range(min=0, max=86400))
     recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
                                                    validate=validate.Range(min=60, max=86400))
-    recoverKeepsDevices = fields.Boolean()
+    recoverKeepsDevices = StrictBoolean()
 
 
 class StepUp(Schema):
@@ -71,7 +72,7 @@ class Recover(Schema):
 class AllowRemember(Schema):
     """allow-remember-device answer."""
 
-    isAllowedToRemember = fields.Boolean(required=True)
+    isAllowedToRemember = StrictBoolean(required=True)
     mfaDeviceExpiration = fields.Integer(required=True)
 
 
@@ -81,7 +82,7 @@ class PolicyOut(Schema):
     id = fields.String(required=True, metadata={"description": "`default` until saved"})
     enforceMFAType = fields.String(required=True, validate=validate.OneOf(ENFORCE_TYPES))
     strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)), required=True)
-    allowRememberMyDevice = fields.Boolean(required=True)
+    allowRememberMyDevice = StrictBoolean(required=True)
     mfaDeviceExpiration = fields.Integer(required=True, validate=validate.Range(min=0))
     phoneNumberRegexp = fields.String(required=True, allow_none=True)
     smsAllowedCountryCodes = fields.List(fields.String(), required=True)
@@ -90,7 +91,7 @@ class PolicyOut(Schema):
     enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
     recoveryCodesRequireMfaWithin = fields.Integer(required=True,
                                                    validate=validate.Range(min=60))
-    recoverKeepsDevices = fields.Boolean(required=True)
+    recoverKeepsDevices = StrictBoolean(required=True)
     createdAt = fields.String(required=True, allow_none=True)
     updatedAt = fields.String(required=True, allow_none=True)
 
@@ -99,7 +100,7 @@ class Strategy(Schema):
     """One strategy and whether it is active."""
 
     strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
-    isActive = fields.Boolean(required=True)
+    isActive = StrictBoolean(required=True)
 
 
 class Strategies(Schema):
@@ -148,7 +149,7 @@ class RecoveryLogin(Schema):
 
     mfaToken = fields.String(required=True, validate=validate.Length(min=1, max=300))
     recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 def _printable(value: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.schemas import StrictBoolean
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 _TOKEN = validate.Length(min=1, max=200)
@@ -36,7 +37,7 @@ class LoginCode(Schema):
     mfaToken = fields.String(required=True, validate=_TOKEN)
     otcToken = fields.String(required=True, validate=_TOKEN)
     code = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
     @post_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ else (docs/frontegg-contract.md section 10)."""
 
 from __future__ import annotations
 
+from shared.schemas import StrictBoolean
 from marshmallow import Schema, fields, validate
 
 _TOKEN = validate.Length(min=1, max=300)
@@ -21,14 +22,14 @@ class LoginValue(MfaToken):
     """Mid-login verify: {mfaToken, value, rememberDevice?}."""
 
     value = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class LoginToken(MfaToken):
     """Mid-login enrollment: {mfaToken, token, rememberDevice?}."""
 
     token = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class UserToken(Schema):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.schemas import StrictBoolean
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 _B64URL = [validate.Regexp(r"^[A-Za-z0-9_-]*$", error="Not unpadded base64url"),
@@ -98,7 +99,7 @@ class LoginEnroll(UserEnroll):
     """Forced enrollment during login."""
 
     mfaToken = fields.String(required=True, validate=_TOKEN)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class UserAssertion(_Proof):
@@ -111,7 +112,7 @@ class LoginVerify(UserAssertion):
     """The second factor during login."""
 
     mfaToken = fields.String(required=True, validate=_TOKEN)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class _Named(Schema):
@@ -152,7 +153,7 @@ class AuthenticatorSelection(Schema):
     authenticatorAttachment = fields.String(validate=validate.OneOf(
         ("platform", "cross-platform")))
     residentKey = fields.String()
-    requireResidentKey = fields.Boolean()
+    requireResidentKey = StrictBoolean()
     userVerification = fields.String()
 
 
