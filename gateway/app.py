@@ -42,7 +42,8 @@ async def proxy(request: web.Request) -> web.Response:
 def _openapi(request: web.Request) -> dict[str, Any]:
     cache = request.app[OPENAPI]
     if "doc" not in cache:
-        cache["doc"] = build_spec(request.app[SETTINGS].mount_prefix)
+        settings = request.app[SETTINGS]
+        cache["doc"] = build_spec(settings.mount_prefix, internal=settings.expose_internal_api)
     return cache["doc"]
 
 

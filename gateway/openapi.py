@@ -16,18 +16,24 @@ from shared.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}],
-    "tenant": [{"bearer": []}, {"internalApiKey": []}], "bearerOptional": [{"bearer": []}, {}]}
+    "tenant": [{"bearer": []}, {"internalApiKey": []}], "bearerOptional": [{"bearer": []}, {}],
+    "config": [{"bearer": []}, {"internalApiKey": []}],
+    "vendor": [{"internalApiKey": []}, {"bearer": []}]}
+_VENDOR_FORM = ("A vendor credential (the internal API key, or a token granting MFA_VENDOR_CLAIM) "
+                "with `frontegg-user-id` runs the vendor form instead: no code needed, audited "
+                "with the actor; 400 ER-01097 when the user has no MFA.")
 
 
-def public_routes() -> list[tuple[str, str, str, Any]]:
-    """(service, method, path, handler) of every route the gateway serves publicly."""
+def public_routes(*, internal: bool = False) -> list[tuple[str, str, str, Any]]:
+    """(service, method, path, handler) of every route the gateway serves publicly (and,
+    with `internal`, the internal API it routes when MFA_EXPOSE_INTERNAL_API is on)."""
     out = []
     for name, setup_routes in service_route_setups().items():
         app = web.Application()
         setup_routes(app)
         for route in app.router.routes():
             path = route.resource.canonical if route.resource else ""
-            if route.method != "HEAD" and match(path) == name:
+            if route.method != "HEAD" and match(path, internal=internal) == name:
                 out.append((name, route.method, path, route.handler))
     return sorted(out, key=lambda r: (r[2], r[1]))
 
@@ -37,8 +43,9 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
     doc = (handler.__doc__ or "").strip().splitlines()
     op: dict[str, Any] = {"summary": doc[0] if doc else "", "tags": [service],
                           "operationId": f"{service}.{handler.__name__}"}
-    params = [{"name": n, "in": "query", "required": True, "schema": {"type": "string"},
-               "description": d} for n, d in meta.get("query", {}).items()]
+    params = [{"name": n.rstrip("?"), "in": "query", "required": not n.endswith("?"),
+               "schema": {"type": "string"}, "description": d}
+              for n, d in meta.get("query", {}).items()]
     if params:
         op["parameters"] = params
     if meta.get("request") is not None:
@@ -49,15 +56,20 @@ def _operation(spec: APISpec, service: str, method: str, handler: Any) -> dict[s
     ok: dict[str, Any] = {"description": "Success"}
     if meta.get("response") is not None:
         ok["content"] = {meta.get("media", "application/json"): {"schema": meta["response"]}}
-    op["responses"] = {"200": ok, "4XX": {"description": "Frontegg error envelope", "content": {
-        "application/json": {"schema": "ErrorEnvelope"}}}}
+    op["responses"] = {str(meta.get("status", 200)): ok, "4XX": {
+        "description": "Frontegg error envelope",
+        "content": {"application/json": {"schema": "ErrorEnvelope"}}}}
     if meta.get("auth") in _SECURITY:
         op["security"] = _SECURITY[meta["auth"]]
+    if meta.get("vendor") is not None:
+        op["security"] = [*op["security"], {"internalApiKey": []}]
+        op["description"] = _VENDOR_FORM
     return op
 
 
-def build_spec(mount_prefix: str) -> dict[str, Any]:
-    """The OpenAPI document; paths as /resources/..., also served under the mount prefix."""
+def build_spec(mount_prefix: str, *, internal: bool = False) -> dict[str, Any]:
+    """The OpenAPI document; paths as /resources/..., also served under the mount prefix;
+    with `internal`, the internal API too (the gateway routes it)."""
     spec = APISpec(title="MFA service (Frontegg MFA API)", version="1", openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin()],
                    servers=[{"url": mount_prefix or "/"}, {"url": "/"}])
@@ -66,7 +78,7 @@ def build_spec(mount_prefix: str) -> dict[str, Any]:
                                                "bearerFormat": "JWT"})
     spec.components.security_scheme("internalApiKey", {"type": "http", "scheme": "bearer"})
     by_path: dict[str, dict[str, Any]] = {}
-    for service, method, path, handler in public_routes():
+    for service, method, path, handler in public_routes(internal=internal):
         by_path.setdefault(path, {})[method.lower()] = _operation(spec, service, method, handler)
     for path, ops in by_path.items():
         spec.path(path=path, operations=ops)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,8 @@ from shared.settings import SERVICES
 
 AppFactory = Callable[..., web.Application]
 
-# Longest prefix wins; a prefix matches the path itself or the path followed by "/".
+# Longest prefix wins; a prefix matches the path itself or the path followed by "/"; `{}`
+# stands for one path segment (Frontegg puts the user id mid-path).
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/authenticator", "totp"),
     ("/resources/auth/v1/user/mfa/verify", "totp"),
@@ -35,6 +37,10 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/users/v1/mfa/devices", "session"),
     ("/resources/configurations/v1/mfa-policy", "session"),
     ("/resources/configurations/v1/mfa/strategies", "session"),
+    ("/resources/configurations/v1/mfa", "session"),
+    ("/resources/configurations/v1/lockout-policy", "session"),
+    ("/resources/vendor-only/users/v1", "session"),
+    ("/resources/users/v1/{}/unlock", "session"),
     ("/.well-known/jwks.json", "session"),
 )
 INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),)
@@ -57,10 +63,26 @@ def _app_module(name: str) -> Any:
     return importlib.import_module(f"services.{name}.app")
 
 
+_SEGMENT = re.compile(r"[^/]+")
+
+
+def matches(path: str, prefix: str) -> bool:
+    """Whether a route table prefix covers the path."""
+    if "{}" not in prefix:
+        return path == prefix or path.startswith(prefix + "/")
+    head, _, tail = prefix.partition("{}")
+    if not path.startswith(head):
+        return False
+    segment = _SEGMENT.match(path, len(head))
+    if segment is None:
+        return False
+    return matches(path[segment.end():], tail) if tail else True
+
+
 def match(path: str, *, internal: bool = False) -> str | None:
     """The service for a path (after the mount prefix is stripped), or None."""
     for prefix, service in (_INTERNAL if internal else _BY_LENGTH):
-        if path == prefix or path.startswith(prefix + "/"):
+        if matches(path, prefix):
             return service
     return None
 

@@ -2,16 +2,21 @@
 
 `auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or the
 query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one is
-sent), `internal` (the internal API key) or `tenant` (a bearer token, or the internal API key with
-`frontegg-tenant-id`). `attempt` names the factor whose proof the route checks: the request then
-runs inside `shared.flow.attempt`, reserved before the handler runs. `lockout` names the factor a
-route that proves nothing (sending a code, starting a ceremony) is refused for while locked.
-The middleware puts what it found on the request; handlers read it with the accessors here, and
-an accessor for something the route did not declare is a programming error."""
+sent), `internal` (the internal API key), `tenant` (a bearer token, or a vendor credential with
+`frontegg-tenant-id`) or `vendor` (a vendor credential: the internal API key, or a token whose
+MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in the `frontegg-user-id` / `frontegg-
+tenant-id` headers) or `config` (as `tenant`, but a vendor credential without `frontegg-tenant-
+id` speaks for the whole environment: tenant ''). `vendor=` names the vendor form of a route
+whose path Frontegg also serves to users (mfa/disable): a request with a vendor credential runs
+that handler, as that handler declares. `attempt` names the factor whose proof the route
+checks: the request then runs inside `shared.flow.attempt`, reserved before the handler runs.
+`lockout` names the factor a route that proves nothing (sending a code, starting a ceremony) is
+refused for while locked. The middleware puts what it found on the request; handlers read it
+with the accessors here, and an accessor for something the route did not declare is a
+programming error."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +29,10 @@ from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
+from shared.vendor_auth import VendorCaller, has_internal_key, vendor_caller
 
-AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant")
+AUTH_KINDS = ("none", "mfaToken", "bearer", "bearerOptional", "internal", "tenant", "config",
+              "vendor")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,36 +40,41 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class TenantCaller:
     """Whoever asks about a tenant's configuration: the tenant, and whether they may change it
-    (the internal API key, or a token whose MFA_ADMIN_CLAIM grants MFA_ADMIN_VALUE)."""
+    (a vendor credential, or a token whose MFA_ADMIN_CLAIM grants MFA_ADMIN_VALUE)."""
 
     tenant_id: str
     admin: bool
+    actor: str = ""
 
 
 _PRINCIPAL = web.RequestKey("mfa_principal", Principal)
+_VENDOR = web.RequestKey("mfa_vendor", VendorCaller)
+API = web.RequestKey("mfa_api", dict)  # the declaration the request runs under
 _SESSION = web.RequestKey("mfa_session", MfaSession)
 _ATTEMPT = web.RequestKey("mfa_attempt", flow.Attempt)
 _TENANT = web.RequestKey("mfa_tenant", TenantCaller)
 
 
-def has_internal_key(stores: Stores, request: web.Request) -> bool:
-    """True when the request carries the internal API key (constant-time)."""
-    key = stores.settings.internal_api_key
-    auth = request.headers.get("Authorization", "")
-    return bool(key) and hmac.compare_digest(auth.encode(), f"Bearer {key}".encode())
+def _vendor_only(stores: Stores, request: web.Request) -> VendorCaller:
+    caller = vendor_caller(stores, request)
+    if caller is None:
+        stores.bearer.claims(request.headers.get("Authorization"))  # 401 when not a token
+        raise Forbidden("A vendor credential is required", code="ER-MFA-NOT-VENDOR")
+    return caller
 
 
-def _tenant_caller(stores: Stores, request: web.Request) -> TenantCaller:
-    if has_internal_key(stores, request):
-        tenant = request.headers.get("frontegg-tenant-id", "").strip()
-        if not tenant:
-            raise Forbidden("frontegg-tenant-id is required with the internal API key")
-        return TenantCaller(tenant, admin=True)
+def _tenant_caller(stores: Stores, request: web.Request, *,
+                   environment: bool = False) -> TenantCaller:
+    vendor = vendor_caller(stores, request)
+    if vendor is not None:
+        if not vendor.tenant_id and not environment:
+            raise Forbidden("frontegg-tenant-id is required with a vendor credential")
+        return TenantCaller(vendor.tenant_id or "", admin=True, actor=vendor.actor)
     p = stores.bearer.principal(request.headers.get("Authorization"))
     s = stores.settings
     granted = p.claims.get(s.admin_claim)
     admin = granted == s.admin_value or (isinstance(granted, list) and s.admin_value in granted)
-    return TenantCaller(p.tenant_id, admin=admin)
+    return TenantCaller(p.tenant_id, admin=admin, actor=p.user_id)
 
 
 async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any],
@@ -72,16 +84,22 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
     handler: inside the reserved attempt, or with the session or principal on the request."""
     if any("\x00" in v for v in request.match_info.values()):
         raise NotFound()  # no stored id holds a NUL (Postgres text cannot): unknown, not a 500
+    alt = meta.get("vendor")
+    if alt is not None and vendor_caller(stores, request) is not None:
+        return await authorized(request, alt, alt.__api__, stores, body)
+    request[API] = meta
     auth, factor = meta["auth"], meta.get("attempt") or meta.get("lockout")
     principal: Principal | None = None
+    if auth == "vendor":
+        request[_VENDOR] = _vendor_only(stores, request)
     if auth == "internal" and not has_internal_key(stores, request):
         raise Unauthorized("Invalid internal API key", code="ER-MFA-INTERNAL-KEY")
     if auth == "bearer" or (auth == "bearerOptional" and request.headers.get("Authorization")):
         principal = stores.bearer.principal(request.headers.get("Authorization"))
         await _refuse_stale(stores, principal)
         request[_PRINCIPAL] = principal
-    if auth == "tenant":
-        request[_TENANT] = _tenant_caller(stores, request)
+    if auth in ("tenant", "config"):
+        request[_TENANT] = _tenant_caller(stores, request, environment=auth == "config")
     data = await body(request) if meta.get("request") is not None else {}
     token = (request.query.get("mfaToken") if request.method == "GET"
              else data.get("mfaToken")) if auth == "mfaToken" else None
@@ -141,8 +159,16 @@ def attempt(request: web.Request) -> flow.Attempt:
 
 
 def tenant(request: web.Request) -> TenantCaller:
-    """The caller of a route declared `tenant`."""
+    """The caller of a route declared `tenant` or `config`."""
     t = request.get(_TENANT)
     if t is None:
-        raise RuntimeError("tenant() on a route that does not declare tenant auth")
+        raise RuntimeError("tenant() on a route that does not declare tenant or config auth")
     return t
+
+
+def vendor(request: web.Request) -> VendorCaller:
+    """The vendor caller of a route declared `vendor`."""
+    v = request.get(_VENDOR)
+    if v is None:
+        raise RuntimeError("vendor() on a route that does not declare vendor auth")
+    return v

@@ -79,6 +79,9 @@ class Ephemeral(Protocol):
         """One atomic step before a proof is compared: load the session record (when given)
         and the lockout state; refuse, or (with `count`) count the attempt on both."""
 
+    async def lock(self, lock_key: str) -> None:
+        """Lock a factor now (a tenant's lockout policy is stricter than the deployment's)."""
+
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """After a proof held: consume the session (one winner; False for the others) and
         reset the lockout count, atomically."""
@@ -196,6 +199,11 @@ class MemoryEphemeral:
             sn = sess[1] + 1
             self._data[session_key] = (sess[0], sn, sess[2])
         return Reservation("ok", record, n, sn)
+
+    async def lock(self, lock_key: str) -> None:
+        """Set the lock, keeping the count."""
+        item = self._live(lock_key)
+        self._data[lock_key] = ({"locked": True}, item[1] if item else 0, math.inf)
 
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """Consume the session (if it is still there) and reset the lockout."""
@@ -371,6 +379,10 @@ class RedisEphemeral:
                                retry_after=float(res[4]) / 1000 if len(res) > 4 else 0.0)
         record = json.loads(res[1]) if session_key else None
         return Reservation("ok", record, int(res[2]), int(res[3]))
+
+    async def lock(self, lock_key: str) -> None:
+        """Set the lock field of the lockout hash (the count stays)."""
+        await self._r.hset(self._k(lock_key), "locked", "1")
 
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """One EVALSHA: consume the session (one winner) and reset the lockout."""

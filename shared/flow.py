@@ -104,6 +104,7 @@ class Attempt:
     failures: int
     session_failures: int = 0
     device_id: str | None = None
+    lock_at: int = 0  # the tenant's lock threshold (0: the deployment's)
     settled: bool = field(default=False, init=False)
     # The browser's User-Agent and address, for a remembered device's label and network.
     client: tuple[str, str] = field(default=("", ""), init=False)
@@ -157,7 +158,7 @@ class Attempt:
     async def failed(self, error: MfaError) -> None:
         """The proof did not hold: already counted; audit it."""
         limits = self.stores.lockout.limits
-        locked = self.failures >= limits.lock_at
+        locked = self.failures >= (self.lock_at or limits.lock_at)
         verified(self.factor, "locked" if locked else "wrong_code")
         detail: dict[str, Any] = {"consecutive": self.failures, "error": error.code,
                                   "tokenBurned": self.session is not None
@@ -187,8 +188,25 @@ async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
     session = stores.sessions.from_record(skey, r.session or {}) if skey else None
     who = principal or session
     assert who is not None
+    lock_at = await _tenant_lock(stores, who.tenant_id, session, lock_key, r, factor) \
+        if count else 0
     return Attempt(stores, factor, who.tenant_id, who.user_id, lock_key, session, r.failures,
-                   r.session_failures)
+                   r.session_failures, lock_at=lock_at)
+
+
+async def _tenant_lock(stores: Stores, tenant_id: str, session: MfaSession | None,
+                       lock_key: str, r: Reservation, factor: str) -> int:
+    """A tenant's lockout policy stricter than the deployment's: the attempt that reaches
+    its threshold locks the factor (and is still compared, like the deployment's), later
+    ones are refused; the count was taken atomically, so parallel attempts cannot pass it.
+    Mid-login the threshold comes with the session (no read); logged in, from the policy."""
+    lock_at = (session.lock_at if session is not None else
+               await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time()))
+    if 0 < lock_at < stores.lockout.limits.lock_at and r.failures >= lock_at:
+        await stores.eph.lock(lock_key)
+        if r.failures > lock_at:
+            raise _refusal(Reservation("locked", failures=r.failures), factor)
+    return lock_at
 
 
 @asynccontextmanager

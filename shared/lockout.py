@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.configurations import ConfigRepository
 from shared.crypto import CodeHasher
 from shared.ephemeral import Ephemeral, Limits
 from shared.mfa_session import user_tag
@@ -29,15 +30,46 @@ class LockState:
     retry_after: float
 
 
+# Seconds a process keeps a tenant's lockout threshold before reading it again: a changed
+# lockout policy reaches every process within this time, and verifying costs no extra query.
+POLICY_TTL = 10.0
+
+
 class Lockout:
     """Keys, limits, read-only checks and resets of the per-factor lockout."""
 
-    def __init__(self, eph: Ephemeral, settings: Settings, hasher: CodeHasher) -> None:
+    def __init__(self, eph: Ephemeral, settings: Settings, hasher: CodeHasher,
+                 configs: ConfigRepository) -> None:
         self._eph = eph
         self._hasher = hasher
+        self._configs = configs
+        self._cache: dict[str, tuple[int, float]] = {}
         self.limits = Limits(session_max=settings.mfa_token_max_failures,
                              delay_after=settings.lockout_delay_after,
                              lock_at=settings.lockout_max_failures)
+
+    async def tenant_lock_at(self, tenant_id: str, *, now: float) -> int:
+        """Consecutive failures that lock a factor of the tenant: its lockout policy's
+        maxAttempts when enabled, never above the deployment's (a tenant may be stricter,
+        not laxer: NIST SP 800-63B 5.2.2); cached for POLICY_TTL seconds."""
+        hit = self._cache.get(tenant_id)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        doc = await self._configs.layered("lockout", tenant_id)
+        lock_at = self.limits.lock_at
+        if doc.get("enabled") and isinstance(doc.get("maxAttempts"), int):
+            lock_at = max(1, min(lock_at, doc["maxAttempts"]))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[tenant_id] = (lock_at, now + POLICY_TTL)
+        return lock_at
+
+    def forget_policy(self, tenant_id: str | None = None) -> None:
+        """Drop cached thresholds (this process saved a lockout policy)."""
+        if tenant_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(tenant_id, None)
 
     def key(self, tenant_id: str, user_id: str, factor: str) -> str:
         """The lockout record's key; its hash tag is the user's, like the user's sessions."""

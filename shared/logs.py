@@ -11,6 +11,8 @@ import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None)
+# The request's Accept-Language (truncated): the language of notifications its events cause.
+language_var: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="")
 
 
 class JsonFormatter(logging.Formatter):

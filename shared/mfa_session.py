@@ -56,6 +56,7 @@ class MfaSession:
     purpose: str = "login"
     pending: PendingEnrollment = field(default_factory=PendingEnrollment)
     carried: tuple[Device, ...] | None = None  # None: not carried, read them from Postgres
+    lock_at: int = 0  # the tenant's lockout threshold at session start (0: the deployment's)
 
     def devices(self, kind: str) -> list[Device] | None:
         """The carried devices of one kind, or None when this session carries none."""
@@ -98,9 +99,11 @@ class MfaSessionStore:
 
     async def create(self, *, tenant_id: str, user_id: str, email: str, purpose: str = "login",
                      pending: PendingEnrollment | None = None,
-                     devices: list[Device] | None = None) -> tuple[str, MfaSession]:
+                     devices: list[Device] | None = None,
+                     lock_at: int = 0) -> tuple[str, MfaSession]:
         """A new session; the mfaToken is returned once and never stored. `devices`: the
-        user's devices as just listed (their CARRIED_KINDS rows are kept in the session)."""
+        user's devices as just listed (their CARRIED_KINDS rows are kept in the session);
+        `lock_at`: the tenant's lockout threshold, carried so a verify reads no policy."""
         token = f"{new_token()}.{user_tag(self._hasher, tenant_id, user_id)}"
         key = session_key(token)
         assert key is not None
@@ -108,7 +111,8 @@ class MfaSessionStore:
                                                      if d.kind in CARRIED_KINDS)
         s = MfaSession(key=key, tenant_id=tenant_id, user_id=user_id, email=email,
                        purpose=purpose, expires_at=self._clock.time() + self._ttl,
-                       pending=pending or PendingEnrollment(), carried=carried)
+                       pending=pending or PendingEnrollment(), carried=carried,
+                       lock_at=lock_at)
         body: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id,
                                 "expires_at": s.expires_at, "purpose": purpose,
                                 "pending": asdict(s.pending)}
@@ -116,6 +120,8 @@ class MfaSessionStore:
         # factor's address) sealed to this session, so Redis holds no address in clear; no
         # phone number; carried device secrets stay sealed as Postgres stores them.
         body["email"] = self._cipher.encrypt(email.encode(), key)
+        if lock_at:
+            body["lock_at"] = lock_at
         if carried is not None:
             body["carried"] = [{k: getattr(d, k) for k in _CARRIED_FIELDS} for d in carried]
         await self._eph.put(s.key, body, self._ttl)
@@ -129,7 +135,7 @@ class MfaSessionStore:
         return MfaSession(key=key, tenant_id=t, user_id=u,
                           email=self._cipher.decrypt(rec["email"], key).decode(),
                           expires_at=rec["expires_at"], purpose=rec.get("purpose", "login"),
-                          pending=pending,
+                          pending=pending, lock_at=int(rec.get("lock_at") or 0),
                           carried=None if carried is None else tuple(
                               Device(tenant_id=t, user_id=u, **d) for d in carried))
 

@@ -35,6 +35,9 @@ class Policy:
     # /mfa/recover with a code of the set that leaves codes over keeps the user's devices
     # (false: Frontegg's behaviour, every recovery removes them).
     recoverKeepsDevices: bool = False
+    # Our own: email the user when a factor is added or removed, a recovery code is used or a
+    # factor locks (with MFA_NOTIFICATIONS on for the deployment).
+    notifyUsers: bool = True
     createdAt: str | None = None
     updatedAt: str | None = None
 
@@ -96,16 +99,17 @@ class PolicyRepository:
         self._clock = clock
 
     async def get(self, tenant_id: str) -> Policy:
-        """The tenant's effective policy."""
+        """The tenant's effective policy: the deployment default, the environment's stored
+        policy (tenant '', written by a vendor without frontegg-tenant-id) over it, the
+        tenant's over that; one round trip."""
         base = default_policy(self._settings)
-        row = await self._db.fetchrow(
-            "SELECT id, policy, created_at, updated_at FROM tenant_policies WHERE tenant_id = $1",
-            tenant_id)
-        if row is None:
-            return base
-        doc = json.loads(row["policy"])
-        return self._merge(base, doc, row["id"], iso_time(row["created_at"]),
-                           iso_time(row["updated_at"]))
+        rows = await self._db.fetch(
+            "SELECT tenant_id, id, policy, created_at, updated_at FROM tenant_policies "
+            "WHERE tenant_id IN ($1, '') ORDER BY tenant_id", tenant_id)
+        for row in rows:  # '' sorts first
+            base = self._merge(base, json.loads(row["policy"]), row["id"],
+                               iso_time(row["created_at"]), iso_time(row["updated_at"]))
+        return base
 
     def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,
                updated: str | None) -> Policy:
@@ -133,5 +137,4 @@ class PolicyRepository:
                 "VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant_id) DO UPDATE SET "
                 "policy = excluded.policy, updated_at = excluded.updated_at",
                 tenant_id, pid, json.dumps(doc), created, now)
-        return self._merge(default_policy(self._settings), doc, pid, iso_time(created),
-                           iso_time(now))
+        return await self.get(tenant_id)

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from shared.audit import AuditEvent, AuditLog
 from shared.clock import Clock
 from shared.crypto import new_token, token_hash
 from shared.database import Database
@@ -66,9 +67,10 @@ class Use:
 class RememberedDevices:
     """Issue, use (rotating), list and revoke remember-device tokens."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog) -> None:
         self._db = db
         self._clock = clock
+        self._audit = audit
 
     async def issue(self, tenant_id: str, user_id: str, ttl: int, *, label: str = "",
                     network: str = "") -> str:
@@ -123,19 +125,24 @@ class RememberedDevices:
             tenant_id, user_id, self._clock.time())
 
     async def revoke(self, tenant_id: str, user_id: str, chain_id: str) -> bool:
-        """Forget one trusted device (its whole chain); False when it is not a live device of
+        """Forget one trusted device (its whole chain, rotated-out tokens too), audited (and
+        raised as an outbox event) with the deletion; False when it is not a live device of
         the user."""
-        async with self._db.transaction() as tx:
-            live = await tx.execute(
-                "DELETE FROM remembered_devices WHERE tenant_id = $1 AND user_id = $2 "
-                "AND chain_id = $3 AND rotated_at IS NULL", tenant_id, user_id, chain_id)
-            await tx.execute(
-                "DELETE FROM remembered_devices WHERE tenant_id = $1 AND user_id = $2 "
-                "AND chain_id = $3", tenant_id, user_id, chain_id)
-        return live > 0
+        return await self._audit.with_change(
+            "DELETE FROM remembered_devices WHERE tenant_id = $1 AND user_id = $2 "
+            "AND chain_id = $3 AND EXISTS (SELECT 1 FROM remembered_devices l WHERE "
+            "l.tenant_id = $1 AND l.user_id = $2 AND l.chain_id = $3 AND l.rotated_at IS NULL)",
+            (tenant_id, user_id, chain_id),
+            AuditEvent(tenant_id, user_id, "remember", "remembered-revoke", "success",
+                       detail={"devices": 1, "by": "user"}))
 
-    async def revoke_all(self, tenant_id: str, user_id: str) -> int:
-        """Forget every remembered device of the user (their factors changed, or they asked)."""
-        return await self._db.execute(
+    async def revoke_all(self, tenant_id: str, user_id: str,
+                         detail: dict[str, Any] | None = None) -> bool:
+        """Forget every remembered device of the user (their factors changed, or they asked);
+        when there were any, audited (and raised as an outbox event) with the deletion,
+        atomically."""
+        return await self._audit.with_change(
             "DELETE FROM remembered_devices WHERE tenant_id = $1 AND user_id = $2",
-            tenant_id, user_id)
+            (tenant_id, user_id),
+            AuditEvent(tenant_id, user_id, "remember", "remembered-revoke", "success",
+                       detail=detail or {}))

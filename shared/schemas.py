@@ -7,16 +7,6 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: marshmallow's Boolean also takes 0, 1, "yes", "off"...,
-    which the OpenAPI document (type boolean) refuses."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
 class ErrorEnvelope(Schema):
     """Frontegg's error body."""
 
@@ -131,3 +121,12 @@ JSON_SCHEMA_RULES: dict[str, dict[str, Any]] = {
          "properties": {"mfaRequired": {"const": True}}},
     ]},
 }
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false only (marshmallow's Boolean also takes "yes", 1, "on")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

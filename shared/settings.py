@@ -98,6 +98,13 @@ class Settings:
     remember_cookie: str = "mfa-remember-device"
     admin_claim: str = "roles"
     admin_value: str = "Admin"
+    vendor_claim: str = ""
+    vendor_value: str = "vendor"
+    notifications: bool = False
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
+    webhook_timeout: float = 5.0
+    webhook_max_backoff: float = 600.0
     issuer_name: str = "MFA"
     trusted_proxies: tuple[str, ...] = ()
     metrics_port: int = 0
@@ -153,6 +160,13 @@ class Settings:
             remember_cookie=env_str(e, "MFA_REMEMBER_COOKIE", "mfa-remember-device"),
             admin_claim=env_str(e, "MFA_ADMIN_CLAIM", "roles"),
             admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
+            vendor_claim=env_str(e, "MFA_VENDOR_CLAIM"),
+            vendor_value=env_str(e, "MFA_VENDOR_VALUE", "vendor"),
+            notifications=env_bool(e, "MFA_NOTIFICATIONS", False),
+            webhook_urls=env_list(e, "MFA_WEBHOOK_URLS"),
+            webhook_secret=env_str(e, "MFA_WEBHOOK_SECRET"),
+            webhook_timeout=env_float(e, "MFA_WEBHOOK_TIMEOUT", 5.0),
+            webhook_max_backoff=env_float(e, "MFA_WEBHOOK_MAX_BACKOFF", 600.0),
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
             trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
             metrics_port=env_int(e, "MFA_METRICS_PORT", 0),
@@ -174,6 +188,8 @@ class Settings:
         if self.host_jwks and not (self.host_jwt_issuer and self.host_jwt_audience):
             # Without both, a token the IdP minted for any other application would pass.
             raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE")
+        if self.webhook_urls and len(self.webhook_secret) < 16:
+            raise ValueError("MFA_WEBHOOK_URLS needs MFA_WEBHOOK_SECRET (at least 16 characters)")
         from shared.client_ip import parse_networks
 
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error

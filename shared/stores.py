@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from shared.audit import AuditLog
 from shared.challenges import ChallengeStore
 from shared.clock import Clock
+from shared.configurations import ConfigRepository
 from shared.crypto import CodeHasher, FieldCipher, b64d
 from shared.database import Database, SqliteDatabase, connect
 from shared.devices import DeviceRepository
 from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
 from shared.lockout import Lockout
 from shared.mfa_session import MfaSessionStore
+from shared.outbox import Outbox
 from shared.policies import PolicyRepository
 from shared.ratelimit import SendLimiter
 from shared.recovery import RecoveryCodes, RecoverySets
@@ -45,6 +47,8 @@ class Stores:
     lockout: Lockout
     limiter: SendLimiter
     users: UserRecords
+    outbox: Outbox
+    configs: ConfigRepository
 
     async def ping(self) -> None:
         """Raise when Redis or the database does not answer (readiness)."""
@@ -67,6 +71,8 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                          audience=settings.jwt_audience,
                          extra_jwks=settings.jwt_extra_public_keys)
     cipher = FieldCipher.from_setting(settings.encryption_keys)
+    audit = AuditLog(db, clock)
+    configs = ConfigRepository(db, clock)
     return Stores(
         settings=settings, clock=clock, eph=eph, db=db, hasher=hasher,
         cipher=cipher, tokens=tokens,
@@ -79,12 +85,14 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),
         recovery_sets=RecoverySets(db, hasher, clock),
-        remembered=RememberedDevices(db, clock),
+        remembered=RememberedDevices(db, clock, audit),
         policies=PolicyRepository(db, settings, clock),
-        audit=AuditLog(db, clock),
-        lockout=Lockout(eph, settings, hasher),
+        audit=audit,
+        lockout=Lockout(eph, settings, hasher, configs),
         limiter=SendLimiter(eph),
         users=UserRecords(db, clock),
+        outbox=Outbox(db, clock),
+        configs=configs,
     )
 
 

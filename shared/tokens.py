@@ -124,14 +124,19 @@ class BearerVerifier:
         self._host_iss = host_issuer
         self._host_aud = host_audience
 
-    def principal(self, authorization: str | None) -> Principal:
-        """The user of a valid bearer token; 401 otherwise."""
+    def claims(self, authorization: str | None) -> dict[str, Any]:
+        """The verified claims of a bearer token (ours or the host IdP's); 401 otherwise."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Unauthorized("Missing bearer token", code="ER-MFA-UNAUTHORIZED")
         token = authorization[7:].strip()
         claims = self._issuer.verify(token) or self._host_claims(token)
         if claims is None:
             raise Unauthorized("Invalid or expired token", code="ER-MFA-UNAUTHORIZED")
+        return claims
+
+    def principal(self, authorization: str | None) -> Principal:
+        """The user of a valid bearer token; 401 otherwise."""
+        claims = self.claims(authorization)
         tenant = claims.get("tenantId") or claims.get("tenant_id")
         if not isinstance(tenant, str) or not isinstance(claims.get("sub"), str) or not tenant:
             raise Unauthorized("Token lacks a user or tenant", code="ER-MFA-UNAUTHORIZED")

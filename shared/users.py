@@ -29,9 +29,9 @@ class UserRecords:
             tenant_id, user_id)
         return None if row is None else row["factors_changed_at"]
 
-    async def email_of(self, tenant_id: str, user_id: str) -> str:
-        """The email the host last gave for the user at a session start ('' when none)."""
+    async def email_of(self, tenant_id: str, user_id: str) -> str | None:
+        """The user's email as last seen at a session start, or None."""
         row = await self._db.fetchrow(
             "SELECT email FROM mfa_users WHERE tenant_id = $1 AND user_id = $2",
             tenant_id, user_id)
-        return str(row["email"]) if row else ""
+        return (row["email"] or None) if row else None

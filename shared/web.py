@@ -21,7 +21,7 @@ from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
 from shared.flow import LoginResult
 from shared.jsonbody import dumps, parse_json
-from shared.logs import request_id_var
+from shared.logs import language_var, request_id_var
 from shared.metrics import STORE_ERRORS, metrics_handler, request_metrics
 from shared.settings import Settings
 from shared.stores import Stores, open_stores
@@ -69,11 +69,13 @@ async def request_context(request: web.Request,
     if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
         rid = uuid.uuid4().hex
     token = request_id_var.set(rid)
+    language = language_var.set(request.headers.get("Accept-Language", "")[:200])
     started = time.perf_counter()
     try:
         resp = await _guarded(request, handler)
     finally:
         request_id_var.reset(token)
+        language_var.reset(language)
     resp.headers[TRACE_HEADER] = rid
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
@@ -140,7 +142,7 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     middleware parses it before authorizing)."""
     if _BODY in request:
         return request[_BODY]  # type: ignore[no-any-return]
-    meta = getattr(request.match_info.handler, "__api__", None)
+    meta = request.get(access.API) or getattr(request.match_info.handler, "__api__", None)
     cls = meta["request"] if meta else None
     if cls is None:
         raise TypeError(f"{request.match_info.handler!r} declares no request schema")
@@ -175,18 +177,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def api(*, request: type[Schema] | None = None, response: type[Schema] | None = None,
         query: dict[str, str] | None = None, auth: str = "none", attempt: str | None = None,
-        lockout: str | None = None, media: str = "application/json"
-        ) -> Callable[[Handler], Handler]:
+        lockout: str | None = None, media: str = "application/json",
+        vendor: Handler | None = None, status: int = 200) -> Callable[[Handler], Handler]:
     """Declare a route: its marshmallow schemas (the gateway's OpenAPI document is built from
     them), who may call it and which factor's attempt it is (enforced by the middleware, see
-    shared.access), and the success body's media type."""
+    shared.access), the success body's media type and status, and its vendor form (a handler
+    declared `auth="vendor"` that serves the same path to a vendor credential)."""
     if auth not in access.AUTH_KINDS:
         raise ValueError(f"unknown auth {auth!r}")
 
     def mark(handler: Handler) -> Handler:
         handler.__api__ = {"request": request, "response": response,  # type: ignore[attr-defined]
                            "query": query or {}, "auth": auth, "attempt": attempt,
-                           "lockout": lockout, "media": media}
+                           "lockout": lockout, "media": media, "vendor": vendor,
+                           "status": status}
         return handler
 
     return mark

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from email.headerregistry import Address
 
 from aiohttp import web
@@ -10,13 +13,14 @@ from aiohttp import web
 from services.email import config
 from services.email.login import EmailFactor
 from services.email.message import Templates
+from services.email.notices import NoticeTemplates, Notifier
 from services.email.providers import EmailSender
 from services.email.providers.console import ConsoleSender
 from services.email.providers.smtp import SmtpSender
 from shared.clock import Clock
 from shared.settings import Settings
 from shared.stores import Stores
-from shared.web import service_app
+from shared.web import STORES, service_app
 
 EMAIL = web.AppKey("email", EmailFactor)
 
@@ -55,4 +59,19 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     app = service_app("email", settings, setup_routes, stores=stores, clock=clock)
     app[EMAIL] = EmailFactor(cfg=cfg, templates=Templates(), sender=sender,
                                       from_addr=from_addr, issuer=settings.issuer_name)
+    if settings.notifications and isinstance(sender, SmtpSender):
+        app.cleanup_ctx.append(_notifier_ctx)
     return app
+
+
+async def _notifier_ctx(app: web.Application) -> AsyncIterator[None]:
+    """User notifications as a background task (MFA_NOTIFICATIONS, with SMTP only: the
+    development console would log addresses), stopped before the stores close."""
+    ef = app[EMAIL]
+    assert ef.sender is not None
+    notifier = Notifier(app[STORES], ef.sender, ef.from_addr, NoticeTemplates(), ef.issuer)
+    task = asyncio.create_task(notifier.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -110,14 +110,21 @@ async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
     cooldown_key = f"email:{session.tenant_id}:{session.user_id}"
     await _limit(stores, ef.cfg, session, cooldown_key)
     code = numeric_code(ef.cfg.digits)
+    ttl = await stores.configs.mfa_setting(session.tenant_id, "email", "tokenLifetimeSeconds",
+                                           ef.cfg.code_ttl)
     otc = await stores.challenges.create(purpose=PURPOSE, tenant_id=session.tenant_id,
-                                         user_id=session.user_id, ttl=ef.cfg.code_ttl,
+                                         user_id=session.user_id, ttl=ttl,
                                          code=code, data={"session": _binding(session)})
     rendered = ef.templates.render(ef.templates.negotiate(accept_language), code=code,
-                                   minutes=math.ceil(ef.cfg.code_ttl / 60), issuer=ef.issuer)
-    message = build_message(rendered, sender=ef.from_addr, to=session.email, clock=stores.clock)
+                                   minutes=math.ceil(ttl / 60), issuer=ef.issuer)
+    sender = await stores.configs.mfa_setting(session.tenant_id, "email", "sender", None)
+    message = build_message(rendered, sender=Address(addr_spec=sender) if sender
+                            else ef.from_addr, to=session.email, clock=stores.clock)
     await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
                    tenant_id=session.tenant_id)
+    await stores.audit.record(tenant_id=session.tenant_id, user_id=session.user_id,
+                              factor=FACTOR, action="send", outcome="success",
+                              detail={"sender": ef.sender.name})
     return CodeSent(otc)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -49,6 +50,25 @@ def _weight(params: list[str]) -> float:
     return 1.0
 
 
+def negotiate(accept_language: str | None, locales: Collection[str]) -> str:
+    """The best of `locales` for an Accept-Language header (RFC 9110 12.5.4, RFC 4647 3.4
+    lookup: drop subtags from the end until one matches); English otherwise."""
+    ranked: list[tuple[float, int, str]] = []
+    items = (accept_language or "")[:_MAX_HEADER].split(",")[:_MAX_RANGES]
+    for i, item in enumerate(items):
+        tag, *params = item.split(";")
+        q = _weight(params)
+        if q > 0 and tag.strip() and tag.strip() != "*":
+            ranked.append((-q, i, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        parts = tag.split("-")
+        while parts:
+            if "-".join(parts) in locales:
+                return "-".join(parts)
+            parts.pop()
+    return DEFAULT_LOCALE
+
+
 def _read(folder: Path, name: str) -> Template:
     return Template((folder / name).read_text(encoding="utf-8"))
 
@@ -74,22 +94,8 @@ class Templates:
         return tuple(self._by_locale)
 
     def negotiate(self, accept_language: str | None) -> str:
-        """The best locale for an Accept-Language header (RFC 9110 12.5.4, RFC 4647 3.4
-        lookup: drop subtags from the end until one matches); English otherwise."""
-        ranked: list[tuple[float, int, str]] = []
-        items = (accept_language or "")[:_MAX_HEADER].split(",")[:_MAX_RANGES]
-        for i, item in enumerate(items):
-            tag, *params = item.split(";")
-            q = _weight(params)
-            if q > 0 and tag.strip() and tag.strip() != "*":
-                ranked.append((-q, i, tag.strip().lower()))
-        for _, _, tag in sorted(ranked):
-            parts = tag.split("-")
-            while parts:
-                if "-".join(parts) in self._by_locale:
-                    return "-".join(parts)
-                parts.pop()
-        return DEFAULT_LOCALE
+        """The best locale for an Accept-Language header (see negotiate)."""
+        return negotiate(accept_language, self._by_locale)
 
     def render(self, locale: str, *, code: str, minutes: int, issuer: str) -> Rendered:
         """The subject and both bodies; values are HTML-escaped in the HTML part."""

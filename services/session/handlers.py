@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.session import login, profile, schemas
+from services.session import configuration, login, profile, schemas
 from shared import access
 from shared.schemas import Empty, LoginResponse, MfaDevices
 from shared.web import api, client_ip, json_ok, login_response, read_body, stores_of
@@ -144,3 +144,62 @@ async def revoke_trusted_device(request: web.Request) -> web.Response:
     await profile.revoke_trusted_device(stores_of(request), principal=access.principal(request),
                                         device_id=request.match_info.get("deviceId"))
     return json_ok({})
+
+
+@api(request=schemas.PolicyBody, response=schemas.PolicyOut, auth="config")
+async def put_policy(request: web.Request) -> web.Response:
+    """PUT .../mfa-policy: upsert (omitted fields keep their values); a vendor without
+    frontegg-tenant-id sets the environment's."""
+    caller = access.tenant(request)
+    return json_ok(await profile.save_policy(stores_of(request), caller=caller,
+                                             changes=await read_body(request),
+                                             replace_all=False))
+
+
+@api(request=schemas.StrategyBody, response=Empty, auth="config", status=201)
+async def set_strategy(request: web.Request) -> web.Response:
+    """POST .../mfa/strategies {strategy, isActive}: one strategy on or off."""
+    body = await read_body(request)
+    await configuration.set_strategy(stores_of(request), access.tenant(request),
+                                     body["strategy"], body["isActive"])
+    return json_ok({}, status=201)
+
+
+@api(response=schemas.LockoutOut, auth="config")
+async def get_lockout(request: web.Request) -> web.Response:
+    """GET .../lockout-policy: the scope's (404 when none is defined)."""
+    return json_ok(await configuration.get_lockout(stores_of(request), access.tenant(request)))
+
+
+@api(response=schemas.LockoutOut, auth="config")
+async def vendor_lockout(request: web.Request) -> web.Response:
+    """GET .../lockout-policy/vendor: the environment's (or the deployment's threshold)."""
+    return json_ok(await configuration.vendor_lockout(stores_of(request)))
+
+
+@api(request=schemas.LockoutBody, response=schemas.LockoutOut, auth="config", status=201)
+async def create_lockout(request: web.Request) -> web.Response:
+    """POST .../lockout-policy {enabled, maxAttempts}: create (409 when it exists)."""
+    return json_ok(await configuration.save_lockout(
+        stores_of(request), access.tenant(request), await read_body(request), create=True),
+        status=201)
+
+
+@api(request=schemas.LockoutBody, response=schemas.LockoutOut, auth="config")
+async def update_lockout(request: web.Request) -> web.Response:
+    """PATCH .../lockout-policy {enabled, maxAttempts}: update (404 when there is none)."""
+    return json_ok(await configuration.save_lockout(
+        stores_of(request), access.tenant(request), await read_body(request), create=False))
+
+
+@api(response=schemas.MfaConfigOut, auth="config")
+async def get_mfa_config(request: web.Request) -> web.Response:
+    """GET .../configurations/v1/mfa: issuer, code lifetimes, email sender."""
+    return json_ok(await configuration.mfa_config(stores_of(request), access.tenant(request)))
+
+
+@api(request=schemas.MfaConfigBody, response=schemas.MfaConfigOut, auth="config", status=201)
+async def save_mfa_config(request: web.Request) -> web.Response:
+    """POST .../configurations/v1/mfa: upsert the sections given."""
+    return json_ok(await configuration.save_mfa_config(
+        stores_of(request), access.tenant(request), await read_body(request)), status=201)

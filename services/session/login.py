@@ -72,13 +72,16 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
         seed = None
         if policy.allows("AuthenticatorApp"):
             seed = new_seed()
-            shown = {**vars(enrollment(seed, account=email, issuer=stores.settings.issuer_name)),
+            issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
+                                                      "serviceName", stores.settings.issuer_name)
+            shown = {**vars(enrollment(seed, account=email, issuer=issuer)),
                      "recoveryCode": code}
         pending = PendingEnrollment(
             totp_seed=stores.cipher.encrypt(seed.encode(), aad) if seed else None,
             recovery_code=stores.cipher.encrypt(code.encode(), aad))
+    lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
-                                            pending=pending, devices=devices)
+                                            pending=pending, devices=devices, lock_at=lock_at)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
             "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
             "userId": user_id, "userEmail": email}
@@ -123,5 +126,6 @@ async def login_with_code(stores: Stores, *, attempt: Attempt, code: str,
     left = await stores.recovery_sets.redeem_for_user(attempt.tenant_id, attempt.user_id, code)
     if left is None:
         raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
-    await stores.audit.write(attempt.event(detail={"codesLeft": left}))
+    # A recovery code used (an outbox event, like /mfa/recover), with the codes left.
+    await stores.audit.write(attempt.event(action="recovery", detail={"codesLeft": left}))
     return await attempt.login(device_id=None, remember_device=remember, audited=True)

@@ -107,8 +107,9 @@ async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
     view = await devices_of(stores, principal=p)
     if not enrolled(view):
         raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
+    lock_at = await stores.lockout.tenant_lock_at(p.tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=p.tenant_id, user_id=p.user_id,
-                                            email=p.email, purpose="stepup")
+                                            email=p.email, purpose="stepup", lock_at=lock_at)
     return {"mfaToken": token, "mfaEnrolled": True, "mfaDevices": view}
 
 
@@ -174,15 +175,10 @@ async def trusted_devices(stores: Stores, *, principal: Principal) -> dict[str, 
 
 async def revoke_trusted_device(stores: Stores, *, principal: Principal,
                                 device_id: str | None) -> None:
-    """Forget one remembered browser (404 if it is not the user's), or all of them."""
+    """Forget one remembered browser (404 if it is not the user's), or all of them; audited
+    with the deletion (shared.remember)."""
     p = principal
     if device_id is None:
-        n = await stores.remembered.revoke_all(p.tenant_id, p.user_id)
-        detail: dict[str, Any] = {"all": True, "rows": n}
-    elif await stores.remembered.revoke(p.tenant_id, p.user_id, device_id):
-        detail = {"all": False}
-    else:
+        await stores.remembered.revoke_all(p.tenant_id, p.user_id, {"by": "user"})
+    elif not await stores.remembered.revoke(p.tenant_id, p.user_id, device_id):
         raise UnknownDevice()
-    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="remember",
-                              action="revoke", outcome="success", device_id=device_id,
-                              detail=detail)

@@ -6,6 +6,7 @@ from shared.schemas import StrictBoolean
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.policies import tenant_pattern
+from shared.schemas import StrictBoolean
 from shared.settings import ENFORCE_TYPES, STRATEGIES
 
 _ID = validate.Length(min=1, max=200)
@@ -53,6 +54,7 @@ class PolicyBody(Schema):
     recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
                                                    validate=validate.Range(min=60, max=86400))
     recoverKeepsDevices = StrictBoolean()
+    notifyUsers = StrictBoolean()
 
 
 class StepUp(Schema):
@@ -92,6 +94,8 @@ class PolicyOut(Schema):
     recoveryCodesRequireMfaWithin = fields.Integer(required=True,
                                                    validate=validate.Range(min=60))
     recoverKeepsDevices = StrictBoolean(required=True)
+    notifyUsers = fields.Boolean(required=True, metadata={
+        "description": "email users about factor changes (with MFA_NOTIFICATIONS on)"})
     createdAt = fields.String(required=True, allow_none=True)
     updatedAt = fields.String(required=True, allow_none=True)
 
@@ -187,3 +191,79 @@ class TrustedDevices(Schema):
     """The user's remembered browsers, most recently used first."""
 
     devices = fields.List(fields.Nested(TrustedDevice), required=True)
+
+
+class LockoutBody(Schema):
+    """Frontegg's lockout policy: both fields required."""
+
+    enabled = StrictBoolean(required=True)
+    maxAttempts = fields.Integer(required=True, strict=True,
+                                 validate=validate.Range(min=1, max=1000))
+
+
+class LockoutOut(Schema):
+    """A stored lockout policy."""
+
+    id = fields.String(required=True)
+    enabled = StrictBoolean(required=True)
+    maxAttempts = fields.Integer(required=True)
+    createdAt = fields.String(required=True)
+    updatedAt = fields.String(required=True)
+
+
+class StrategyBody(Schema):
+    """Switch one strategy on or off."""
+
+    strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
+    isActive = StrictBoolean(required=True)
+
+
+_LIFETIME = validate.Range(min=300, max=3600)
+
+
+class AppConfig(Schema):
+    """The authenticator app: `serviceName` is the issuer shown in the app."""
+
+    active = StrictBoolean(required=True)
+    # The Key URI Format's issuer: no colon (it separates issuer and account in the label).
+    serviceName = fields.String(required=True, validate=[
+        validate.Length(min=1, max=64), validate.Regexp(r"^[^:\x00-\x1f\x7f]+$")])
+
+
+class SmsConfig(Schema):
+    """SMS codes: how long one lives."""
+
+    active = StrictBoolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
+
+
+class EmailConfig(Schema):
+    """Email codes: how long one lives, and the From address."""
+
+    active = StrictBoolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
+    sender = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class MfaConfigBody(Schema):
+    """POST configurations/v1/mfa: any of the three sections; omitted ones keep their values."""
+
+    authenticationApp = fields.Nested(AppConfig, load_default=None, allow_none=True)
+    sms = fields.Nested(SmsConfig, load_default=None, allow_none=True)
+    email = fields.Nested(EmailConfig, load_default=None, allow_none=True)
+
+
+class EmailConfigOut(Schema):
+    """Email codes as configured (the sender is empty until one is set)."""
+
+    active = StrictBoolean(required=True)
+    tokenLifetimeSeconds = fields.Integer(required=True)
+    sender = fields.String(required=True)
+
+
+class MfaConfigOut(Schema):
+    """GET configurations/v1/mfa: every section, always."""
+
+    authenticationApp = fields.Nested(AppConfig, required=True)
+    sms = fields.Nested(SmsConfig, required=True)
+    email = fields.Nested(EmailConfigOut, required=True)

@@ -109,11 +109,12 @@ async def send_code(stores: Stores, sender: Sender, who: Requester, s: Send) -> 
     c = sender.config
     await _admit(stores, c, who, s)
     code = numeric_code(c.code_digits)
+    ttl = await stores.configs.mfa_setting(s.tenant_id, "sms", "tokenLifetimeSeconds",
+                                           c.code_ttl)
     token = await stores.challenges.create(
-        purpose=s.challenge_purpose, tenant_id=s.tenant_id, user_id=s.user_id, ttl=c.code_ttl,
+        purpose=s.challenge_purpose, tenant_id=s.tenant_id, user_id=s.user_id, ttl=ttl,
         code=code, device_id=s.device_id, data=s.data)
-    text = render(who.locale, code=code, issuer=stores.settings.issuer_name,
-                  ttl_seconds=c.code_ttl)
+    text = render(who.locale, code=code, issuer=stores.settings.issuer_name, ttl_seconds=ttl)
     message = SmsMessage(to=s.phone.e164, body=text, locale=who.locale, purpose=s.purpose,
                          to_masked=s.phone.masked, code=code)
     try:

@@ -8,6 +8,7 @@ from services.totp import login, profile, schemas
 from services.totp.app import CONFIG
 from services.totp.store import KIND
 from shared import access
+from shared.admin import vendor_routes
 from shared.schemas import Empty, LoginResponse
 from shared.web import api, json_ok, login_response, read_body, stores_of
 
@@ -58,7 +59,8 @@ async def user_enroll(request: web.Request) -> web.Response:
     return json_ok(done)
 
 
-@api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND)
+@api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND,
+     vendor=vendor_routes.disable_device)
 async def user_disable_device(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/authenticator/{deviceId}/disable/verify {token}."""
     body = await read_body(request)
@@ -68,7 +70,8 @@ async def user_disable_device(request: web.Request) -> web.Response:
     return json_ok({})
 
 
-@api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND)
+@api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND,
+     vendor=vendor_routes.disable_mfa)
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/disable {token}: a TOTP code or the recovery code."""
     body = await read_body(request)

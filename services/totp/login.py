@@ -50,7 +50,8 @@ async def pre_enroll(stores: Stores, cfg: TotpConfig, *, session: MfaSession) ->
     if seed is None:
         seed = new_seed()
         await pending.put_for_session(session, seed)
-    return enrollment(seed, account=session.email, issuer=cfg.issuer)
+    return enrollment(seed, account=session.email, issuer=await stores.configs.mfa_setting(
+        session.tenant_id, "authenticationApp", "serviceName", cfg.issuer))
 
 
 async def enroll(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str,

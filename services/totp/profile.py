@@ -37,7 +37,8 @@ async def pre_enroll(stores: Stores, cfg: TotpConfig, *, principal: Principal) -
     await require_recent_mfa(stores, p)
     seed = new_seed()
     await PendingSeeds(stores, cfg.enroll_ttl).put_for_user(p.tenant_id, p.user_id, seed)
-    return enrollment(seed, account=p.email or p.user_id, issuer=cfg.issuer)
+    return enrollment(seed, account=p.email or p.user_id, issuer=await stores.configs.mfa_setting(
+        p.tenant_id, "authenticationApp", "serviceName", cfg.issuer))
 
 
 async def enroll(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, email: str,

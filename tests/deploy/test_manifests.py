@@ -83,6 +83,15 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_ADMIN_CLAIM": "host token claim default (roles)",
     "MFA_ADMIN_VALUE": "host token claim default (Admin)",
     "MFA_ISSUER_NAME": "authenticator-app label default; set per deployment if wanted",
+    "MFA_VENDOR_CLAIM": "off: only the internal API key is a vendor credential until the "
+                        "host's IdP issues vendor tokens (set in the overlay then)",
+    "MFA_VENDOR_VALUE": "goes with MFA_VENDOR_CLAIM",
+    "MFA_WEBHOOK_URLS": "no security-event endpoints until the deployment names them (set in "
+                        "the overlay, with MFA_WEBHOOK_SECRET in the secret)",
+    "MFA_WEBHOOK_SECRET": "goes with MFA_WEBHOOK_URLS",
+    "MFA_WEBHOOK_TIMEOUT": "design default (5 s)",
+    "MFA_WEBHOOK_MAX_BACKOFF": "design default (10 min)",
+    "MFA_NOTIFICATIONS": "off until the deployment has SMTP and turns user mails on",
     "MFA_SMS_CODE_TTL": "design default (5 min)",
     "MFA_SMS_CODE_DIGITS": "design default (6)",
     "MFA_SMS_RESEND_COOLDOWN": "design default (30 s)",

@@ -14,7 +14,8 @@ from tests.conftest import Ids, Stack
 ROUTES = public_routes()
 NEEDS = {"access.principal(": ("bearer", "bearerOptional"),
          "access.optional_principal(": ("bearerOptional",),
-         "access.session(": ("mfaToken",), "access.tenant(": ("tenant",)}
+         "access.session(": ("mfaToken",), "access.tenant(": ("tenant", "config"),
+         "access.vendor(": ("vendor",)}
 
 
 def _concrete(path: str) -> str:

@@ -124,7 +124,7 @@ async def test_revoke_one_or_all(stack: Stack, ids: Ids) -> None:
     assert again["mfaRequired"] is True
     actions = [r["action"] for r in await stack.stores.audit.for_user(ids.tenant, ids.user)
                if r["factor"] == "remember"]
-    assert actions.count("revoke") == 2
+    assert actions.count("remembered-revoke") == 2
 
 
 @pytest.mark.parametrize("ua, label", [

@@ -1,5 +1,6 @@
 """The generic webhook provider: a JSON POST to MFA_SMS_WEBHOOK_URL, signed with HMAC-SHA256
-(RFC 2104) of the raw body keyed by MFA_SMS_WEBHOOK_SECRET.
+(RFC 2104) of the raw body keyed by MFA_SMS_WEBHOOK_SECRET (shared.signing, the scheme of
+every webhook this service sends).
 
 Headers: `X-MFA-Signature: sha256=<hex>`, `X-MFA-Timestamp: <unix seconds>` (also inside the
 signed body as `timestamp`, so a receiver can refuse stale or replayed deliveries) and
@@ -7,9 +8,6 @@ signed body as `timestamp`, so a receiver can refuse stale or replayed deliverie
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import secrets
 
 import aiohttp
@@ -17,15 +15,7 @@ import aiohttp
 from services.sms.config import SmsConfig
 from services.sms.providers import ProviderError, SmsMessage
 from shared.clock import Clock
-
-SIGNATURE_HEADER = "X-MFA-Signature"
-TIMESTAMP_HEADER = "X-MFA-Timestamp"
-MESSAGE_ID_HEADER = "X-MFA-Message-Id"
-
-
-def sign(secret: str, raw_body: bytes) -> str:
-    """The signature header value for a body."""
-    return "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+from shared.signing import signed_request
 
 
 class WebhookProvider:
@@ -43,12 +33,10 @@ class WebhookProvider:
     async def send(self, message: SmsMessage) -> str | None:
         """POST the signed message; any 2xx is success."""
         msg_id = secrets.token_hex(16)
-        ts = int(self._clock.time())
-        raw = json.dumps({"id": msg_id, "to": message.to, "body": message.body,
-                          "locale": message.locale, "purpose": message.purpose,
-                          "timestamp": ts}, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, raw),
-                   TIMESTAMP_HEADER: str(ts), MESSAGE_ID_HEADER: msg_id}
+        raw, headers = signed_request(
+            self._secret, {"to": message.to, "body": message.body, "locale": message.locale,
+                           "purpose": message.purpose},
+            message_id=msg_id, timestamp=int(self._clock.time()))
         try:
             async with self._http.post(self._url, data=raw, headers=headers,
                                        timeout=self._timeout, allow_redirects=False) as r:

@@ -1,0 +1,187 @@
+"""Frontegg's configuration routes (lockout policy, mfa-policy PUT, strategies POST,
+configurations/v1/mfa) over HTTP, both modes: per tenant over the environment over the
+deployment, audited, and what they change (a tenant's lockout threshold, its strategies)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from shared.otpauth import enrollment
+from tests.admin.support import enrolled_user, events, lock_totp
+from tests.conftest import Ids, Stack
+from tests.totp.support import AUTH, code, login, wrong
+
+CONFIG = "/resources/configurations/v1"
+
+
+def vendor(stack: Stack, tenant: str | None = None) -> dict[str, str]:
+    """The internal API key, for a tenant or (None) the environment."""
+    h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
+    return {**h, "frontegg-tenant-id": tenant} if tenant else h
+
+
+async def test_lockout_policy_create_conflict_update_and_read(stack: Stack, ids: Ids) -> None:
+    h = vendor(stack, ids.tenant)
+    res = await stack.get(f"{CONFIG}/lockout-policy", headers=h, expected_status=404)
+    assert res["errors"] == ["Lockout policy is not defined"]
+    made = await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 5},
+                            headers=h, expected_status=201)
+    assert made["enabled"] is True and made["maxAttempts"] == 5 and made["id"]
+    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 5},
+                     headers=h, expected_status=409)
+    changed = await stack.call("PATCH", f"{CONFIG}/lockout-policy",
+                               json={"id": made["id"], "enabled": False, "maxAttempts": 3},
+                               headers=h)
+    assert (changed["id"], changed["enabled"], changed["maxAttempts"]) == (made["id"], False, 3)
+    assert await stack.get(f"{CONFIG}/lockout-policy", headers=h) == changed
+    rows = [r for r in await stack.stores.audit.for_user(ids.tenant, "")
+            if r["action"] == "lockout-policy"]
+    assert [json.loads(r["detail"])["actor"] for r in rows] == ["vendor", "vendor"]
+
+
+async def test_lockout_policy_refuses_bad_bodies_and_non_admins(stack: Stack, ids: Ids) -> None:
+    h = vendor(stack, ids.tenant)
+    for body in ({"maxAttempts": 3}, {"enabled": "yes", "maxAttempts": 3},
+                 {"enabled": True, "maxAttempts": 0}, {"enabled": True, "maxAttempts": "3"}):
+        res = await stack.post(f"{CONFIG}/lockout-policy", body, headers=h,
+                               expected_status=400)
+        assert res["errorCode"] == "ER-MFA-VALIDATION"
+    await stack.call("PATCH", f"{CONFIG}/lockout-policy", json={"enabled": True,
+                                                                 "maxAttempts": 3},
+                     headers=h, expected_status=404)
+    res = await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 3},
+                           token=stack.user_token(ids), expected_status=403)
+    assert res["errorCode"] == "ER-MFA-NOT-ADMIN"
+    await stack.get(f"{CONFIG}/lockout-policy", headers=h, expected_status=404)
+
+
+async def test_a_tenants_lockout_policy_locks_a_factor_at_its_max_attempts(stack: Stack,
+                                                                           ids: Ids) -> None:
+    seed = await enrolled_user(stack, ids)
+    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 2},
+                     headers=vendor(stack, ids.tenant), expected_status=201)
+    await lock_totp(stack, ids, seed, times=2)
+    res = await stack.post(f"{AUTH}/verify", {"mfaToken": await login(stack, ids),
+                                              "value": code(stack, seed)},
+                           expected_status=429)
+    assert res["errorCode"] == "ER-MFA-LOCKED"
+    assert (await events(stack, ids))[-1] == "mfa.factor.locked"
+
+
+async def test_parallel_attempts_cannot_pass_a_tenants_lockout(stack: Stack, ids: Ids) -> None:
+    seed = await enrolled_user(stack, ids)
+    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 3},
+                     headers=vendor(stack, ids.tenant), expected_status=201)
+    tokens = [await login(stack, ids) for _ in range(10)]
+
+    async def attempt(token: str) -> int:
+        async with stack.http.post(f"{stack.url}/resources/auth/v1/user/mfa/verify",
+                                   json={"mfaToken": token,
+                                         "value": wrong(code(stack, seed))}) as r:
+            return r.status
+
+    statuses = await asyncio.gather(*(attempt(t) for t in tokens))
+    assert sorted(statuses) == [400] * 3 + [429] * 7
+    compared = [r for r in await stack.stores.audit.for_user(ids.tenant, ids.user)
+                if r["action"] in ("failure", "lockout")]
+    assert len(compared) == 3
+
+
+async def test_a_disabled_or_laxer_lockout_policy_keeps_the_deployments(stack: Stack,
+                                                                        ids: Ids) -> None:
+    seed = await enrolled_user(stack, ids)
+    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": False, "maxAttempts": 1},
+                     headers=vendor(stack, ids.tenant), expected_status=201)
+    await lock_totp(stack, ids, seed, times=2)
+    state = await stack.stores.lockout.state(ids.tenant, ids.user, "totp",
+                                             now=stack.clock.time())
+    assert state.failures == 2 and not state.locked
+
+
+async def test_put_mfa_policy_upserts_keeping_omitted_fields(stack: Stack, ids: Ids) -> None:
+    h = vendor(stack, ids.tenant)
+    first = await stack.call("PUT", f"{CONFIG}/mfa-policy",
+                             json={"allowRememberMyDevice": True,
+                                   "mfaDeviceExpiration": 86400}, headers=h)
+    assert first["allowRememberMyDevice"] is True and first["id"] != "default"
+    second = await stack.call("PUT", f"{CONFIG}/mfa-policy",
+                              json={"enforceMFAType": "DontForce"}, headers=h)
+    assert (second["enforceMFAType"], second["allowRememberMyDevice"],
+            second["mfaDeviceExpiration"], second["id"]) == ("DontForce", True, 86400,
+                                                             first["id"])
+    res = await stack.call("PUT", f"{CONFIG}/mfa-policy", json={"enforceMFAType": "Always"},
+                           headers=h, expected_status=400)
+    assert res["errorCode"] == "ER-MFA-VALIDATION"
+
+
+async def test_strategies_post_switches_one_strategy_for_the_login(stack: Stack,
+                                                                   ids: Ids) -> None:
+    h = vendor(stack, ids.tenant)
+    await stack.post(f"{CONFIG}/mfa/strategies", {"strategy": "SMS", "isActive": True},
+                     headers=h, expected_status=201)
+    await stack.post(f"{CONFIG}/mfa/strategies",
+                     {"strategy": "AuthenticatorApp", "isActive": False}, headers=h,
+                     expected_status=201)
+    listed = await stack.get(f"{CONFIG}/mfa/strategies", token=stack.user_token(ids))
+    active = {s["strategy"] for s in listed["strategies"] if s["isActive"]}
+    assert "SMS" in active and "AuthenticatorApp" not in active
+    started = await stack.start_session(ids)
+    assert "SMS" in started["mfaStrategies"] and "qrCode" not in started
+    await stack.post(f"{CONFIG}/mfa/strategies", {"strategy": "Voice", "isActive": True},
+                     headers=h, expected_status=400)
+
+
+async def test_mfa_configuration_per_tenant_over_the_deployment(stack: Stack,
+                                                                ids: Ids) -> None:
+    h = vendor(stack, ids.tenant)
+    before = await stack.get(f"{CONFIG}/mfa", headers=h)
+    assert before["authenticationApp"]["serviceName"] == stack.settings.issuer_name
+    assert before["sms"]["tokenLifetimeSeconds"] == 300
+    saved = await stack.post(f"{CONFIG}/mfa", {"authenticationApp": {
+        "active": True, "serviceName": "Acme"}, "email": {
+        "active": True, "tokenLifetimeSeconds": 600, "sender": "no-reply@acme.test"}},
+        headers=h, expected_status=201)
+    assert saved["authenticationApp"] == {"active": True, "serviceName": "Acme"}
+    assert saved["email"] == {"active": True, "tokenLifetimeSeconds": 600,
+                              "sender": "no-reply@acme.test"}
+    assert saved["sms"] == before["sms"]
+    other = await stack.get(f"{CONFIG}/mfa", headers=vendor(stack, ids.other().tenant + "x"))
+    assert other["authenticationApp"]["serviceName"] == stack.settings.issuer_name
+    for bad in ({"sms": {"active": True, "tokenLifetimeSeconds": 60}},
+                {"authenticationApp": {"active": True, "serviceName": "Acme:Evil"}},
+                {"email": {"active": True, "tokenLifetimeSeconds": 300, "sender": "nobody"}},
+                {"email": {"active": True, "sender": "a@b.test"}}):
+        res = await stack.post(f"{CONFIG}/mfa", bad, headers=h, expected_status=400)
+        assert res["errorCode"] == "ER-MFA-VALIDATION", bad
+    assert (await stack.get(f"{CONFIG}/mfa", headers=h)) == saved
+    assert any(r["action"] == "mfa-config" for r in await stack.stores.audit.for_user(
+        ids.tenant, ""))
+    pre = await stack.post("/resources/users/v1/mfa/authenticator/enroll",
+                           token=stack.user_token(ids))
+    assert pre["qrCode"] == enrollment(pre["secret"], account=ids.email, issuer="Acme").qrCode
+
+
+async def test_the_session_starts_forced_enrollment_with_the_tenants_service_name(
+        stack: Stack, ids: Ids) -> None:
+    await stack.post(f"{CONFIG}/mfa", {"authenticationApp": {"active": True,
+                                                             "serviceName": "Acme"}},
+                     headers=vendor(stack, ids.tenant), expected_status=201)
+    started = await stack.start_session(ids)
+    assert started["qrCode"] == enrollment(started["secret"], account=ids.email,
+                                           issuer="Acme").qrCode
+
+
+async def test_environment_wide_lockout_policy_is_the_vendors_and_every_tenants_fallback(
+        stack: Stack, ids: Ids) -> None:
+    try:
+        made = await stack.post(f"{CONFIG}/lockout-policy", {"enabled": False,
+                                                             "maxAttempts": 7},
+                                headers=vendor(stack), expected_status=201)
+        assert await stack.get(f"{CONFIG}/lockout-policy/vendor", headers=vendor(stack)) == made
+        assert await stack.get(f"{CONFIG}/lockout-policy",
+                               headers=vendor(stack, ids.tenant)) == made
+    finally:  # the environment's row reaches every tenant of the shared test database
+        await stack.stores.db.execute("DELETE FROM mfa_configurations WHERE tenant_id = ''")
+    got = await stack.get(f"{CONFIG}/lockout-policy/vendor", headers=vendor(stack))
+    assert (got["id"], got["maxAttempts"]) == ("default", stack.settings.lockout_max_failures)

@@ -1,0 +1,79 @@
+"""The session service runs the dispatcher when MFA_WEBHOOK_URLS is set: an enrollment made
+over HTTP reaches a receiver, signed, in both modes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from shared.signing import verify
+from tests.admin.support import enrolled_user, others_events_done
+from tests.conftest import Ids, Stack
+from tests.support.redis_server import free_port
+
+SECRET = "service-webhook-secret-0123"
+
+
+class Inbox:
+    """An in-process receiver that keeps every verified event."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if not verify(SECRET, raw, request.headers.get("X-MFA-Signature", "")):
+            return web.json_response({}, status=401)
+        self.events.append(json.loads(raw))
+        self.arrived.set()
+        return web.json_response({})
+
+
+@pytest.fixture
+async def inbox() -> AsyncIterator[tuple[Inbox, int]]:
+    """The receiver on a free port."""
+    box, app = Inbox(), web.Application()
+    app.router.add_post("/hook", box.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield box, port
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def extra_env(inbox: tuple[Inbox, int], request: pytest.FixtureRequest
+                    ) -> dict[str, str]:
+    """Webhooks on; in split mode the shared database's older events count as delivered
+    (they belong to other tests)."""
+    await others_events_done(request, "delivered_at = 0 WHERE delivered_at IS NULL")
+    return {"MFA_WEBHOOK_URLS": f"http://127.0.0.1:{inbox[1]}/hook",
+            "MFA_WEBHOOK_SECRET": SECRET}
+
+
+async def test_an_enrollment_over_http_is_delivered_signed(stack: Stack, ids: Ids,
+                                                           inbox: tuple[Inbox, int]) -> None:
+    box, _ = inbox
+    await enrolled_user(stack, ids)
+    while not any(e["userId"] == ids.user for e in box.events):
+        box.arrived.clear()
+        await asyncio.wait_for(box.arrived.wait(), 30)
+    [event] = [e for e in box.events if e["userId"] == ids.user]
+    assert (event["type"], event["tenantId"], event["factor"]) == (
+        "mfa.factor.enrolled", ids.tenant, "totp")
+    [row] = await stack.stores.outbox.for_user(ids.tenant, ids.user)
+    assert event["id"] == row.id
+
+
+def test_settings_refuse_webhooks_without_a_secret() -> None:
+    from shared.settings import Settings
+
+    with pytest.raises(ValueError, match="MFA_WEBHOOK_SECRET"):
+        Settings.from_env({"MFA_WEBHOOK_URLS": "http://127.0.0.1:1/hook"})
