@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shared.schemas import StrictBoolean
 from marshmallow import Schema, fields, validate
+
+from shared.schemas import StrictBoolean
 
 _TOKEN = validate.Length(min=1, max=200)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.schemas import StrictBoolean
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.policies import tenant_pattern

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.schemas import StrictBoolean
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from shared.schemas import StrictBoolean
 
 _TOKEN = validate.Length(min=1, max=200)
 _CODE = validate.Length(min=1, max=32)

@@ -5,8 +5,9 @@ else (docs/frontegg-contract.md section 10)."""
 
 from __future__ import annotations
 
-from shared.schemas import StrictBoolean
 from marshmallow import Schema, fields, validate
+
+from shared.schemas import StrictBoolean
 
 _TOKEN = validate.Length(min=1, max=300)
 _CODE = validate.Length(min=1, max=64)

@@ -128,7 +128,7 @@ async def postlogin(stores: Stores, cfg: WebAuthnConfig, *,
     await stores.audit.record(tenant_id=device.tenant_id, user_id=device.user_id,
                               factor=PASSKEY, action="login", outcome="success",
                               device_id=device.id)
-    email = await stores.users.email_of(device.tenant_id, device.user_id)
+    email = await stores.users.email_of(device.tenant_id, device.user_id) or ""
     return LoginResult(body=login_body(stores, tenant_id=device.tenant_id,
                                        user_id=device.user_id, email=email, amr=AMR))
 
