@@ -40,6 +40,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/configurations/v1/mfa", "session"),
     ("/resources/configurations/v1/lockout-policy", "session"),
     ("/resources/vendor-only/users/v1", "session"),
+    ("/resources/migrations", "session"),  # Frontegg's migration routes (the MFA fields)
     ("/resources/users/v1/{}/unlock", "session"),
     ("/.well-known/jwks.json", "session"),
 )

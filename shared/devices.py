@@ -90,6 +90,15 @@ class DeviceRepository:
             "$13)", d.id, d.tenant_id, d.user_id, d.kind, d.name, json.dumps(d.data), d.secret,
             d.lookup, d.last_step, d.sign_count, d.created_at, d.last_used_at, d.drift)
 
+    async def add_if_absent(self, d: Device) -> bool:
+        """Insert a device unless one with its id (or its unique lookup) exists: True when
+        inserted (imports run twice add nothing the second time)."""
+        return await self._db.execute(
+            f"INSERT INTO mfa_devices ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
+            "$13) ON CONFLICT DO NOTHING", d.id, d.tenant_id, d.user_id, d.kind, d.name,
+            json.dumps(d.data), d.secret, d.lookup, d.last_step, d.sign_count, d.created_at,
+            d.last_used_at, d.drift) == 1
+
     async def rename(self, tenant_id: str, user_id: str, device_id: str, name: str) -> bool:
         """Set the user's name for one of their devices; False when it is not theirs."""
         return await self._db.execute(

@@ -19,11 +19,16 @@ from shared.webhooks import WebhookConfig, WebhookDispatcher
 def setup_routes(app: web.Application) -> None:
     """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6)."""
     from services.session import handlers  # lazily, like every service
-    from shared.admin import vendor_routes
+    from shared.admin import import_routes, vendor_routes
     from shared.admin.admin_routes import setup_admin_routes
 
     r = app.router
     r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
+    r.add_post("/resources/migrations/v1/local", import_routes.migrate_user)
+    r.add_post("/resources/migrations/v1/local/bulk", import_routes.migrate_bulk)
+    r.add_post("/resources/migrations/v2/local/bulk", import_routes.migrate_bulk)
+    r.add_get("/resources/migrations/v1/local/bulk/status/{migrationId}",
+              import_routes.migration_status)
     r.add_get("/resources/configurations/v1/mfa-policy/allow-remember-device",
               handlers.allow_remember_device)
     r.add_get("/resources/configurations/v1/mfa-policy/vendor", handlers.vendor_policy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from datetime import datetime
 
@@ -13,9 +14,15 @@ PERIOD = 30  # RFC 6238 section 5.2 recommends a 30-second time step
 DUMMY_SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def totp_for(seed: str, *, digits: int = DIGITS) -> pyotp.TOTP:
-    """The SHA1 TOTP generator of a base32 seed."""
-    return pyotp.TOTP(seed, digits=digits, interval=PERIOD)
+CODE_LENGTHS = (6, 8)  # 8 only for seeds imported from a system that used it
+
+
+def totp_for(seed: str, *, digits: int = DIGITS, algorithm: str = "SHA1",
+             period: int = PERIOD) -> pyotp.TOTP:
+    """The TOTP generator of a base32 seed: SHA1, 6 digits, 30 s unless an imported seed
+    says otherwise (RFC 6238 allows SHA256/SHA512 and other periods)."""
+    return pyotp.TOTP(seed, digits=digits, interval=period,
+                      digest=getattr(hashlib, algorithm.lower()))
 
 
 def normalise_code(value: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.totp.config import TotpConfig
 from services.totp.login import NoEnrollment
-from services.totp.otp import DIGITS, match_step, normalise_code, totp_for
+from services.totp.otp import CODE_LENGTHS, match_step, normalise_code, totp_for
 from services.totp.proof import (
     find_proof,
     spend,
@@ -76,7 +76,7 @@ async def disable_any(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, toke
     t, u = attempt.tenant_id, attempt.user_id
     devices = await stores.devices.list_for_user(t, u, KIND)
     code = normalise_code(token)
-    if code.isdigit() and len(code) == DIGITS:
+    if code.isdigit() and len(code) in CODE_LENGTHS:
         await _disable_by_code(stores, cfg, attempt, devices, code)
         return
     if not devices or not await stores.recovery.redeem_for_user(t, u, token):

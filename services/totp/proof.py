@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyotp
+
 from services.totp.config import TotpConfig
 from services.totp.otp import DUMMY_SEED, PERIOD, far_offset, match_step, normalise_code, totp_for
 from services.totp.store import KIND, seed_of
@@ -41,14 +43,20 @@ class ClockDrift(InvalidChallenge):
         self.audit_detail = {"offsetSteps": offset, "offsetSeconds": offset * PERIOD}
 
 
+def device_totp(stores: Stores, d: Device) -> pyotp.TOTP:
+    """The device's generator: its seed, and an imported seed's algorithm, digits, period."""
+    params = {k: d.data[k] for k in ("algorithm", "digits", "period") if k in d.data}
+    return totp_for(seed_of(stores, d), **params)
+
+
 def wrong_code(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
                ) -> InvalidChallenge:
     """The error for a code no device accepted: ClockDrift when it matches one of them 2-10
     steps away, else the one answer for every wrong code."""
     if not devices:  # the same work as for a known device, and the same answer as ever
-        _wrong(stores, cfg, [(DUMMY_SEED, 0)], code)
+        _wrong(stores, cfg, [(totp_for(DUMMY_SEED), 0)], code)
         return InvalidChallenge()
-    return _wrong(stores, cfg, [(seed_of(stores, d), cfg.bounded(d.drift)) for d in devices],
+    return _wrong(stores, cfg, [(device_totp(stores, d), cfg.bounded(d.drift)) for d in devices],
                   code)
 
 
@@ -56,15 +64,15 @@ def wrong_enrollment_code(stores: Stores, cfg: TotpConfig, seed: str, code: str
                           ) -> InvalidChallenge:
     """The same for the code that should prove a pending seed (a phone set to the wrong time
     when the QR code is scanned)."""
-    return _wrong(stores, cfg, [(seed, 0)], code)
+    return _wrong(stores, cfg, [(totp_for(seed), 0)], code)
 
 
-def _wrong(stores: Stores, cfg: TotpConfig, seeds: list[tuple[str, int]], code: str
+def _wrong(stores: Stores, cfg: TotpConfig, totps: list[tuple[pyotp.TOTP, int]], code: str
            ) -> InvalidChallenge:
     now = stores.clock.now()
     code = normalise_code(code)
-    for seed, drift in seeds:
-        offset = far_offset(totp_for(seed), code, for_time=now, window=cfg.window, drift=drift)
+    for totp, drift in totps:
+        offset = far_offset(totp, code, for_time=now, window=cfg.window, drift=drift)
         if offset is not None:
             return ClockDrift(offset)
     return InvalidChallenge()
@@ -90,7 +98,7 @@ def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
         return None
     found: Proof | None = None
     for d in devices:
-        totp = totp_for(seed_of(stores, d))
+        totp = device_totp(stores, d)
         step = match_step(totp, code, for_time=now, window=cfg.window,
                           drift=cfg.bounded(d.drift))
         if step is not None and found is None:

@@ -39,7 +39,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
-PLUGINS: tuple[str, ...] = ()  # modules that add subcommands, imported by main()
+PLUGINS: tuple[str, ...] = ("shared.admin.import_cli",)  # modules that add subcommands
 
 
 def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]
