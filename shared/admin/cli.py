@@ -22,6 +22,7 @@ from shared.admin import adoption, factors, trail
 from shared.admin.schemas import Instant
 from shared.clock import SystemClock
 from shared.errors import MfaError
+from shared.lockout import FACTORS
 from shared.settings import Settings
 from shared.stores import Stores, open_embedded_stores, open_stores
 
@@ -94,7 +95,7 @@ async def _delete(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
 
 def _unlock_args(p: argparse.ArgumentParser) -> None:
     _change(p)
-    p.add_argument("--factor", choices=("totp", "sms", "email", "webauthn"),
+    p.add_argument("--factor", choices=FACTORS,
                    help="only this factor (default: all)")
 
 
