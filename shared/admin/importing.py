@@ -344,6 +344,8 @@ async def migrate_bulk(stores: Stores, users: list[Any], *, actor: str,
                        scope: str | None) -> str:
     """POST .../local/bulk: every user (at most BULK_MAX), each on its own; the migrationId
     whose status says what was migrated and which users failed, and why."""
+    if len(users) > BULK_MAX:
+        raise BadRequest(f"users: at most {BULK_MAX}", code="ER-MFA-VALIDATION")
     migrated, errors = 0, []
     for i, obj in enumerate(users):
         try:
