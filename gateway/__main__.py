@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gateway.drain import run
+from shared.drain import run
 from shared.logs import configure_logging
 from shared.settings import Settings
 

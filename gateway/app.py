@@ -9,12 +9,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from gateway import drain
 from gateway.cors import cors
 from gateway.health import check_upstreams, metrics_listener, public_metrics_hidden
 from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
+from gateway.upstreams import replicas_of, send
+from shared import drain
 from shared.errors import NotFound, PayloadTooLarge
 from shared.settings import Settings
 from shared.web import READY_CHECKS, SETTINGS, base_app
@@ -22,6 +23,7 @@ from shared.web import READY_CHECKS, SETTINGS, base_app
 UPSTREAMS = web.AppKey("upstreams", dict)
 OPENAPI = web.AppKey("openapi", dict)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
+REPLICAS = web.AppKey("replicas", dict)  # an upstream setting -> its Replicas
 
 
 async def proxy(request: web.Request) -> web.Response:
@@ -35,8 +37,10 @@ async def proxy(request: web.Request) -> web.Response:
     if (request.content_length or 0) > settings.max_body_bytes:
         raise PayloadTooLarge()
     raw_path = strip_prefix(request.rel_url.raw_path, settings.mount_prefix)
-    return await forward(request.app[CLIENT], request, upstream, raw_path,
-                         settings.upstream_timeout)
+    client = request.app[CLIENT]
+    return await send(replicas_of(request.app[REPLICAS], upstream),
+                      lambda base: forward(client, request, base, raw_path,
+                                           settings.upstream_timeout))
 
 
 def _openapi(request: web.Request) -> dict[str, Any]:
@@ -76,6 +80,9 @@ def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> w
     drain.install(app)
     app[OPENAPI] = {}
     app[UPSTREAMS] = dict(upstreams if upstreams is not None else settings.upstreams)
+    app[REPLICAS] = {}
+    for setting in app[UPSTREAMS].values():  # a bad URL is a start-up error
+        replicas_of(app[REPLICAS], setting)
     # Ready only when every upstream is: the README promises /readyz reflects them, and a
     # gateway whose factor is down would answer that factor's routes with 502s.
     app[READY_CHECKS].extend([drain.not_draining, _upstreams_ready])

@@ -31,11 +31,14 @@ async def _one_ready(client: aiohttp.ClientSession, name: str, base_url: str,
 
 async def check_upstreams(client: aiohttp.ClientSession, upstreams: dict[str, str],
                           limit_s: float) -> None:
-    """Ask every upstream's /readyz at once; Unavailable (logged with their names) when any
-    is not ready."""
+    """Ask every replica's /readyz at once; Unavailable (logged with the services' names)
+    when a service has no ready replica (several: comma-separated, gateway/upstreams.py)."""
+    asked = [(name, url.strip()) for name, setting in upstreams.items()
+             for url in setting.split(",") if url.strip()]
     results = await asyncio.gather(*(_one_ready(client, name, url, limit_s)
-                                     for name, url in upstreams.items()))
-    sick = sorted(name for name in results if name)
+                                     for name, url in asked))
+    ready = {name for (name, _), sick in zip(asked, results, strict=True) if sick is None}
+    sick = sorted(set(upstreams) - ready)
     if sick:
         log.warning("upstreams not ready", extra={"fields": {"upstreams": sick}})
         raise Unavailable("Not ready", code="ER-MFA-NOT-READY")

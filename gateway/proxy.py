@@ -9,7 +9,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from shared.errors import BadGateway, GatewayTimeout, Unavailable
+from gateway.upstreams import NotReached
+from shared.errors import GatewayTimeout, Unavailable
 from shared.logs import request_id_var
 from shared.web import ANSWERED_UPSTREAM, TRACE_HEADER
 
@@ -51,6 +52,6 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
     except TimeoutError:
         raise GatewayTimeout() from None
     except aiohttp.ClientConnectorError:
-        raise BadGateway("Upstream service unavailable", code="ER-MFA-UPSTREAM-DOWN") from None
+        raise NotReached() from None  # never sent: gateway.upstreams tries another replica
     except (aiohttp.ClientError, ConnectionError):
         raise Unavailable("Upstream service failed", code="ER-MFA-UPSTREAM-FAILED") from None

@@ -89,11 +89,15 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 0, max_size: int = 10) -> PostgresDatabase:
-        """Create the pool lazily (min_size 0), so a down database does not stop start-up."""
+    async def connect(cls, dsn: str, *, min_size: int = 0, max_size: int = 10,
+                      statement_cache_size: int = 100) -> PostgresDatabase:
+        """Create the pool lazily (min_size 0), so a down database does not stop start-up.
+        `statement_cache_size=0` behind PgBouncer in transaction pooling mode (before 1.21 it
+        cannot carry named prepared statements from one server connection to the next):
+        asyncpg then sends every query as an unnamed statement, parsed each time."""
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, timeout=3.0, command_timeout=5.0,
-            reset=_keep_session,
+            reset=_keep_session, statement_cache_size=statement_cache_size,
         )
         return cls(pool)
 
@@ -243,10 +247,10 @@ def split_statements(sql: str) -> list[str]:
     return parts
 
 
-async def connect(url: str) -> Database:
+async def connect(url: str, *, statement_cache_size: int = 100) -> Database:
     """Open the database named by a URL: postgres://... or sqlite:///path."""
     if url.startswith(("postgres://", "postgresql://")):
-        return await PostgresDatabase.connect(url)
+        return await PostgresDatabase.connect(url, statement_cache_size=statement_cache_size)
     if url.startswith("sqlite:///"):
         return await SqliteDatabase.connect(url[len("sqlite:///"):])
     raise ValueError("MFA_DATABASE_URL must be postgresql://... or sqlite:///path")

@@ -7,13 +7,17 @@ decide one-time use (`take`, `bump`, `put_new`) are atomic in both implementatio
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from shared.clock import Clock
+from shared.redis_client import parse_redis_url, redis_client
+
+_log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
@@ -309,12 +313,23 @@ class RedisEphemeral:
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.exceptions import ConnectionError as RedisConnectionError
 
-        self._r = aioredis.Redis.from_url(
-            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
+        if "{" in prefix or "}" in prefix:
+            # The prefix comes first in every key: a brace in it would become the hash tag,
+            # and every user's keys would land in one Redis Cluster slot.
+            raise ValueError("MFA_REDIS_PREFIX must not contain { or }")
+        target = parse_redis_url(url)
+        self._r = redis_client(
+            target, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30,
             max_connections=200,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=1,
                         supported_errors=(RedisConnectionError,)),
         )
+        self._wait = (target.wait_replicas, target.wait_timeout_ms)
+        # A Redis Cluster client learns the slot map on its first command; first commands
+        # sent concurrently while it does were seen to lose their connections after the
+        # script ran, and the retry ran it again (an attempt counted twice). So every
+        # caller waits for the map first (one lock inside initialize()).
+        self._pending_init = target.mode == "cluster"
         self._p = prefix
         self._put = self._r.register_script(_PUT)
         self._take = self._r.register_script(_TAKE)
@@ -324,55 +339,90 @@ class RedisEphemeral:
         self._reserve = self._r.register_script(_RESERVE)
         self._settle = self._r.register_script(_SETTLE)
 
+    async def _client(self) -> Any:
+        """The client, its cluster slot map loaded."""
+        if self._pending_init:
+            await self._r.initialize()
+            self._pending_init = False
+        return self._r
+
+    async def _durable(self, script: Any, keys: list[str], args: list[Any] | None = None,
+                       *, wait: bool = True) -> Any:
+        """Run a script that consumes a one-time value or counts an attempt. With `wait`
+        (Sentinel), WAIT for the replicas in the same round trip, so the write is on a replica
+        before the caller acts on it: a failover cannot bring back a consumed mfaToken or code
+        (Redis replication is asynchronous otherwise). A replica that does not acknowledge in
+        time is logged (no key names) and the answer stands: refusing logins because a replica
+        is down would make the replica a single point of failure."""
+        replicas, timeout_ms = self._wait
+        r = await self._client()
+        if not replicas or not wait:
+            return await script(keys=keys, args=args or [])
+        for _ in range(2):
+            pipe = r.pipeline(transaction=False)
+            pipe.evalsha(script.sha, len(keys), *keys, *(args or []))
+            pipe.execute_command("WAIT", replicas, timeout_ms)
+            try:
+                res, acked = await pipe.execute()
+            except NoScriptError:
+                await r.script_load(script.script)
+                continue
+            if int(acked) < replicas:
+                _log.warning("redis WAIT: %s of %s replicas acknowledged", acked, replicas)
+            return res
+        raise NoScriptError("script could not be loaded")
+
     def _k(self, key: str) -> str:
         return self._p + key
 
     async def put(self, key: str, value: Record, ttl: float) -> None:
         """Store a record."""
-        await self._put(keys=[self._k(key)], args=[json.dumps(value), int(ttl * 1000)])
+        await self._durable(self._put, [self._k(key)], [json.dumps(value), int(ttl * 1000)],
+                            wait=False)
 
     async def put_new(self, key: str, value: Record, ttl: float) -> bool:
         """Store if absent."""
-        return bool(await self._put_new(keys=[self._k(key)],
-                                        args=[json.dumps(value), int(ttl * 1000)]))
+        return bool(await self._durable(self._put_new, [self._k(key)],
+                                        [json.dumps(value), int(ttl * 1000)]))
 
     async def get(self, key: str) -> Record | None:
         """Read a record."""
-        raw = await self._r.hget(self._k(key), "v")
+        raw = await (await self._client()).hget(self._k(key), "v")
         return None if raw is None else json.loads(raw)
 
     async def take(self, key: str) -> Record | None:
         """Read and delete in one script; only the caller that deleted it gets the value."""
-        raw = await self._take(keys=[self._k(key)])
+        raw = await self._durable(self._take, [self._k(key)])
         return None if raw is None else json.loads(raw)
 
     async def delete(self, key: str, *more: str) -> bool:
         """Delete keys in one DEL."""
-        return bool(await self._r.delete(self._k(key), *(self._k(k) for k in more)))
+        r = await self._client()
+        return bool(await r.delete(self._k(key), *(self._k(k) for k in more)))
 
     async def bump(self, key: str) -> tuple[Record, int] | None:
         """Increment the record's counter atomically."""
-        res = await self._bump(keys=[self._k(key)])
+        res = await self._durable(self._bump, [self._k(key)])
         if res is None:
             return None
         return json.loads(res[0]), int(res[1])
 
     async def incr(self, key: str, ttl: float) -> int:
         """Increment a counter; the TTL is set by the first increment only."""
-        return int(await self._incr(keys=[self._k(key)], args=[int(ttl * 1000)]))
+        return int(await self._durable(self._incr, [self._k(key)], [int(ttl * 1000)]))
 
     async def ttl(self, key: str) -> float:
         """Seconds left."""
-        ms = await self._r.pttl(self._k(key))
+        ms = await (await self._client()).pttl(self._k(key))
         return max(0.0, ms / 1000.0)
 
     async def reserve(self, lock_key: str, session_key: str | None, limits: Limits, *,
                       now: float, count: bool = True) -> Reservation:
         """One EVALSHA: load, check and count (see _RESERVE)."""
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
-        res = await self._reserve(keys=keys, args=[
-            int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
-            int(limits.max_delay * 1000), "1" if count else "0"])
+        args = [int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
+                int(limits.max_delay * 1000), "1" if count else "0"]
+        res = await self._durable(self._reserve, keys, args, wait=count)
         status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
         if status != "ok":
             return Reservation(status, failures=int(res[2]) if len(res) > 2 else 0,
@@ -387,16 +437,17 @@ class RedisEphemeral:
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """One EVALSHA: consume the session (one winner) and reset the lockout."""
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
-        return bool(await self._settle(keys=keys))
+        return bool(await self._durable(self._settle, keys))
 
     async def ping(self) -> None:
         """Round trip to Redis."""
-        await self._r.ping()
+        await (await self._client()).ping()
 
     async def flush_prefix(self) -> None:
         """Delete every key under this store's prefix (tests)."""
-        async for k in self._r.scan_iter(match=self._p + "*", count=500):
-            await self._r.delete(k)
+        r = await self._client()
+        async for k in r.scan_iter(match=self._p + "*", count=500):
+            await r.delete(k)
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -98,9 +98,12 @@ async def _main(argv: list[str]) -> int:
 
     direction = argv[0] if argv else "up"
     steps = int(argv[1]) if len(argv) > 1 else None
-    url = os.environ.get("MFA_DATABASE_URL", "").strip()
+    # Migrations take a session-level advisory lock and run DDL: behind PgBouncer in
+    # transaction pooling mode that lock would not hold, so they go to Postgres directly.
+    url = (os.environ.get("MFA_MIGRATIONS_DATABASE_URL", "").strip()
+           or os.environ.get("MFA_DATABASE_URL", "").strip())
     if not url:
-        print("MFA_DATABASE_URL is not set", file=sys.stderr)
+        print("MFA_MIGRATIONS_DATABASE_URL or MFA_DATABASE_URL must be set", file=sys.stderr)
         return 2
     db = await connect(url)
     try:

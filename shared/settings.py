@@ -61,6 +61,8 @@ class Settings:
     redis_url: str = ""
     redis_prefix: str = "mfa:"
     database_url: str = ""
+    database_statement_cache: int = 100
+    migrations_database_url: str = ""
     internal_api_key: str = ""
     expose_internal_api: bool = False
     jwt_private_key: str = ""
@@ -124,6 +126,8 @@ class Settings:
             redis_url=env_str(e, "MFA_REDIS_URL"),
             redis_prefix=env_str(e, "MFA_REDIS_PREFIX", "mfa:"),
             database_url=env_str(e, "MFA_DATABASE_URL"),
+            database_statement_cache=env_int(e, "MFA_DATABASE_STATEMENT_CACHE", 100),
+            migrations_database_url=env_str(e, "MFA_MIGRATIONS_DATABASE_URL"),
             internal_api_key=env_str(e, "MFA_INTERNAL_API_KEY"),
             expose_internal_api=env_bool(e, "MFA_EXPOSE_INTERNAL_API", False),
             jwt_private_key=e.get("MFA_JWT_PRIVATE_KEY", ""),
@@ -178,6 +182,8 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse settings that cannot work."""
+        if self.database_statement_cache < 0:
+            raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
         if self.enforce_mfa not in ENFORCE_TYPES:
             raise ValueError(f"MFA_ENFORCE must be one of {', '.join(ENFORCE_TYPES)}")
         unknown = set(self.default_strategies) - set(STRATEGIES)

@@ -101,7 +101,8 @@ async def open_stores(settings: Settings, clock: Clock) -> Stores:
     if not settings.redis_url or not settings.database_url:
         raise ValueError("MFA_REDIS_URL and MFA_DATABASE_URL are required in split mode")
     settings.validate_split()
-    db = await connect(settings.database_url)
+    db = await connect(settings.database_url,
+                       statement_cache_size=settings.database_statement_cache)
     eph = RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
     return build_stores(settings, clock, eph, db)
 

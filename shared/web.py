@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError
 
-from shared import access
+from shared import access, drain
 from shared.client_ip import behind_gateway
 from shared.clock import Clock, SystemClock
 from shared.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
@@ -264,6 +264,8 @@ def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Appli
                 *, stores: Stores | None = None, clock: Clock | None = None) -> web.Application:
     """A factor service: base app + stores (given, embedded; or opened here, split) + routes."""
     app = base_app(name, settings)
+    drain.install(app)
+    app[READY_CHECKS].append(drain.not_draining)
     app[CLOCK] = clock or (stores.clock if stores else SystemClock())
     if stores is not None:
         app[STORES] = stores
@@ -293,11 +295,7 @@ def serve(create_app: Callable[[Settings], web.Application]) -> None:
 
 
 def run(app: web.Application, settings: Settings) -> None:
-    """Serve until SIGTERM/SIGINT. On SIGTERM the listener closes at once, in-flight requests
-    get MFA_SHUTDOWN_GRACE seconds to finish, then the cleanup contexts close the pools."""
-    import uvloop
-
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
-                shutdown_timeout=settings.shutdown_grace, print=None,
-                reuse_port=settings.reuse_port or None,
-                loop=uvloop.new_event_loop(), handle_signals=True)
+    """Serve until SIGTERM/SIGINT, then drain (shared.drain): the listener closes at once,
+    requests on open connections are answered (with `Connection: close`) for up to
+    MFA_SHUTDOWN_GRACE seconds, then the cleanup contexts close the pools."""
+    drain.run(app, settings)

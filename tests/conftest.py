@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,14 @@ def unavailable(what: str) -> None:
     if STRICT:
         pytest.fail(f"{what} is required under MFA_TEST_STRICT=1", pytrace=False)
     pytest.skip(f"{what} is not available")
+
+
+def require(what: str, probe: Any, errors: tuple[type[BaseException], ...]) -> None:
+    """Run the probe (a coroutine); when it raises one of `errors`, `what` is unavailable."""
+    try:
+        run_sync(probe)
+    except errors as e:
+        unavailable(f"{what} ({e.__class__.__name__})")
 
 
 @pytest.fixture(scope="session")
@@ -115,12 +124,58 @@ def redis_url() -> Iterator[str]:
         finally:
             await r.aclose()
 
-    try:
-        run_sync(ping())
-    except (OSError, aioredis.ConnectionError) as e:
-        unavailable(f"Redis ({e.__class__.__name__})")
+    require("Redis", ping(), (OSError, aioredis.ConnectionError))
     yield REDIS_URL
     run_sync(clean())
+
+
+SCALE_DIR = os.environ.get("MFA_SCALE_DIR", "/tmp/mfa-scale")
+
+
+@pytest.fixture(scope="session")
+def scale_urls() -> dict[str, str]:
+    """The URLs of the scale-out stores scripts/scale-services started (Redis Cluster,
+    Sentinel plain and TLS, a TLS-only Redis, PgBouncer): every one must be there."""
+    import json
+    from pathlib import Path
+
+    path = Path(SCALE_DIR) / "urls.json"
+    urls = json.loads(path.read_text()) if path.exists() else {}
+    missing = {"cluster", "cluster_tls", "sentinel", "sentinel_tls", "single_tls",
+               "pgbouncer"} - set(urls)
+    if missing:
+        unavailable(f"the scale-out stores {sorted(missing)} (scripts/scale-services up)")
+    return dict(urls)
+
+
+def scale_redis(scale_urls: dict[str, str], form: str) -> str:
+    """The MFA_REDIS_URL of one scale-out form, checked to answer (else skip, or fail under
+    MFA_TEST_STRICT=1)."""
+    from redis.exceptions import RedisClusterException
+
+    from shared.ephemeral import RedisEphemeral
+
+    async def ping() -> None:
+        store = RedisEphemeral(scale_urls[form])
+        try:
+            await store.ping()
+        finally:
+            await store.close()
+
+    require(f"Redis {form}", ping(), (OSError, aioredis.RedisError, RedisClusterException))
+    return scale_urls[form]
+
+
+def via_pgbouncer(scale_urls: dict[str, str], pg_url: str) -> str:
+    """pg_url's database, reached through PgBouncer (checked to answer)."""
+    url = scale_urls["pgbouncer"] + "/" + pg_url.rsplit("/", 1)[1]
+
+    async def ping() -> None:
+        conn = await asyncpg.connect(url, timeout=3, statement_cache_size=0)
+        await conn.close()
+
+    require("PgBouncer", ping(), (OSError, asyncpg.PostgresError))
+    return url
 
 
 def make_settings(keys: dict[str, str], **env: str) -> Settings:
@@ -255,18 +310,26 @@ async def stack(request: pytest.FixtureRequest, aiohttp_server: Any, keys: dict[
         pg = request.getfixturevalue("pg_url")
         rd = request.getfixturevalue("redis_url")
         settings = make_settings(keys, MFA_DATABASE_URL=pg, MFA_REDIS_URL=rd, **extra_env)
-        upstreams = {}
-        for name, factory in service_factories().items():
-            srv = await aiohttp_server(factory(settings, clock=clock))
-            upstreams[name] = str(srv.make_url("")).rstrip("/")
-        gw = await aiohttp_server(create_gateway(settings, upstreams=upstreams))
-        stores = await open_stores(settings, clock)
-        try:
-            url = str(gw.make_url("")).rstrip("/")
-            yield Stack(mode, url, upstreams["session"], settings, stores, clock, http,
-                        upstreams)
-        finally:
-            await stores.close()
+        async with split_stack(aiohttp_server, settings, clock, http) as st:
+            yield st
+
+
+@asynccontextmanager
+async def split_stack(aiohttp_server: Any, settings: Settings, clock: FrozenClock,
+                      http: aiohttp.ClientSession) -> AsyncIterator[Stack]:
+    """Every service its own app and port behind the gateway, on the settings' stores."""
+    upstreams = {}
+    for name, factory in service_factories().items():
+        srv = await aiohttp_server(factory(settings, clock=clock))
+        upstreams[name] = str(srv.make_url("")).rstrip("/")
+    gw = await aiohttp_server(create_gateway(settings, upstreams=upstreams))
+    stores = await open_stores(settings, clock)
+    try:
+        url = str(gw.make_url("")).rstrip("/")
+        yield Stack("split", url, upstreams["session"], settings, stores, clock, http,
+                    upstreams)
+    finally:
+        await stores.close()
 
 
 @pytest.fixture

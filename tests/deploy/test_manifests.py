@@ -57,6 +57,8 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_REUSE_PORT": "off: on Kubernetes each replica is its own pod; only for several copies "
     "of one process on one host (make bench --totp-procs)",
     "MFA_REDIS_PREFIX": "key prefix default mfa: (only tests sharing a Redis change it)",
+    "MFA_DATABASE_STATEMENT_CACHE": "asyncpg's default (100); 0 only in an overlay whose "
+    "database-url points at PgBouncer < 1.21 in transaction pooling mode",
     "MFA_EXPOSE_INTERNAL_API": "off: the host calls session's internal API in-cluster, "
     "never through the public gateway",
     "MFA_ACCESS_TOKEN_TTL": "token lifetime default (1 h) is the documented policy",

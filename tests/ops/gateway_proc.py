@@ -13,23 +13,42 @@ from tests.support.redis_server import free_port, wait_http_ok
 STARTUP_S = 30.0  # generous: the machine is shared; a timeout fails the test loudly
 
 
-class GatewayProcess:
-    """`python -m gateway` on a free port in front of the given upstreams."""
+class PartProcess:
+    """`python -m <module>` (the gateway or a service) on a free port."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], module: str = "gateway") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.module = module
         self._env = {**os.environ, **env, "MFA_PORT": str(self.port)}
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
+    async def start(self, **streams: int) -> None:
         """Start it and wait until /readyz is 200 (AssertionError on timeout or exit)."""
-        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway",
-                                                         env=self._env)
+        self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", self.module,
+                                                         env=self._env, **streams)
         proc = self.proc
-        await wait_http_ok(self.base + "/readyz", what="the gateway", seconds=STARTUP_S,
+        await wait_http_ok(self.base + "/readyz", what=self.module, seconds=STARTUP_S,
                            alive=lambda: None if proc.returncode is None
-                           else f"gateway exited {proc.returncode}")
+                           else f"{self.module} exited {proc.returncode}")
+
+    async def wait_exit(self) -> int:
+        """The exit status (AssertionError when it does not exit in time)."""
+        assert self.proc is not None
+        try:
+            return await asyncio.wait_for(self.proc.wait(), STARTUP_S)
+        except TimeoutError:
+            raise AssertionError(f"{self.module} did not exit after its drain") from None
+
+    async def kill(self) -> None:
+        """Kill it if it still runs (test clean-up)."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+class GatewayProcess(PartProcess):
+    """`python -m gateway` on a free port in front of the given upstreams."""
 
     async def wait_listener_closed(self) -> None:
         """Wait until a new connection is refused: the gateway has begun its drain."""
@@ -45,20 +64,6 @@ class GatewayProcess:
                 pass  # caught in the backlog as the listener closed: look once more
             assert loop.time() < deadline, "the gateway kept listening after SIGTERM"
             await asyncio.sleep(0.05)
-
-    async def wait_exit(self) -> int:
-        """The exit status (AssertionError when it does not exit in time)."""
-        assert self.proc is not None
-        try:
-            return await asyncio.wait_for(self.proc.wait(), STARTUP_S)
-        except TimeoutError:
-            raise AssertionError("the gateway did not exit after its drain") from None
-
-    async def kill(self) -> None:
-        """Kill it if it still runs (test clean-up)."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 class Conn:

@@ -13,27 +13,39 @@ from shared.clock import FrozenClock
 from shared.database import connect
 from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
 from shared.migrate import migrate
+from tests.conftest import scale_redis, via_pgbouncer
+
+REDIS_FORMS = ["cluster", "cluster_tls", "sentinel", "sentinel_tls", "single_tls"]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", *REDIS_FORMS])
 async def eph(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[Ephemeral]:
-    """Each short-lived store implementation."""
+    """Each short-lived store implementation; Redis also as a Cluster, behind Sentinel and
+    over TLS, each with an ACL user (scripts/scale-services)."""
     if request.param == "memory":
         yield MemoryEphemeral(clock)
         return
-    url = request.getfixturevalue("redis_url")
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+    else:
+        url = scale_redis(request.getfixturevalue("scale_urls"), request.param)
     store = RedisEphemeral(url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
     yield store
     await store.flush_prefix()
     await store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "pgbouncer"])
 async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Any]:
-    """Each database implementation, migrated."""
+    """Each database implementation, migrated; Postgres also through PgBouncer in transaction
+    pooling mode (no statement cache)."""
     if request.param == "sqlite":
         database = await connect(f"sqlite:///{tmp_path}/t.sqlite3")
         await migrate(database, "up")
+    elif request.param == "pgbouncer":
+        url = via_pgbouncer(request.getfixturevalue("scale_urls"),
+                            request.getfixturevalue("pg_url"))
+        database = await connect(url, statement_cache_size=0)
     else:
         database = await connect(request.getfixturevalue("pg_url"))
     yield database

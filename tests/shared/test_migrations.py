@@ -79,3 +79,20 @@ async def test_two_migrator_processes_at_once_apply_each_migration_once(fresh_pg
         assert await applied_versions(db) == [m.version for m in load_migrations()]
     finally:
         await db.close()
+
+
+async def test_migrations_go_to_their_own_url_when_one_is_given(fresh_pg: str) -> None:
+    # MFA_DATABASE_URL names PgBouncer's (here: a port nobody listens on); the migrator must
+    # not use it when MFA_MIGRATIONS_DATABASE_URL names Postgres itself.
+    env = {**os.environ, "MFA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+           "MFA_MIGRATIONS_DATABASE_URL": fresh_pg}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.migrate", "up", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    db = await connect(fresh_pg)
+    try:
+        assert await applied_versions(db) == [m.version for m in load_migrations()]
+    finally:
+        await db.close()

@@ -1,7 +1,12 @@
-"""The gateway's own runner: on SIGTERM it stops listening at once but keeps the open
-(keep-alive) connections served for MFA_SHUTDOWN_GRACE, answering every request on them with
-`Connection: close` so the client reconnects to another replica, instead of dropping requests
-that were already on their way over an idle connection."""
+"""Every process's runner (the gateway's and each service's): on SIGTERM it stops listening at
+once but keeps the open (keep-alive) connections served for MFA_SHUTDOWN_GRACE, answering
+every request on them with `Connection: close` so the client reconnects to another replica,
+instead of dropping requests that were already on their way over an idle connection. A
+service's clients are the gateways' connection pools: a pooled connection that the stopping
+service closed while idle could meet a request on its way (the request lost, as neither side
+may safely send it again); answered with `Connection: close` instead, each pooled connection
+is used once more and closed, then the next request finds the listener gone (refused, never
+sent) and the gateway sends it to another replica (gateway/upstreams.py)."""
 
 from __future__ import annotations
 
@@ -30,13 +35,13 @@ async def close_when_draining(request: web.Request, handler: Handler) -> web.Str
 
 
 async def not_draining(app: web.Application) -> None:
-    """Readiness check: a draining gateway is not ready (its endpoint should go)."""
+    """Readiness check: a draining process is not ready (its endpoint should go)."""
     if app[DRAINING].is_set():
         raise Unavailable("Shutting down", code="ER-MFA-NOT-READY")
 
 
 def install(app: web.Application) -> None:
-    """Add the drain flag and its middleware to the gateway app."""
+    """Add the drain flag and its middleware to an app."""
     app[DRAINING] = asyncio.Event()
     app.middlewares.insert(0, close_when_draining)
 
