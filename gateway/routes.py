@@ -26,8 +26,13 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/auth/v1/user/mfa/emailcode", "email"),
     ("/resources/auth/v1/user/mfa/webauthn", "webauthn"),
     ("/resources/users/v1/mfa/webauthn", "webauthn"),
+    ("/resources/auth/v1/webauthn", "webauthn"),  # passkeys: WebAuthn as the first factor
+    ("/resources/users/webauthn/v1/devices", "webauthn"),
     ("/mfa-demo/webauthn", "webauthn"),  # demo page, off unless MFA_WEBAUTHN_DEMO=true
     ("/resources/auth/v1/user/mfa/recover", "session"),
+    ("/resources/auth/v1/user/mfa/recovery-codes", "session"),
+    ("/resources/users/v1/mfa/recovery-codes", "session"),
+    ("/resources/users/v1/mfa/trusted-devices", "session"),
     ("/resources/auth/v1/user/step-up", "session"),
     ("/resources/users/v1/mfa/devices", "session"),
     ("/resources/configurations/v1/mfa-policy", "session"),
@@ -35,6 +40,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/configurations/v1/mfa", "session"),
     ("/resources/configurations/v1/lockout-policy", "session"),
     ("/resources/vendor-only/users/v1", "session"),
+    ("/resources/migrations", "session"),  # Frontegg's migration routes (the MFA fields)
     ("/resources/users/v1/{}/unlock", "session"),
     ("/.well-known/jwks.json", "session"),
 )

@@ -24,7 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from shared import flow
-from shared.errors import Forbidden, Unauthorized
+from shared.client_ip import behind_gateway
+from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.mfa_session import MfaSession
 from shared.stores import Stores
 from shared.tokens import Principal
@@ -81,6 +82,8 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
                      ) -> web.StreamResponse:
     """Authenticate as declared, parse the body (bad input counts nothing), then run the
     handler: inside the reserved attempt, or with the session or principal on the request."""
+    if any("\x00" in v for v in request.match_info.values()):
+        raise NotFound()  # no stored id holds a NUL (Postgres text cannot): unknown, not a 500
     alt = meta.get("vendor")
     if alt is not None and vendor_caller(stores, request) is not None:
         return await authorized(request, alt, alt.__api__, stores, body)
@@ -104,6 +107,9 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
         async with flow.attempt(stores, meta["attempt"], mfa_token=token,
                                 principal=principal if auth != "mfaToken" else None) as a:
             request[_ATTEMPT] = a
+            a.client = (request.headers.get("User-Agent", ""),
+                        behind_gateway(request.headers.get("X-Forwarded-For"), request.remote,
+                                       stores.settings.trusted_proxies))
             return await handler(request)
     if auth == "mfaToken":
         request[_SESSION] = await flow.open_session(stores, token, factor=factor)

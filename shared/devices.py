@@ -10,6 +10,8 @@ from typing import Any
 from shared.audit import AuditEvent, AuditLog
 from shared.database import Database, Row
 
+PASSKEY = "passkey"  # a discoverable WebAuthn credential that logs in without a password
+
 
 @dataclass(frozen=True)
 class Device:
@@ -27,6 +29,7 @@ class Device:
     last_step: int = -1
     sign_count: int = 0
     last_used_at: float | None = None
+    drift: int = 0  # TOTP: the clock offset in time steps learned from accepted codes
 
     def aad(self) -> str:
         """Associated data that binds this device's ciphertext to tenant, user and device."""
@@ -48,7 +51,7 @@ def _device(row: Row) -> Device:
 
 
 _COLS = ("id, tenant_id, user_id, kind, name, data, secret, lookup, last_step, sign_count, "
-         "created_at, last_used_at")
+         "created_at, last_used_at, drift")
 
 
 class DeviceRepository:
@@ -59,12 +62,13 @@ class DeviceRepository:
 
     async def list_for_user(self, tenant_id: str, user_id: str,
                             kind: str | None = None) -> list[Device]:
-        """A user's devices, oldest first."""
+        """A user's devices of one kind, or (no kind) their MFA factors, oldest first. Passkeys
+        (a first factor, listed apart as on Frontegg) are only listed by their kind."""
         rows = await self._db.fetch(
             f"SELECT {_COLS} FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2 "
             "ORDER BY created_at, id", tenant_id, user_id)
         devices = [_device(r) for r in rows]
-        return [d for d in devices if kind is None or d.kind == kind]
+        return [d for d in devices if d.kind == kind or kind is None and d.kind != PASSKEY]
 
     async def get(self, tenant_id: str, user_id: str, device_id: str) -> Device | None:
         """A device of this user; another user's device is None, like an unknown one."""
@@ -82,9 +86,24 @@ class DeviceRepository:
     async def add(self, d: Device) -> None:
         """Insert a new device."""
         await self._db.execute(
-            f"INSERT INTO mfa_devices ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-            d.id, d.tenant_id, d.user_id, d.kind, d.name, json.dumps(d.data), d.secret, d.lookup,
-            d.last_step, d.sign_count, d.created_at, d.last_used_at)
+            f"INSERT INTO mfa_devices ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
+            "$13)", d.id, d.tenant_id, d.user_id, d.kind, d.name, json.dumps(d.data), d.secret,
+            d.lookup, d.last_step, d.sign_count, d.created_at, d.last_used_at, d.drift)
+
+    async def add_if_absent(self, d: Device) -> bool:
+        """Insert a device unless one with its id (or its unique lookup) exists: True when
+        inserted (imports run twice add nothing the second time)."""
+        return await self._db.execute(
+            f"INSERT INTO mfa_devices ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
+            "$13) ON CONFLICT DO NOTHING", d.id, d.tenant_id, d.user_id, d.kind, d.name,
+            json.dumps(d.data), d.secret, d.lookup, d.last_step, d.sign_count, d.created_at,
+            d.last_used_at, d.drift) == 1
+
+    async def rename(self, tenant_id: str, user_id: str, device_id: str, name: str) -> bool:
+        """Set the user's name for one of their devices; False when it is not theirs."""
+        return await self._db.execute(
+            "UPDATE mfa_devices SET name = $4 WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+            device_id, tenant_id, user_id, name) == 1
 
     async def delete(self, tenant_id: str, user_id: str, device_id: str) -> bool:
         """Remove one of the user's devices."""
@@ -98,12 +117,13 @@ class DeviceRepository:
             "DELETE FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id)
 
     async def advance_step(self, device_id: str, step: int, now: float, *,
-                           audit: AuditLog, event: AuditEvent) -> bool:
+                           audit: AuditLog, event: AuditEvent, drift: int = 0) -> bool:
         """Accept a TOTP time step only if it is newer than the last accepted one (one winner,
-        RFC 6238 section 5.2), and write the success's audit row with it, atomically."""
+        RFC 6238 section 5.2), learn the clock `drift` it shows, and write the success's
+        audit row with it, atomically (still one statement)."""
         return await audit.with_change(
-            "UPDATE mfa_devices SET last_step = $2, last_used_at = $3 "
-            "WHERE id = $1 AND last_step < $2", (device_id, step, now), event)
+            "UPDATE mfa_devices SET last_step = $2, last_used_at = $3, drift = $4 "
+            "WHERE id = $1 AND last_step < $2", (device_id, step, now, drift), event)
 
     async def update_sign_count(self, device_id: str, expected: int, new: int, now: float) -> bool:
         """Compare-and-set the WebAuthn counter; False when another request moved it first."""

@@ -33,11 +33,12 @@ from shared.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.lockout import Lockout
 from shared.metrics import verified
 from shared.mfa_session import MfaSession, pending_aad, session_key, tag_of
+from shared.remember import device_label, network_of
 from shared.stores import Stores
 from shared.tokens import Principal
 
 AMR = {"totp": ["mfa", "otp"], "sms": ["mfa", "sms"], "email": ["mfa", "otp"],
-       "webauthn": ["mfa", "hwk"]}
+       "webauthn": ["mfa", "hwk"], "recovery": ["mfa", "rec"]}
 
 
 class InvalidMfaToken(Unauthorized):
@@ -105,6 +106,8 @@ class Attempt:
     device_id: str | None = None
     lock_at: int = 0  # the tenant's lock threshold (0: the deployment's)
     settled: bool = field(default=False, init=False)
+    # The browser's User-Agent and address, for a remembered device's label and network.
+    client: tuple[str, str] = field(default=("", ""), init=False)
 
     def event(self, *, action: str = "verify", device_id: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEvent:
@@ -146,7 +149,10 @@ class Attempt:
                 max_age = policy.mfaDeviceExpiration
                 # Only in the HttpOnly cookie (shared.web.login_response), never in the body,
                 # where page scripts could read it; the host passes the cookie at session start.
-                remember = await self.stores.remembered.issue(s.tenant_id, s.user_id, max_age)
+                user_agent, ip = self.client
+                remember = await self.stores.remembered.issue(
+                    s.tenant_id, s.user_id, max_age, label=device_label(user_agent),
+                    network=network_of(ip))
         return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
 
     async def failed(self, error: MfaError) -> None:
@@ -159,6 +165,7 @@ class Attempt:
                                   and self.session_failures >= limits.session_max}
         if getattr(error, "reason", None):
             detail["reason"] = error.reason  # type: ignore[attr-defined]
+        detail.update(getattr(error, "audit_detail", {}))  # e.g. a TOTP clock offset
         await self.stores.audit.record(
             tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
             action="lockout" if locked else "failure", outcome="refused",
@@ -267,10 +274,13 @@ class RecentMfaRequired(Forbidden):
     default_message = "Adding a factor needs a recent MFA: step up first"
 
 
-async def require_recent_mfa(stores: Stores, principal: Principal) -> None:
-    """403 unless the token proves an MFA within the tenant's `enrollRequiresMfaWithin`
-    (0: no requirement), so a stolen password-only session cannot add the thief's factor."""
-    within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
+async def require_recent_mfa(stores: Stores, principal: Principal, *,
+                             within: int | None = None) -> None:
+    """403 unless the token proves an MFA within `within` seconds, by default the tenant's
+    `enrollRequiresMfaWithin` (0: no requirement), so a stolen password-only session cannot
+    add the thief's factor."""
+    if within is None:
+        within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
     if within <= 0:
         return
     claims = principal.claims
@@ -315,12 +325,18 @@ def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
 async def after_enrollment(stores: Stores, *, tenant_id: str, user_id: str, email: str,
                            factor: str, device_id: str,
                            pending_recovery: str | None = None) -> str | None:
-    """A new factor: audit it, revoke remembered devices, and hand out the recovery code if
-    this is the user's first. Returns the recovery code to show once, or None."""
+    """A new factor: audit it, revoke remembered devices, and hand out the recovery code.
+    A forced enrollment (mid-login, `pending_recovery` from the session start) always makes
+    its code the user's one code, replacing an unused old one: the login box shows the code
+    after every forced enrollment. Otherwise only a user without a code gets one. Returns the
+    recovery code to show once, or None."""
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
                               action="enroll", outcome="success", device_id=device_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
-    return await stores.recovery.issue_if_missing(tenant_id, user_id, email, pending_recovery)
+    if pending_recovery:
+        await stores.recovery.replace(tenant_id, user_id, email, pending_recovery)
+        return pending_recovery
+    return await stores.recovery.issue_if_missing(tenant_id, user_id, email)
 
 
 async def after_removal(stores: Stores, *, tenant_id: str, user_id: str, factor: str,

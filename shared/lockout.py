@@ -18,7 +18,7 @@ from shared.ephemeral import Ephemeral, Limits
 from shared.mfa_session import user_tag
 from shared.settings import Settings
 
-FACTORS = ("totp", "sms", "email", "webauthn")
+FACTORS = ("totp", "sms", "email", "webauthn", "recovery")  # recovery: a set code mid-login
 
 
 @dataclass(frozen=True)

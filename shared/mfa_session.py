@@ -21,7 +21,7 @@ _TAG_LEN = 16
 # to its tenant, user and device), so a verify reads no device from Postgres. The step advance
 # stays a conditional UPDATE of the row itself, so a device removed since is refused there.
 CARRIED_KINDS = ("totp",)
-_CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at")
+_CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at", "drift")
 
 
 def user_tag(hasher: CodeHasher, tenant_id: str, user_id: str) -> str:

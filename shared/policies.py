@@ -30,6 +30,11 @@ class Policy:
     # Seconds within which a logged-in user must have passed MFA to add another factor (the
     # token's amr holds "mfa" and its auth_time is that fresh); 0: off, as on Frontegg.
     enrollRequiresMfaWithin: int = 0
+    # Seconds within which a user must have passed MFA to regenerate their recovery-code set.
+    recoveryCodesRequireMfaWithin: int = 600
+    # /mfa/recover with a code of the set that leaves codes over keeps the user's devices
+    # (false: Frontegg's behaviour, every recovery removes them).
+    recoverKeepsDevices: bool = False
     # Our own: email the user when a factor is added or removed, a recovery code is used or a
     # factor locks (with MFA_NOTIFICATIONS on for the deployment).
     notifyUsers: bool = True
@@ -78,7 +83,8 @@ def default_policy(settings: Settings) -> Policy:
     )
 
 
-def _iso(t: float) -> str:
+def iso_time(t: float) -> str:
+    """Unix seconds as ISO 8601 UTC with a Z."""
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
@@ -102,7 +108,7 @@ class PolicyRepository:
             "WHERE tenant_id IN ($1, '') ORDER BY tenant_id", tenant_id)
         for row in rows:  # '' sorts first
             base = self._merge(base, json.loads(row["policy"]), row["id"],
-                               _iso(row["created_at"]), _iso(row["updated_at"]))
+                               iso_time(row["created_at"]), iso_time(row["updated_at"]))
         return base
 
     def _merge(self, base: Policy, doc: dict[str, Any], pid: str, created: str | None,

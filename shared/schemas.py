@@ -15,7 +15,17 @@ class ErrorEnvelope(Schema):
     context = fields.Dict(metadata={"description": "e.g. {retryAfter} on a 429"})
 
 
-class WebAuthnDevice(Schema):
+class _Described(Schema):
+    """Our fields beside Frontegg's, only in GET /users/v1/mfa/devices (the client ignores
+    them): the user-editable name and the times."""
+
+    name = fields.String(metadata={"description": "user-editable (PATCH .../devices/{id})"})
+    createdAt = fields.String(metadata={"description": "ISO 8601 UTC"})
+    lastUsedAt = fields.String(allow_none=True, metadata={
+        "description": "ISO 8601 UTC of the last accepted proof; null if never used"})
+
+
+class WebAuthnDevice(_Described):
     """A WebAuthn device in mfaDevices."""
 
     id = fields.String(required=True)
@@ -24,14 +34,14 @@ class WebAuthnDevice(Schema):
     name = fields.String(required=True)
 
 
-class PhoneDevice(Schema):
+class PhoneDevice(_Described):
     """A phone in mfaDevices (number masked)."""
 
     id = fields.String(required=True)
     phoneNumber = fields.String(required=True)
 
 
-class AuthenticatorDevice(Schema):
+class AuthenticatorDevice(_Described):
     """An authenticator app in mfaDevices."""
 
     id = fields.String(required=True)
@@ -82,6 +92,11 @@ class LoginResponse(Schema):
     mfaEnrolled = fields.Boolean()
     mfaDevices = fields.Nested(MfaDevices)
     mfaStrategies = fields.List(fields.String())
+    rememberDeviceToken = fields.String(metadata={
+        "description": "session start only: the remembered device's rotated token, for the "
+                       "host to set as the cookie (the one it sent no longer works)"})
+    rememberDeviceMaxAge = fields.Integer(metadata={
+        "description": "seconds the rotated token lives (the device's expiry is unchanged)"})
     qrCode = fields.String(metadata={"description": "forced enrollment: the authenticator QR"})
     secret = fields.String(metadata={"description": "forced enrollment: the seed, base32"})
 

@@ -17,7 +17,7 @@ from shared.mfa_session import MfaSessionStore
 from shared.outbox import Outbox
 from shared.policies import PolicyRepository
 from shared.ratelimit import SendLimiter
-from shared.recovery import RecoveryCodes
+from shared.recovery import RecoveryCodes, RecoverySets
 from shared.remember import RememberedDevices
 from shared.settings import Settings
 from shared.tokens import BearerVerifier, TokenIssuer
@@ -40,6 +40,7 @@ class Stores:
     sessions: MfaSessionStore
     challenges: ChallengeStore
     recovery: RecoveryCodes
+    recovery_sets: RecoverySets
     remembered: RememberedDevices
     policies: PolicyRepository
     audit: AuditLog
@@ -83,6 +84,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                                  max_failures=settings.mfa_token_max_failures),
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),
+        recovery_sets=RecoverySets(db, hasher, clock),
         remembered=RememberedDevices(db, clock, audit),
         policies=PolicyRepository(db, settings, clock),
         audit=audit,

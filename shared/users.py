@@ -35,3 +35,10 @@ class UserRecords:
             "SELECT email FROM mfa_users WHERE tenant_id = $1 AND user_id = $2",
             tenant_id, user_id)
         return (row["email"] or None) if row else None
+
+    async def user_by_email(self, tenant_id: str, email: str) -> str | None:
+        """The one user of the tenant last seen with this email, or None (none, or several)."""
+        rows = await self._db.fetch(
+            "SELECT user_id FROM mfa_users WHERE tenant_id = $1 AND email = $2 LIMIT 2",
+            tenant_id, email.lower())
+        return str(rows[0]["user_id"]) if len(rows) == 1 else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from shared.schemas import StrictBoolean
+
 _TOKEN = validate.Length(min=1, max=200)
 
 
@@ -19,7 +21,7 @@ class VerifyCode(SendCode):
     otcToken = fields.String(required=True, validate=_TOKEN)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{1,16}$", error="The code is made of digits"))
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class EmailCodeSent(Schema):

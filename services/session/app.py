@@ -19,11 +19,16 @@ from shared.webhooks import WebhookConfig, WebhookDispatcher
 def setup_routes(app: web.Application) -> None:
     """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6)."""
     from services.session import handlers  # lazily, like every service
-    from shared.admin import vendor_routes
+    from shared.admin import import_routes, vendor_routes
     from shared.admin.admin_routes import setup_admin_routes
 
     r = app.router
     r.add_post("/internal/v1/mfa/sessions", handlers.start_session)
+    r.add_post("/resources/migrations/v1/local", import_routes.migrate_user)
+    r.add_post("/resources/migrations/v1/local/bulk", import_routes.migrate_bulk)
+    r.add_post("/resources/migrations/v2/local/bulk", import_routes.migrate_bulk)
+    r.add_get("/resources/migrations/v1/local/bulk/status/{migrationId}",
+              import_routes.migration_status)
     r.add_get("/resources/configurations/v1/mfa-policy/allow-remember-device",
               handlers.allow_remember_device)
     r.add_get("/resources/configurations/v1/mfa-policy/vendor", handlers.vendor_policy)
@@ -40,8 +45,17 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/resources/configurations/v1/lockout-policy", handlers.create_lockout)
     r.add_patch("/resources/configurations/v1/lockout-policy", handlers.update_lockout)
     r.add_get("/resources/users/v1/mfa/devices", handlers.devices)
+    r.add_patch("/resources/users/v1/mfa/devices/{deviceId}", handlers.rename_device)
     r.add_post("/resources/auth/v1/user/step-up/generate", handlers.step_up)
     r.add_post("/resources/auth/v1/user/mfa/recover", handlers.recover)
+    r.add_get("/resources/users/v1/mfa/trusted-devices", handlers.trusted_devices)
+    r.add_delete("/resources/users/v1/mfa/trusted-devices", handlers.revoke_trusted_device)
+    r.add_delete("/resources/users/v1/mfa/trusted-devices/{deviceId}",
+                 handlers.revoke_trusted_device)
+    r.add_get("/resources/users/v1/mfa/recovery-codes", handlers.recovery_codes_left)
+    r.add_post("/resources/users/v1/mfa/recovery-codes", handlers.regenerate_recovery_codes)
+    r.add_post("/resources/auth/v1/user/mfa/recovery-codes/verify",
+               handlers.recovery_code_login)
     r.add_get("/.well-known/jwks.json", handlers.jwks)
     r.add_post("/resources/vendor-only/users/v1/{userId}/mfa/unenroll", vendor_routes.unenroll)
     r.add_post("/resources/users/v1/{userId}/unlock", vendor_routes.unlock)

@@ -10,12 +10,13 @@ from typing import Any
 
 from services.session.profile import enrolled, mfa_devices
 from shared.errors import BadRequest
-from shared.flow import login_body, recovery_attempt
+from shared.flow import Attempt, LoginResult, login_body, recovery_attempt
 from shared.lockout import FACTORS
 from shared.mfa_session import MfaSession, PendingEnrollment, pending_aad
 from shared.otpauth import enrollment, new_seed
 from shared.policies import Policy
 from shared.recovery import new_recovery_code
+from shared.remember import network_of
 from shared.stores import Stores
 
 
@@ -35,7 +36,8 @@ def _must_do_mfa(policy: Policy, is_enrolled: bool, saml: bool) -> bool:
 
 
 async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: str,
-                        remember_token: str | None, saml_login: bool) -> dict[str, Any]:
+                        remember_token: str | None, saml_login: bool,
+                        client_ip: str | None = None) -> dict[str, Any]:
     """The MFA fields of Frontegg's login response for a user past the password step."""
     # Three independent statements, sent at once on three pooled connections: the login waits
     # for one round trip, not three.
@@ -44,29 +46,39 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
         stores.policies.get(tenant_id), stores.devices.list_for_user(tenant_id, user_id))
     view = mfa_devices(devices, email, policy)
     is_enrolled = enrolled(view)
-    if (is_enrolled and remember_token and policy.allowRememberMyDevice
-            and await stores.remembered.is_valid(remember_token, tenant_id, user_id)):
-        return login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
-                          amr=["mfa", "rmd"])
+    if is_enrolled and remember_token and policy.allowRememberMyDevice:
+        used = await stores.remembered.use(remember_token, tenant_id, user_id,
+                                           network=network_of(client_ip) if client_ip else None)
+        if used.reused:
+            # A rotated-out token again: two browsers hold this device's chain, one of them
+            # a thief's. The chain is revoked; MFA is asked for.
+            await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor="remember",
+                                      action="reuse", outcome="refused",
+                                      detail={"chainRevoked": used.revoked})
+        if used.valid:
+            return {**login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
+                                 amr=["mfa", "rmd"]),
+                    "rememberDeviceToken": used.token, "rememberDeviceMaxAge": used.max_age}
     if not _must_do_mfa(policy, is_enrolled, saml_login):
         return login_body(stores, tenant_id=tenant_id, user_id=user_id, email=email,
                           amr=["pwd"], mfa=False)
     pending = PendingEnrollment()
     shown: dict[str, Any] = {}
-    if not is_enrolled and policy.allows("AuthenticatorApp"):
-        seed = new_seed()
+    if not is_enrolled:
+        # A forced enrollment always ends with a fresh recovery code (any factor): it replaces
+        # an unused old one only when the enrollment completes (shared.flow.after_enrollment).
         aad = pending_aad(tenant_id, user_id)
-        issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
-                                                  "serviceName", stores.settings.issuer_name)
-        shown = {**vars(enrollment(seed, account=email, issuer=issuer))}
-        recovery = None
-        if not await stores.recovery.has_code(tenant_id, user_id):
-            # A user who still holds an unused code keeps it; a new one would never be stored.
-            code = new_recovery_code()
-            recovery = stores.cipher.encrypt(code.encode(), aad)
-            shown["recoveryCode"] = code
-        pending = PendingEnrollment(totp_seed=stores.cipher.encrypt(seed.encode(), aad),
-                                    recovery_code=recovery)
+        code = new_recovery_code()
+        seed = None
+        if policy.allows("AuthenticatorApp"):
+            seed = new_seed()
+            issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
+                                                      "serviceName", stores.settings.issuer_name)
+            shown = {**vars(enrollment(seed, account=email, issuer=issuer)),
+                     "recoveryCode": code}
+        pending = PendingEnrollment(
+            totp_seed=stores.cipher.encrypt(seed.encode(), aad) if seed else None,
+            recovery_code=stores.cipher.encrypt(code.encode(), aad))
     lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
                                             pending=pending, devices=devices, lock_at=lock_at)
@@ -82,17 +94,38 @@ async def allow_remember(stores: Stores, *, session: MfaSession) -> RememberPoli
 
 
 async def recover(stores: Stores, *, email: str, code: str, client_ip: str) -> None:
-    """Use the recovery code (counted before it is compared, per email and client address):
-    the user's MFA devices are removed, they enroll again."""
+    """Use a recovery code (counted before it is compared, per email and client address):
+    Frontegg's one code, or one of the user's set. The user's MFA devices are removed and they
+    enroll again; with the tenant's `recoverKeepsDevices`, a code of the set that leaves codes
+    over keeps them (the user logs in with a factor or another code of the set)."""
+    left: int | None = None
     async with recovery_attempt(stores, email=email, ip=client_ip):
         found = await stores.recovery.redeem_by_email(email, code)
         if found is None:
-            raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
+            hit = await stores.recovery_sets.redeem_by_email(email, code)
+            if hit is None:
+                raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
+            found, left = (hit[0], hit[1]), hit[2]
     tenant_id, user_id = found
-    removed = await stores.devices.delete_all(tenant_id, user_id)
+    keep = bool(left) and (await stores.policies.get(tenant_id)).recoverKeepsDevices
+    removed = 0 if keep else await stores.devices.delete_all(tenant_id, user_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
     await stores.lockout.reset(tenant_id, user_id, *FACTORS)
     await stores.users.mark_factors_changed(tenant_id, user_id)  # retires older bearer tokens
+    detail: dict[str, Any] = {"devicesRemoved": removed}
+    if left is not None:
+        detail["codesLeft"] = left
     await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor="recovery",
-                              action="recovery", outcome="success",
-                              detail={"devicesRemoved": removed})
+                              action="recovery", outcome="success", detail=detail)
+
+
+async def login_with_code(stores: Stores, *, attempt: Attempt, code: str,
+                          remember: bool) -> LoginResult:
+    """A code of the user's set as the second factor mid-login (reserved like any proof):
+    the code is spent, the devices stay, the login completes with amr ["mfa", "rec"]."""
+    left = await stores.recovery_sets.redeem_for_user(attempt.tenant_id, attempt.user_id, code)
+    if left is None:
+        raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
+    # A recovery code used (an outbox event, like /mfa/recover), with the codes left.
+    await stores.audit.write(attempt.event(action="recovery", detail={"codesLeft": left}))
+    return await attempt.login(device_id=None, remember_device=remember, audited=True)

@@ -7,9 +7,10 @@ from typing import Any
 
 from shared.access import TenantCaller
 from shared.devices import Device
-from shared.errors import BadRequest, Forbidden
-from shared.flow import login_body
-from shared.policies import Policy, default_policy
+from shared.errors import BadRequest, Forbidden, NotFound
+from shared.flow import login_body, require_recent_mfa
+from shared.policies import Policy, default_policy, iso_time
+from shared.recovery import SET_SIZE
 from shared.settings import STRATEGIES
 from shared.stores import Stores
 from shared.tokens import MFA_ACR, Principal
@@ -17,18 +18,35 @@ from shared.tokens import MFA_ACR, Principal
 NOT_ENROLLED = "MFA is not enrolled"
 
 
-def mfa_devices(devices: list[Device], email: str, policy: Policy) -> dict[str, list[Any]]:
-    """Frontegg's mfaDevices: always all four arrays."""
+_ARRAYS = {"totp": "authenticators", "sms": "phones", "webauthn": "webauthn"}
+
+
+def device_name(d: Device) -> str:
+    """The name the user gave the device, else one from its kind."""
+    if d.name:
+        return d.name
+    if d.kind == "sms":
+        return f"Phone {d.data.get('phoneMasked', '')}".strip()
+    return "Authenticator app" if d.kind == "totp" else "Security key"
+
+
+def mfa_devices(devices: list[Device], email: str, policy: Policy, *,
+                described: bool = False) -> dict[str, list[Any]]:
+    """Frontegg's mfaDevices: always all four arrays; `described` adds our name, createdAt
+    and lastUsedAt beside Frontegg's fields (the logged-in device list only)."""
     out: dict[str, list[Any]] = {"webauthn": [], "phones": [], "authenticators": [], "emails": []}
     for d in devices:
-        if d.kind == "totp":
-            out["authenticators"].append({"id": d.id})
-        elif d.kind == "sms":
-            out["phones"].append({"id": d.id, "phoneNumber": d.data.get("phoneMasked", "")})
+        if d.kind not in _ARRAYS:
+            continue
+        item: dict[str, Any] = {"id": d.id}
+        if d.kind == "sms":
+            item["phoneNumber"] = d.data.get("phoneMasked", "")
         elif d.kind == "webauthn":
-            out["webauthn"].append({"id": d.id, "deviceType": d.data.get("deviceType",
-                                                                         "CrossPlatform"),
-                                    "name": d.name})
+            item.update(deviceType=d.data.get("deviceType", "CrossPlatform"), name=d.name)
+        if described:
+            item.update(name=device_name(d), createdAt=iso_time(d.created_at),
+                        lastUsedAt=iso_time(d.last_used_at) if d.last_used_at else None)
+        out[_ARRAYS[d.kind]].append(item)
     if email and policy.allows("EmailCode"):
         out["emails"].append({"email": email})
     return out
@@ -39,12 +57,31 @@ def enrolled(view: dict[str, list[Any]]) -> bool:
     return any(view[k] for k in ("webauthn", "phones", "authenticators", "emails"))
 
 
-async def devices_of(stores: Stores, *, principal: Principal) -> dict[str, list[Any]]:
+async def devices_of(stores: Stores, *, principal: Principal,
+                     described: bool = False) -> dict[str, list[Any]]:
     """The logged-in user's devices, as the four arrays."""
     p = principal
     policy = await stores.policies.get(p.tenant_id)
     return mfa_devices(await stores.devices.list_for_user(p.tenant_id, p.user_id), p.email,
-                       policy)
+                       policy, described=described)
+
+
+class UnknownDevice(NotFound):
+    """Not a device of this user (another user's device looks the same)."""
+
+    code = "ER-MFA-UNKNOWN-DEVICE"
+    default_message = "Unknown device"
+
+
+async def rename_device(stores: Stores, *, principal: Principal, device_id: str,
+                        name: str) -> dict[str, Any]:
+    """Give one of the user's devices a name of their choosing."""
+    p = principal
+    if not await stores.devices.rename(p.tenant_id, p.user_id, device_id, name):
+        raise UnknownDevice()
+    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="device",
+                              action="rename", outcome="success", device_id=device_id)
+    return {"id": device_id, "name": name}
 
 
 def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:
@@ -103,3 +140,45 @@ async def strategies(stores: Stores, *, tenant_id: str | None) -> dict[str, Any]
     policy = (await stores.policies.get(tenant_id)) if tenant_id \
         else default_policy(stores.settings)
     return {"strategies": [{"strategy": s, "isActive": policy.allows(s)} for s in STRATEGIES]}
+
+
+async def regenerate_recovery_codes(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """A new set of recovery codes for an enrolled user who passed MFA within the tenant's
+    `recoveryCodesRequireMfaWithin`; the old set stops working."""
+    p = principal
+    policy = await stores.policies.get(p.tenant_id)
+    await require_recent_mfa(stores, p, within=policy.recoveryCodesRequireMfaWithin)
+    if not enrolled(await devices_of(stores, principal=p)):
+        raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
+    codes = await stores.recovery_sets.regenerate(p.tenant_id, p.user_id, p.email)
+    await stores.audit.record(tenant_id=p.tenant_id, user_id=p.user_id, factor="recovery",
+                              action="regenerate", outcome="success",
+                              detail={"codes": len(codes)})
+    return {"recoveryCodes": codes}
+
+
+async def recovery_codes_left(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """How many codes of the user's set are unused, never the codes."""
+    n, at = await stores.recovery_sets.remaining(principal.tenant_id, principal.user_id)
+    return {"remaining": n, "total": SET_SIZE, "createdAt": iso_time(at) if at else None}
+
+
+async def trusted_devices(stores: Stores, *, principal: Principal) -> dict[str, Any]:
+    """The user's remembered browsers: label, network, created, last used, expiry."""
+    rows = await stores.remembered.list_for_user(principal.tenant_id, principal.user_id)
+    return {"devices": [
+        {"id": r["chain_id"], "label": r["label"] or "Unknown browser",
+         "network": r["network"] or None, "createdAt": iso_time(r["created_at"]),
+         "lastUsedAt": iso_time(r["last_used_at"] or r["created_at"]),
+         "expiresAt": iso_time(r["expires_at"])} for r in rows]}
+
+
+async def revoke_trusted_device(stores: Stores, *, principal: Principal,
+                                device_id: str | None) -> None:
+    """Forget one remembered browser (404 if it is not the user's), or all of them; audited
+    with the deletion (shared.remember)."""
+    p = principal
+    if device_id is None:
+        await stores.remembered.revoke_all(p.tenant_id, p.user_id, {"by": "user"})
+    elif not await stores.remembered.revoke(p.tenant_id, p.user_id, device_id):
+        raise UnknownDevice()

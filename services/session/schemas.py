@@ -21,7 +21,9 @@ class StartSession(Schema):
                                 validate=validate.Length(max=32))
     rememberDeviceToken = fields.String(load_default=None, allow_none=True,
                                         validate=validate.Length(max=200))
-    samlLogin = fields.Boolean(load_default=False)
+    samlLogin = StrictBoolean(load_default=False)
+    clientIp = fields.IP(load_default=None, allow_none=True, metadata={
+        "description": "the browser's address: a remembered device's network is updated"})
 
 
 def _regexp(value: str) -> None:
@@ -38,7 +40,7 @@ class PolicyBody(Schema):
     enforceMFAType = fields.String(validate=validate.OneOf(ENFORCE_TYPES))
     strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)),
                              validate=validate.Length(max=len(STRATEGIES)))
-    allowRememberMyDevice = fields.Boolean()
+    allowRememberMyDevice = StrictBoolean()
     mfaDeviceExpiration = fields.Integer(strict=True, validate=validate.Range(min=0))
     phoneNumberRegexp = fields.String(allow_none=True,
                                       validate=[validate.Length(max=200), _regexp])
@@ -48,6 +50,9 @@ class PolicyBody(Schema):
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(strict=True,
                                              validate=validate.Range(min=0, max=86400))
+    recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
+                                                   validate=validate.Range(min=60, max=86400))
+    recoverKeepsDevices = StrictBoolean()
     notifyUsers = StrictBoolean()
 
 
@@ -68,7 +73,7 @@ class Recover(Schema):
 class AllowRemember(Schema):
     """allow-remember-device answer."""
 
-    isAllowedToRemember = fields.Boolean(required=True)
+    isAllowedToRemember = StrictBoolean(required=True)
     mfaDeviceExpiration = fields.Integer(required=True)
 
 
@@ -78,13 +83,16 @@ class PolicyOut(Schema):
     id = fields.String(required=True, metadata={"description": "`default` until saved"})
     enforceMFAType = fields.String(required=True, validate=validate.OneOf(ENFORCE_TYPES))
     strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)), required=True)
-    allowRememberMyDevice = fields.Boolean(required=True)
+    allowRememberMyDevice = StrictBoolean(required=True)
     mfaDeviceExpiration = fields.Integer(required=True, validate=validate.Range(min=0))
     phoneNumberRegexp = fields.String(required=True, allow_none=True)
     smsAllowedCountryCodes = fields.List(fields.String(), required=True)
     userVerification = fields.String(required=True, validate=validate.OneOf(
         ("required", "preferred", "discouraged")))
     enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
+    recoveryCodesRequireMfaWithin = fields.Integer(required=True,
+                                                   validate=validate.Range(min=60))
+    recoverKeepsDevices = StrictBoolean(required=True)
     notifyUsers = fields.Boolean(required=True, metadata={
         "description": "email users about factor changes (with MFA_NOTIFICATIONS on)"})
     createdAt = fields.String(required=True, allow_none=True)
@@ -95,7 +103,7 @@ class Strategy(Schema):
     """One strategy and whether it is active."""
 
     strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
-    isActive = fields.Boolean(required=True)
+    isActive = StrictBoolean(required=True)
 
 
 class Strategies(Schema):
@@ -122,6 +130,66 @@ class Jwks(Schema):
     """A JSON Web Key Set: the active key and the previous ones still trusted."""
 
     keys = fields.List(fields.Nested(Jwk), required=True)
+
+
+class RecoveryCodeSet(Schema):
+    """A new recovery-code set, shown once."""
+
+    recoveryCodes = fields.List(fields.String(), required=True, metadata={
+        "description": "10 single-use codes; the previous set no longer works"})
+
+
+class RecoveryCodesLeft(Schema):
+    """How many codes of the set are unused (never the codes)."""
+
+    remaining = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    createdAt = fields.String(required=True, allow_none=True)
+
+
+class RecoveryLogin(Schema):
+    """Mid-login proof with a code of the set: {mfaToken, recoveryCode, rememberDevice?}."""
+
+    mfaToken = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    recoveryCode = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
+
+
+def _printable(value: str) -> None:
+    if not value.strip() or any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in value):
+        raise ValidationError("A name needs a visible character and no control characters")
+
+
+class RenameDevice(Schema):
+    """A device's new name."""
+
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), _printable])
+
+
+class RenamedDevice(Schema):
+    """The device's id and its new name."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class TrustedDevice(Schema):
+    """A remembered browser."""
+
+    id = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "from its User-Agent, "
+                                                   "e.g. \"Chrome on macOS\""})
+    network = fields.String(required=True, allow_none=True, metadata={
+        "description": "the client address's /24 (IPv4) or /48 (IPv6) when last used"})
+    createdAt = fields.String(required=True)
+    lastUsedAt = fields.String(required=True)
+    expiresAt = fields.String(required=True)
+
+
+class TrustedDevices(Schema):
+    """The user's remembered browsers, most recently used first."""
+
+    devices = fields.List(fields.Nested(TrustedDevice), required=True)
 
 
 class LockoutBody(Schema):

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from shared.schemas import StrictBoolean
+
 _TOKEN = validate.Length(min=1, max=200)
 _CODE = validate.Length(min=1, max=32)
 
@@ -36,7 +38,7 @@ class LoginCode(Schema):
     mfaToken = fields.String(required=True, validate=_TOKEN)
     otcToken = fields.String(required=True, validate=_TOKEN)
     code = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
     @post_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

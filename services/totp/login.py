@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from services.totp.config import TotpConfig
 from services.totp.otp import match_step, normalise_code, totp_for
-from services.totp.proof import find_proof, spend, totp_devices
+from services.totp.proof import (
+    find_proof,
+    spend,
+    totp_devices,
+    wrong_code,
+    wrong_enrollment_code,
+)
 from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
-from shared.challenges import InvalidChallenge
 from shared.devices import Device
 from shared.errors import BadRequest
 from shared.flow import (
@@ -68,7 +73,7 @@ async def _finish_enrollment(stores: Stores, cfg: TotpConfig, attempt: Attempt, 
     step = match_step(totp_for(seed), normalise_code(code), for_time=stores.clock.now(),
                       window=cfg.window)
     if step is None:
-        raise InvalidChallenge()
+        raise wrong_enrollment_code(stores, cfg, seed, code)
     if not await pending.claim_session_enrollment(session):
         raise ReplayedProof()
     t, u = session.tenant_id, session.user_id
@@ -105,7 +110,7 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
         attempt.device_id = devices[0].id if devices else None
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
-        raise InvalidChallenge()
+        raise wrong_code(stores, cfg, devices, code)
     if not await spend(stores, proof, attempt.event(device_id=proof.device.id)):
         attempt.device_id = proof.device.id
         raise ReplayedProof()

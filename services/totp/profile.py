@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from services.totp.config import TotpConfig
 from services.totp.login import NoEnrollment
-from services.totp.otp import DIGITS, match_step, normalise_code, totp_for
-from services.totp.proof import find_proof, spend, totp_devices
+from services.totp.otp import CODE_LENGTHS, match_step, normalise_code, totp_for
+from services.totp.proof import (
+    find_proof,
+    spend,
+    totp_devices,
+    wrong_code,
+    wrong_enrollment_code,
+)
 from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
 from shared.challenges import InvalidChallenge
 from shared.devices import Device
@@ -47,7 +53,7 @@ async def enroll(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, email: st
     step = match_step(totp_for(seed), normalise_code(code), for_time=stores.clock.now(),
                       window=cfg.window)
     if step is None:
-        raise InvalidChallenge()
+        raise wrong_enrollment_code(stores, cfg, seed, code)
     if not await pending.take_for_user(t, u, envelope):
         raise ReplayedProof()
     device = await add_device(stores, tenant_id=t, user_id=u, seed=seed, step=step)
@@ -70,7 +76,7 @@ async def disable_any(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, toke
     t, u = attempt.tenant_id, attempt.user_id
     devices = await stores.devices.list_for_user(t, u, KIND)
     code = normalise_code(token)
-    if code.isdigit() and len(code) == DIGITS:
+    if code.isdigit() and len(code) in CODE_LENGTHS:
         await _disable_by_code(stores, cfg, attempt, devices, code)
         return
     if not devices or not await stores.recovery.redeem_for_user(t, u, token):
@@ -84,7 +90,7 @@ async def _disable_by_code(stores: Stores, cfg: TotpConfig, attempt: Attempt,
                            devices: list[Device], code: str) -> None:
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
-        raise InvalidChallenge()
+        raise wrong_code(stores, cfg, devices, code)
     attempt.device_id = proof.device.id
     if not await spend(stores, proof, attempt.event()):
         raise ReplayedProof()

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyotp
+
 from services.totp.config import TotpConfig
-from services.totp.otp import DUMMY_SEED, match_step, normalise_code, totp_for
+from services.totp.otp import DUMMY_SEED, PERIOD, far_offset, match_step, normalise_code, totp_for
 from services.totp.store import KIND, seed_of
 from shared.audit import AuditEvent
+from shared.challenges import InvalidChallenge
 from shared.devices import Device
 from shared.stores import Stores
 
@@ -17,10 +20,62 @@ _DUMMY_AAD = "totp-dummy"
 
 @dataclass(frozen=True)
 class Proof:
-    """A code that matched a device at a time step (not yet spent)."""
+    """A code that matched a device at a time step (not yet spent); `offset`: that step's
+    distance from now, the clock drift it shows."""
 
     device: Device
     step: int
+    offset: int = 0
+
+
+class ClockDrift(InvalidChallenge):
+    """A wrong code that would match 2-10 steps away: still a failure (counted like any), but
+    the answer says the phone's clock looks off, and the audit row records the offset."""
+
+    code = "ER-MFA-CLOCK-DRIFT"
+    reason = "clock-drift"
+
+    def __init__(self, offset: int) -> None:
+        seconds = abs(offset) * PERIOD
+        way = "behind" if offset < 0 else "ahead"
+        super().__init__(f"Invalid code: the phone's clock looks about {seconds} seconds "
+                         f"{way}; set it to the automatic time and try a new code")
+        self.audit_detail = {"offsetSteps": offset, "offsetSeconds": offset * PERIOD}
+
+
+def device_totp(stores: Stores, d: Device) -> pyotp.TOTP:
+    """The device's generator: its seed, and an imported seed's algorithm, digits, period."""
+    params = {k: d.data[k] for k in ("algorithm", "digits", "period") if k in d.data}
+    return totp_for(seed_of(stores, d), **params)
+
+
+def wrong_code(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
+               ) -> InvalidChallenge:
+    """The error for a code no device accepted: ClockDrift when it matches one of them 2-10
+    steps away, else the one answer for every wrong code."""
+    if not devices:  # the same work as for a known device, and the same answer as ever
+        _wrong(stores, cfg, [(totp_for(DUMMY_SEED), 0)], code)
+        return InvalidChallenge()
+    return _wrong(stores, cfg, [(device_totp(stores, d), cfg.bounded(d.drift)) for d in devices],
+                  code)
+
+
+def wrong_enrollment_code(stores: Stores, cfg: TotpConfig, seed: str, code: str
+                          ) -> InvalidChallenge:
+    """The same for the code that should prove a pending seed (a phone set to the wrong time
+    when the QR code is scanned)."""
+    return _wrong(stores, cfg, [(totp_for(seed), 0)], code)
+
+
+def _wrong(stores: Stores, cfg: TotpConfig, totps: list[tuple[pyotp.TOTP, int]], code: str
+           ) -> InvalidChallenge:
+    now = stores.clock.now()
+    code = normalise_code(code)
+    for totp, drift in totps:
+        offset = far_offset(totp, code, for_time=now, window=cfg.window, drift=drift)
+        if offset is not None:
+            return ClockDrift(offset)
+    return InvalidChallenge()
 
 
 def totp_devices(devices: list[Device | None]) -> list[Device]:
@@ -43,14 +98,18 @@ def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
         return None
     found: Proof | None = None
     for d in devices:
-        step = match_step(totp_for(seed_of(stores, d)), code, for_time=now, window=cfg.window)
+        totp = device_totp(stores, d)
+        step = match_step(totp, code, for_time=now, window=cfg.window,
+                          drift=cfg.bounded(d.drift))
         if step is not None and found is None:
-            found = Proof(d, step)
+            found = Proof(d, step, cfg.bounded(step - totp.timecode(now)))
     return found
 
 
 async def spend(stores: Stores, proof: Proof, event: AuditEvent) -> bool:
-    """Store the step as the device's last, with the success's audit row; False when it (or a
-    later one) was used already, also by a parallel request (one conditional UPDATE decides)."""
+    """Store the step as the device's last and its offset as the device's drift, with the
+    success's audit row; False when it (or a later one) was used already, also by a parallel
+    request (one conditional UPDATE decides)."""
     return await stores.devices.advance_step(proof.device.id, proof.step, stores.clock.time(),
-                                             audit=stores.audit, event=event)
+                                             audit=stores.audit, event=event,
+                                             drift=proof.offset)

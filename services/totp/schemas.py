@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from shared.schemas import StrictBoolean
+
 _TOKEN = validate.Length(min=1, max=300)
 _CODE = validate.Length(min=1, max=64)
 
@@ -21,14 +23,14 @@ class LoginValue(MfaToken):
     """Mid-login verify: {mfaToken, value, rememberDevice?}."""
 
     value = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class LoginToken(MfaToken):
     """Mid-login enrollment: {mfaToken, token, rememberDevice?}."""
 
     token = fields.String(required=True, validate=_CODE)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class UserToken(Schema):

@@ -15,6 +15,8 @@ CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
 AUTH = "/resources/auth/v1/user/mfa/webauthn"
 USERS = "/resources/users/v1/mfa/webauthn"
 DEMO = "/mfa-demo/webauthn"
+PASSKEY_AUTH = "/resources/auth/v1/webauthn"
+PASSKEYS = "/resources/users/webauthn/v1/devices"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -30,6 +32,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{USERS}/enroll/verify", handlers.user_enroll)
     r.add_post(f"{USERS}/{{deviceId}}/disable", handlers.user_pre_disable)
     r.add_post(f"{USERS}/{{deviceId}}/disable/verify", handlers.user_disable)
+    r.add_post(f"{PASSKEY_AUTH}/prelogin", handlers.passkey_prelogin)
+    r.add_post(f"{PASSKEY_AUTH}/postlogin", handlers.passkey_postlogin)
+    r.add_get(PASSKEYS, handlers.passkey_list)
+    r.add_post(PASSKEYS, handlers.passkey_begin_registration)
+    r.add_post(f"{PASSKEYS}/verify", handlers.passkey_finish_registration)
+    r.add_delete(f"{PASSKEYS}/{{deviceId}}", handlers.passkey_delete)
     r.add_get(DEMO, handlers.demo_page)
     r.add_get(f"{DEMO}/demo.js", handlers.demo_script)
 

@@ -90,8 +90,10 @@ def _descriptors(creds: list[KnownCredential]) -> list[PublicKeyCredentialDescri
 
 def registration_options(cfg: WebAuthnConfig, *, user_handle: bytes, user_name: str,
                          exclude: list[KnownCredential], user_verification: str,
-                         attachment: str | None) -> tuple[bytes, dict[str, Any]]:
-    """PublicKeyCredentialCreationOptions (section 5.4) as JSON, and the challenge."""
+                         attachment: str | None, discoverable: bool = False
+                         ) -> tuple[bytes, dict[str, Any]]:
+    """PublicKeyCredentialCreationOptions (section 5.4) as JSON, and the challenge; a passkey
+    (`discoverable`) must be a resident credential, found at login without a user name."""
     opts = generate_registration_options(
         rp_id=cfg.rp_id, rp_name=cfg.rp_name, user_name=user_name, user_id=user_handle,
         user_display_name=user_name, timeout=cfg.timeout_ms,
@@ -100,7 +102,9 @@ def registration_options(cfg: WebAuthnConfig, *, user_handle: bytes, user_name: 
             authenticator_attachment=AuthenticatorAttachment(attachment) if attachment else None,
             # A second factor is always asked for by id (allowCredentials), so it needs no
             # discoverable credential, and security keys hold only a few of those.
-            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            resident_key=(ResidentKeyRequirement.REQUIRED if discoverable
+                          else ResidentKeyRequirement.DISCOURAGED),
+            require_resident_key=discoverable,
             user_verification=UserVerificationRequirement(user_verification)),
         exclude_credentials=_descriptors(exclude))
     return opts.challenge, options_to_json_dict(opts)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.webauthn import demo, login, profile, schemas
+from services.webauthn import demo, login, passkeys, profile, schemas
 from services.webauthn.app import CONFIG
 from services.webauthn.store import KIND
 from shared import access
 from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import SETTINGS, api, json_ok, login_response, read_body, stores_of
+from shared.web import SETTINGS, api, client_ip, json_ok, login_response, read_body, stores_of
 
 
 def _device_id(request: web.Request) -> str:
@@ -87,6 +87,55 @@ async def user_disable(request: web.Request) -> web.Response:
                           attempt=access.attempt(request), principal=access.principal(request),
                           device_id=_device_id(request), webauthn_token=body["webauthnToken"],
                           credential=body["options"])
+    return json_ok({})
+
+
+@api(request=schemas.PreLogin, response=schemas.PasskeyRequest)
+async def passkey_prelogin(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/webauthn/prelogin: a discoverable login's options."""
+    await read_body(request)  # validated, then not used: the credential names the user
+    return json_ok(await passkeys.prelogin(stores_of(request), request.app[CONFIG],
+                                           client_ip=client_ip(request)))
+
+
+@api(request=schemas.AssertionCredential, response=LoginResponse)
+async def passkey_postlogin(request: web.Request) -> web.Response:
+    """POST /resources/auth/v1/webauthn/postlogin: the assertion, at the top level."""
+    result = await passkeys.postlogin(stores_of(request), request.app[CONFIG],
+                                      credential=await read_body(request))
+    return login_response(result, request.app[SETTINGS])
+
+
+@api(response=schemas.PasskeyCreation, auth="bearer")
+async def passkey_begin_registration(request: web.Request) -> web.Response:
+    """POST /resources/users/webauthn/v1/devices (no body): creation options."""
+    return json_ok(await passkeys.begin_registration(stores_of(request), request.app[CONFIG],
+                                                     principal=access.principal(request)))
+
+
+@api(request=schemas.PasskeyRegistration, response=Empty, auth="bearer")
+async def passkey_finish_registration(request: web.Request) -> web.Response:
+    """POST /resources/users/webauthn/v1/devices/verify"""
+    body = await read_body(request)
+    await passkeys.finish_registration(stores_of(request), request.app[CONFIG],
+                                       principal=access.principal(request),
+                                       credential=body["credential"],
+                                       device_type=body["deviceType"])
+    return json_ok({})
+
+
+@api(response=schemas.Passkeys, auth="bearer")
+async def passkey_list(request: web.Request) -> web.Response:
+    """GET /resources/users/webauthn/v1/devices"""
+    return json_ok(await passkeys.list_passkeys(stores_of(request),
+                                                principal=access.principal(request)))
+
+
+@api(response=Empty, auth="bearer")
+async def passkey_delete(request: web.Request) -> web.Response:
+    """DELETE /resources/users/webauthn/v1/devices/{deviceId}"""
+    await passkeys.delete_passkey(stores_of(request), principal=access.principal(request),
+                                  device_id=_device_id(request))
     return json_ok({})
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
+from shared.schemas import StrictBoolean
+
 _B64URL = [validate.Regexp(r"^[A-Za-z0-9_-]*$", error="Not unpadded base64url"),
            validate.Length(min=1, max=16384)]
 _ID = [validate.Regexp(r"^[A-Za-z0-9_-]+$", error="Not unpadded base64url"),
@@ -98,7 +100,7 @@ class LoginEnroll(UserEnroll):
     """Forced enrollment during login."""
 
     mfaToken = fields.String(required=True, validate=_TOKEN)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class UserAssertion(_Proof):
@@ -111,7 +113,7 @@ class LoginVerify(UserAssertion):
     """The second factor during login."""
 
     mfaToken = fields.String(required=True, validate=_TOKEN)
-    rememberDevice = fields.Boolean(load_default=False, allow_none=True)
+    rememberDevice = StrictBoolean(load_default=False, allow_none=True)
 
 
 class _Named(Schema):
@@ -152,7 +154,7 @@ class AuthenticatorSelection(Schema):
     authenticatorAttachment = fields.String(validate=validate.OneOf(
         ("platform", "cross-platform")))
     residentKey = fields.String()
-    requireResidentKey = fields.Boolean()
+    requireResidentKey = StrictBoolean()
     userVerification = fields.String()
 
 
@@ -193,6 +195,68 @@ class RequestOptions(Schema):
 
     webauthnToken = fields.String(required=True)
     options = fields.Nested(PublicKeyRequest, required=True)
+
+
+class PreLogin(_Lenient):
+    """Passkey prelogin: {email} or {userId} (+ recaptchaToken), or {} (iOS); none of it is
+    used to pick credentials (a discoverable login names no account)."""
+
+    email = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=320))
+    userId = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=200))
+    recaptchaToken = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(max=4096))
+
+
+class PasskeyRegistration(_Lenient):
+    """verifyNewDeviceSession: {id, response: {clientDataJSON, attestationObject},
+    deviceType} (iOS adds authenticatorAttachment; rawId and type may be absent)."""
+
+    id = fields.String(required=True, validate=_ID)
+    rawId = fields.String(load_default=None, allow_none=True, validate=_ID)
+    response = fields.Nested(AttestationResponse, required=True)
+    deviceType = fields.String(load_default=None, allow_none=True,
+                               validate=validate.OneOf(DEVICE_TYPES))
+    authenticatorAttachment = fields.Raw(load_default=None, allow_none=True)
+
+    @post_load
+    def _credential(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        attachment = data.get("authenticatorAttachment")
+        return {"deviceType": data["deviceType"], "credential": {
+            "id": data["id"], "rawId": data["rawId"] or data["id"], "type": "public-key",
+            "response": data["response"],
+            "authenticatorAttachment": attachment if attachment in ("platform",
+                                                                    "cross-platform") else None}}
+
+
+class PasskeyCreation(Schema):
+    """{options} for navigator.credentials.create() (Frontegg's store reads `options`)."""
+
+    options = fields.Nested(PublicKeyCreation, required=True)
+
+
+class PasskeyRequest(Schema):
+    """{options} for navigator.credentials.get(); timeout, rpId, userVerification and the
+    challenge always present (Frontegg's iOS SDK needs all four)."""
+
+    options = fields.Nested(PublicKeyRequest, required=True)
+
+
+class Passkey(Schema):
+    """One passkey: Frontegg's id, deviceType, createdAt, and our name and lastUsedAt."""
+
+    id = fields.String(required=True)
+    deviceType = fields.String(required=True, validate=validate.OneOf(DEVICE_TYPES))
+    createdAt = fields.String(required=True)
+    name = fields.String()
+    lastUsedAt = fields.String(allow_none=True)
+
+
+class Passkeys(Schema):
+    """getWebAuthnDevices: {devices}."""
+
+    devices = fields.List(fields.Nested(Passkey), required=True)
 
 
 class HtmlPage(Schema):

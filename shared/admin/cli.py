@@ -22,6 +22,7 @@ from shared.admin import adoption, factors, trail
 from shared.admin.schemas import Instant
 from shared.clock import SystemClock
 from shared.errors import MfaError
+from shared.lockout import FACTORS
 from shared.settings import Settings
 from shared.stores import Stores, open_embedded_stores, open_stores
 
@@ -39,7 +40,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
-PLUGINS: tuple[str, ...] = ()  # modules that add subcommands, imported by main()
+PLUGINS: tuple[str, ...] = ("shared.admin.import_cli",)  # modules that add subcommands
 
 
 def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]
@@ -94,7 +95,7 @@ async def _delete(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
 
 def _unlock_args(p: argparse.ArgumentParser) -> None:
     _change(p)
-    p.add_argument("--factor", choices=("totp", "sms", "email", "webauthn"),
+    p.add_argument("--factor", choices=FACTORS,
                    help="only this factor (default: all)")
 
 

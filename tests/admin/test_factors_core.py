@@ -38,7 +38,7 @@ async def test_list_shows_each_factor_and_whether_its_kind_is_locked(stack: Stac
     [f] = view["factors"]
     assert f["kind"] == "totp" and f["locked"] is True and f["createdAt"].endswith("Z")
     assert {x["factor"]: x["locked"] for x in view["lockouts"]} == {
-        "totp": True, "sms": False, "email": False, "webauthn": False}
+        "totp": True, "sms": False, "email": False, "webauthn": False, "recovery": False}
 
 
 async def test_reset_clears_factors_recovery_code_remembered_devices_and_old_tokens(

@@ -110,6 +110,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_SMTP_TIMEOUT": "8 s, under the gateway's MFA_UPSTREAM_TIMEOUT",
     "MFA_SMTP_CA_FILE": "the image's system CAs; a private relay's CA needs a mounted file",
     "MFA_TOTP_WINDOW": "design default (-1..+1 step)",
+    "MFA_TOTP_MAX_DRIFT": "design default (a learned clock offset of at most 2 steps)",
     "MFA_TOTP_ENROLL_TTL": "default lifetime of a pending TOTP secret",
     "MFA_WEBAUTHN_ATTESTATION": "design default (none)",
     "MFA_WEBAUTHN_TIMEOUT_MS": "default ceremony timeout (60 s)",

@@ -50,7 +50,8 @@ async def test_every_bearer_route_refuses_a_request_without_a_token(stack: Stack
 async def test_every_mfa_token_route_refuses_an_unknown_token(stack: Stack, ids: Ids) -> None:
     """A well-formed body with a token that names no session: 401 before anything runs."""
     bodies = {"value": "123456", "token": "123456", "otcToken": "x" * 43, "code": "123456",
-              "phoneNumber": "+12015550123", "webauthnToken": "x" * 43}
+              "phoneNumber": "+12015550123", "webauthnToken": "x" * 43,
+              "recoveryCode": "AAAAA-BBBBB-CCCCC-DDDDD"}
     checked = 0
     for _, method, path, handler in ROUTES:
         meta = handler.__api__  # type: ignore[attr-defined]
@@ -65,3 +66,16 @@ async def test_every_mfa_token_route_refuses_an_unknown_token(stack: Stack, ids:
         assert res["errorCode"] == "ER-MFA-INVALID-MFA-TOKEN", (path, res)
         checked += 1
     assert checked >= 10
+
+
+async def test_a_nul_in_a_path_id_is_a_404_not_a_500(stack: Stack, ids: Ids) -> None:
+    """Postgres text cannot hold a NUL: an id with one names nothing (and changes nothing)."""
+    token = stack.user_token(ids)
+    for method, path, body in (
+            ("DELETE", "/resources/users/v1/mfa/trusted-devices/a%00b", None),
+            ("PATCH", "/resources/users/v1/mfa/devices/a%00b", {"name": "x"}),
+            ("DELETE", "/resources/users/webauthn/v1/devices/a%00b", None),
+            ("POST", "/resources/users/v1/mfa/authenticator/a%00b/disable/verify",
+             {"token": "123456"})):
+        res = await stack.call(method, path, json=body, token=token, expected_status=404)
+        assert res["errorCode"] == "ER-MFA-404"

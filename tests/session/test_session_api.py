@@ -136,7 +136,9 @@ async def test_devices_lists_four_arrays_and_email_when_allowed(stack: Stack, id
     d = await enroll_totp_device(stack, ids)
     await stack.set_policy(ids, strategies=["AuthenticatorApp", "EmailCode"])
     body = await stack.get("/resources/users/v1/mfa/devices", token=stack.user_token(ids))
-    assert body == {"webauthn": [], "phones": [], "authenticators": [{"id": d.id}],
+    listed = {"id": d.id, "name": "Authenticator app", "lastUsedAt": None,
+              "createdAt": body["authenticators"][0]["createdAt"]}
+    assert body == {"webauthn": [], "phones": [], "authenticators": [listed],
                     "emails": [{"email": ids.email}]}
 
 
@@ -202,10 +204,13 @@ async def test_host_identity_provider_tokens_are_accepted_when_configured(
             assert r.status == 401
 
 
-async def test_forced_enrollment_offers_a_recovery_code_only_to_users_without_one(
-        stack: Stack, ids: Ids) -> None:
-    assert "recoveryCode" in await stack.start_session(ids)
+async def test_forced_enrollment_always_offers_a_fresh_recovery_code(stack: Stack,
+                                                                     ids: Ids) -> None:
+    first = await stack.start_session(ids)
+    assert first["recoveryCode"]
     other = ids.other()
-    assert await stack.stores.recovery.issue_if_missing(other.tenant, other.user, other.email)
+    old = await stack.stores.recovery.issue_if_missing(other.tenant, other.user, other.email)
     body = await stack.start_session(other)
-    assert body["qrCode"] and body["secret"] and "recoveryCode" not in body
+    assert body["qrCode"] and body["secret"] and body["recoveryCode"] not in (None, old)
+    # Shown, not yet stored: the old code works until the enrollment completes.
+    assert await stack.stores.recovery.redeem_for_user(other.tenant, other.user, old or "")

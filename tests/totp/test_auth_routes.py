@@ -79,7 +79,8 @@ async def test_unknown_and_foreign_device_answer_like_a_wrong_code(stack: Stack,
 
 
 async def test_unknown_device_checks_a_dummy_seed(stack: Stack, ids: Ids, monkeypatch) -> None:
-    """Same work for an unknown device: one seed decrypted and one window computed."""
+    """Same work for an unknown device: one seed decrypted, one window computed, and (for the
+    wrong code) the clock-drift probe run on it."""
     import services.totp.proof as proof
 
     seen: list[str] = []
@@ -91,7 +92,7 @@ async def test_unknown_device_checks_a_dummy_seed(stack: Stack, ids: Ids, monkey
         await stack.post(f"{AUTH}/authenticator/{dev}/verify",
                          {"mfaToken": token, "value": wrong(code(stack, seed))},
                          expected_status=400)
-    assert seen == [seed, DUMMY_SEED]
+    assert seen == [seed, seed, DUMMY_SEED, DUMMY_SEED]
 
 
 async def test_code_from_previous_step_is_accepted_two_steps_old_is_not(stack: Stack, ids: Ids
@@ -211,15 +212,31 @@ async def test_second_user_recovery_code_is_not_shown_again(stack: Stack, ids: I
     assert seed != pre["secret"]
 
 
-async def test_forced_re_enrollment_hands_out_no_new_recovery_code(stack: Stack, ids: Ids
-                                                                   ) -> None:
-    """A user who removed their authenticator but kept their recovery code enrolls again: the
-    verify answer carries no recoveryCode (the one the session start showed was never stored)."""
-    seed, device_id = await enroll(stack, ids)
-    await stack.post(f"{USERS}/authenticator/{device_id}/disable/verify",
-                     {"token": code(stack, seed)}, token=stack.user_token(ids))
+async def test_forced_re_enrollment_hands_out_a_fresh_recovery_code(stack: Stack, ids: Ids
+                                                                     ) -> None:
+    """A user who removed their only authenticator but kept their unused recovery code enrolls
+    again at login: the session start and the verify answer carry a fresh code (Frontegg's
+    login box shows its "save your recovery code" screen after every forced enrollment), and
+    the old code stops working."""
+    first = await stack.start_session(ids)
+    done = await stack.post(f"{AUTH}/verify", {"mfaToken": first["mfaToken"],
+                                               "value": code(stack, first["secret"])})
+    old = done["recoveryCode"]
+    assert old == first["recoveryCode"]
+    stack.clock.advance(30)
+    device = (await stack.stores.devices.list_for_user(ids.tenant, ids.user, "totp"))[0]
+    await stack.post(f"{USERS}/authenticator/{device.id}/disable/verify",
+                     {"token": code(stack, first["secret"])}, token=stack.user_token(ids))
     assert await stack.stores.recovery.has_code(ids.tenant, ids.user)
     start = await stack.start_session(ids)
+    fresh = start["recoveryCode"]
+    assert fresh and fresh != old
     body = await stack.post(f"{AUTH}/verify", {"mfaToken": start["mfaToken"],
                                                "value": code(stack, start["secret"])})
-    assert body["mfaRequired"] is False and "recoveryCode" not in body
+    assert body["mfaRequired"] is False and body["recoveryCode"] == fresh
+    recover = "/resources/auth/v1/user/mfa/recover"
+    refused = await stack.post(recover, {"email": ids.email, "recoveryCode": old},
+                               expected_status=400)
+    assert refused["errorCode"] == "ER-MFA-INVALID-RECOVERY-CODE"
+    await stack.post(recover, {"email": ids.email, "recoveryCode": fresh})
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []

@@ -175,6 +175,27 @@ async def test_profile_page_adds_and_removes_a_security_key_in_chromium(
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
 
 
+async def test_a_passkey_registers_and_logs_in_without_a_password_in_chromium(
+        stack: Stack, ids: Ids, browser: Any, origin: str) -> None:
+    """A platform authenticator with resident keys and user verification: Frontegg's passkey
+    routes through the gateway, the login finding the user from the credential alone."""
+    tab = await open_tab(browser, origin, "internal")
+    await stack.start_session(ids)  # the host's session start records the user's email
+    r = await tab.run("([a]) => registerPasskey(a)", stack.user_token(ids))
+    assert r.get("status") == 200 and r["body"] == {}, r
+    [passkey] = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "passkey")
+    assert passkey.data["deviceType"] == "Platform"
+    for _ in range(2):
+        r = await tab.run("([e]) => passkeyLogin(e)", "typed-by-anyone@example.test")
+        assert r.get("status") == 200, r
+        assert r["body"]["userId"] == ids.user and r["body"]["amr"] == ["pwd-less", "hwk"]
+        assert r["sent"]["response"]["userHandle"] and "options" not in r["sent"]
+        stored = (await stack.stores.devices.get(ids.tenant, ids.user, passkey.id))
+        assert stored is not None and stored.sign_count == (await tab.sign_counts())[0]
+    # Passkeys are listed apart from the MFA factors.
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
+
+
 async def test_demo_page_keeps_its_script_apart_under_a_strict_csp(stack: Stack) -> None:
     async with stack.http.get(stack.url + PAGE) as r:
         assert r.status == 200 and r.content_type == "text/html"

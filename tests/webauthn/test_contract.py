@@ -81,3 +81,28 @@ async def test_the_real_client_shows_our_errors(stack: Stack, ids: Ids) -> None:
                 "deviceType": "CrossPlatform", "options": cred})
     assert err.value.status_code == 400 and err.value.error_code == "ER-MFA-VALIDATION"
     assert "clientDataJSON" in err.value.message
+
+
+async def test_the_real_client_registers_a_passkey_and_logs_in_with_it(stack: Stack,
+                                                                       ids: Ids) -> None:
+    """Passkeys through rest-api's own calls (the store's shapes: options under `options`,
+    the assertion spread at the top level without a null userHandle)."""
+    from tests.webauthn.test_passkeys import as_posted
+
+    k = key(attachment="platform")
+    token = stack.user_token(ids)
+    async with FronteggClient(stack.url) as fc:
+        session = await fc.call("auth.webAuthnCreateNewDeviceSession", access_token=token)
+        cred = k.create({**session["options"], "excludeCredentials": []})
+        await fc.call("auth.verifyNewDeviceSession", {
+            "id": cred["id"], "response": cred["response"], "deviceType": "Platform"},
+            access_token=token)
+        [device] = (await fc.call("auth.getWebAuthnDevices", access_token=token))["devices"]
+        assert device["deviceType"] == "Platform" and device["createdAt"]
+        pre = await fc.call("auth.webAuthnPreLogin", {"email": ids.email})
+        assert set(pre["options"]) >= {"challenge", "timeout", "rpId", "userVerification"}
+        login = await fc.call("auth.webAuthnPostLogin", as_posted(k.get(pre["options"])))
+        assert login["mfaRequired"] is False and login["amr"] == ["pwd-less", "hwk"]
+        assert login["userId"] == ids.user
+        await fc.call("auth.deleteWebAuthnDevice", device["id"], access_token=token)
+        assert (await fc.call("auth.getWebAuthnDevices", access_token=token))["devices"] == []

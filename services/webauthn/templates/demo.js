@@ -6,6 +6,8 @@
 
 const AUTH = '/resources/auth/v1/user/mfa/webauthn';
 const USERS = '/resources/users/v1/mfa/webauthn';
+const PASSKEY_AUTH = '/resources/auth/v1/webauthn';
+const PASSKEYS = '/resources/users/webauthn/v1/devices';
 
 function b64urlToBuf(s) {
   const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
@@ -66,21 +68,23 @@ async function api(path, body, accessToken) {
 }
 
 // A ceremony with no usable authenticator can hang past publicKey.timeout: always abort it.
-async function ceremony(kind, publicKey, timeoutMs) {
-  const signal = AbortSignal.timeout(timeoutMs || 15000);
-  return kind === 'create' ? navigator.credentials.create({ publicKey, signal })
-    : navigator.credentials.get({ publicKey, signal });
+// The pre call's answer, then {cred} or, where it stopped, {failed: <the step's result>}.
+async function ceremony(kind, pre, decode, opts) {
+  if (pre.status !== 200) return { failed: { step: 'pre', ...pre } };
+  const signal = AbortSignal.timeout(opts.timeoutMs || 15000);
+  try {
+    const publicKey = decode(pre.body.options);
+    return { cred: await (kind === 'create' ? navigator.credentials.create({ publicKey, signal })
+      : navigator.credentials.get({ publicKey, signal })) };
+  } catch (e) {
+    return { failed: { step: kind, error: `${e.name}: ${e.message}` } };
+  }
 }
 
 async function enroll(prePath, verifyPath, pre, extra, accessToken, opts) {
   const o = await api(prePath, pre, accessToken);
-  if (o.status !== 200) return { step: 'pre', ...o };
-  let cred;
-  try {
-    cred = await ceremony('create', decodeCreationOptions(o.body.options), opts.timeoutMs);
-  } catch (e) {
-    return { step: 'create', error: `${e.name}: ${e.message}` };
-  }
+  const { cred, failed } = await ceremony('create', o, decodeCreationOptions, opts);
+  if (failed) return failed;
   const deviceType = cred.authenticatorAttachment === 'platform' ? 'Platform' : 'CrossPlatform';
   const options = toFronteggJSON(cred);
   const body = { ...extra, webauthnToken: o.body.webauthnToken, deviceType, options, publicKey: cred };
@@ -89,13 +93,8 @@ async function enroll(prePath, verifyPath, pre, extra, accessToken, opts) {
 
 async function assert(prePath, verifyPath, pre, extra, accessToken, opts) {
   const o = await api(prePath, pre, accessToken);
-  if (o.status !== 200) return { step: 'pre', ...o };
-  let cred;
-  try {
-    cred = await ceremony('get', decodeRequestOptions(o.body.options), opts.timeoutMs);
-  } catch (e) {
-    return { step: 'get', error: `${e.name}: ${e.message}` };
-  }
+  const { cred, failed } = await ceremony('get', o, decodeRequestOptions, opts);
+  if (failed) return failed;
   const options = toFronteggJSON(cred);
   if (opts.tamperSignature) {  // negative test: one signature bit flipped after signing
     const sig = new Uint8Array(b64urlToBuf(options.response.signature));
@@ -129,6 +128,31 @@ function disableForUser(accessToken, deviceId, opts = {}) {
   const id = encodeURIComponent(deviceId);
   return assert(`${USERS}/${id}/disable`, `${USERS}/${id}/disable/verify`, undefined, {},
     accessToken, opts);
+}
+
+// webAuthnCreateNewDeviceSession + verifyNewDeviceSession: the store posts no body, overwrites
+// excludeCredentials with [] and sends {id, response, deviceType}.
+async function registerPasskey(accessToken, opts = {}) {
+  const o = await api(PASSKEYS, undefined, accessToken);
+  const decode = (options) => decodeCreationOptions({ ...options, excludeCredentials: [] });
+  const { cred, failed } = await ceremony('create', o, decode, opts);
+  if (failed) return failed;
+  const json = toFronteggJSON(cred);
+  const deviceType = cred.authenticatorAttachment === 'platform' ? 'Platform' : 'CrossPlatform';
+  const body = { id: json.id, response: json.response, deviceType };
+  return { step: 'verify', ...(await api(`${PASSKEYS}/verify`, body, accessToken)) };
+}
+
+// webAuthnPreLogin + webAuthnPostLoginV2: the credential spread at the top level, a null
+// userHandle dropped, recaptchaToken added when there is one.
+async function passkeyLogin(email, opts = {}) {
+  const o = await api(`${PASSKEY_AUTH}/prelogin`, { email });
+  const { cred, failed } = await ceremony('get', o, decodeRequestOptions, opts);
+  if (failed) return failed;
+  const json = toFronteggJSON(cred);
+  if (json.response.userHandle == null) delete json.response.userHandle;
+  const body = { ...json, recaptchaToken: opts.recaptchaToken };
+  return { step: 'verify', sent: body, ...(await api(`${PASSKEY_AUTH}/postlogin`, body)) };
 }
 
 function show(r) {

@@ -1,0 +1,2 @@
+ALTER TABLE mfa_devices DROP COLUMN drift;
+DROP TABLE recovery_codes;
