@@ -6,12 +6,12 @@ bearer tokens issued before it (whoever held them may be who the change shuts ou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.audit import AuditEvent
 from shared.errors import BadRequest, NotFound
 from shared.lockout import FACTORS
+from shared.policies import iso_time
 from shared.stores import Stores
 
 
@@ -45,10 +45,8 @@ class UnknownFactor(NotFound):
 
 
 def iso(t: float | None) -> str | None:
-    """Unix seconds as ISO 8601 UTC with a Z, or None."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+    """Unix seconds as ISO 8601 UTC with a Z (shared.policies.iso_time), or None."""
+    return None if t is None else iso_time(t)
 
 
 async def list_factors(stores: Stores, tenant_id: str, user_id: str) -> dict[str, Any]:
