@@ -4,9 +4,10 @@ Starts a bare aiohttp handler, the session and totp services and two gateways (o
 the services, one in front of the bare handler) as subprocesses on loopback, on a fresh
 Postgres database and Redis; pre-enrolls users; then measures each scenario at a few
 concurrency levels with a load generator in its own process. Prints req/s, its share of the
-hop's req/s at the same concurrency, p50/p99 and CPU per request; also a verify straight to the
-totp service (what the gateway hop costs) and one through a gateway in front of several totp
-processes (what a second replica adds); writes the rows as JSON under var/bench/.
+hop's req/s at the same concurrency, p50/p99 and CPU per request; the floor (a gateway in
+front of a handler that makes only the verify's three store calls, bench/floor.py); a verify
+straight to the totp service (what the gateway hop costs) and one through a gateway in front of
+several totp processes (what a second replica adds); writes the rows as JSON under var/bench/.
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ def row(label: str, conns: int, r: dict[str, Any], cpu: dict[str, float],
 
 HOP = "gateway -> bare handler (the hop)"
 VERIFY_ROW = "TOTP verify (/user/mfa/verify)"
+FLOOR_ROW = "floor: gateway -> the verify's store calls"
 
 
 def plan() -> list[tuple[str, str, str, list[str]]]:
     """(label, kind, target, processes whose CPU counts) for every row, in order."""
     rows = [("bare aiohttp JSON handler (ceiling)", "post", "bare", ["bare"]),
             (HOP, "post", "hop", ["hop", "bare"]),
+            (FLOOR_ROW, "verify", "gw-floor", ["gw-floor", "floor", "redis", "postgres"]),
             (VERIFY_ROW, "verify", "gw", ["gw", "totp", "redis", "postgres"]),
             ("TOTP verify straight to totp (no gateway)", "direct", "totp",
              ["totp", "redis", "postgres"])]
@@ -148,6 +151,12 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
     if 16 in verify:
         lines.append(f"server CPU per verify at 16 conns: {verify[16]['server_cpu_ms']:.2f} ms "
                      "(goal <= 1.0 ms, gateway + totp + Redis + Postgres)")
+    floor = {r["conns"]: r for r in rows if r["row"] == FLOOR_ROW}
+    for conns in (16, 64):
+        if conns in floor and floor[conns]["of_hop"] is not None:
+            lines.append(f"floor at {conns} conns (the verify's 3 store calls, nothing else): "
+                         f"{100 * floor[conns]['of_hop']:.0f}% of the hop's req/s, "
+                         f"{floor[conns]['server_cpu_ms']:.2f} ms of server CPU")
     if 64 in verify and verify[64]["p50_ms"]:
         lines.append(f"p99 / p50 at 64 conns: {verify[64]['p99_ms'] / verify[64]['p50_ms']:.1f} "
                      "(goal <= 4)")
@@ -193,9 +202,10 @@ async def prepare(settings: Settings) -> dict[str, list[Any]]:
 
 
 def start_all(procs: Processes) -> dict[str, str]:
-    """bare handler, session, totp, the gateway, a gateway in front of the bare handler, and
+    """bare handler, session, totp, the gateway, a gateway in front of the bare handler, one in
+    front of the floor handler, and
     (with --totp-procs N > 1) a gateway in front of N totp processes sharing one port."""
-    port = free_port()
+    port, port_floor = free_port(), free_port()
     bare = procs.start("bare", f"bench.bare {port}", port)
     session = procs.start("session", "services.session", free_port())
     totp = procs.start("totp", "services.totp", free_port())
@@ -203,6 +213,8 @@ def start_all(procs: Processes) -> dict[str, str]:
             "gw": procs.start("gw", "gateway", free_port(), MFA_SESSION_URL=session,
                               MFA_TOTP_URL=totp, MFA_EXPOSE_INTERNAL_API="true"),
             "hop": procs.start("hop", "gateway", free_port(), MFA_TOTP_URL=bare)}
+    floor = procs.start("floor", f"bench.floor {port_floor}", port_floor)
+    urls["gw-floor"] = procs.start("gw-floor", "gateway", free_port(), MFA_TOTP_URL=floor)
     if ARGS.totp_procs > 1:
         many = procs.start("totp-n", "services.totp", free_port(), copies=ARGS.totp_procs)
         urls["gw-n"] = procs.start("gw-n", "gateway", free_port(), MFA_TOTP_URL=many)
@@ -251,7 +263,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring")
     p.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64],
                    help="concurrent connections")
-    p.add_argument("--verify-users", type=int, default=60000)
+    p.add_argument("--verify-users", type=int, default=90000)
     p.add_argument("--totp-procs", type=int, default=2,
                    help="totp processes behind a second gateway (1: no such row)")
     p.add_argument("--log-level", default="INFO", help="MFA_LOG_LEVEL of every process")

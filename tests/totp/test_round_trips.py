@@ -50,3 +50,26 @@ async def test_a_device_removed_after_session_start_is_refused(settings: Setting
         assert await stores.sessions.load(started["mfaToken"]) is not None
     finally:
         await stores.close()
+
+
+async def test_the_bench_floor_makes_the_verify_store_calls_once_per_token(
+        settings: Settings, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    """bench/floor.py (the bench's floor row): a started session's mfaToken is accepted once
+    (reservation, step + audit row, settle on the real servers), then refused."""
+    from bench.data import start_sessions
+    from bench.floor import create_app
+
+    person = users("floor", 1)[0]
+    stores = await open_stores(settings)
+    try:
+        devices = await enroll(settings, stores, [person])
+        [token] = await start_sessions(stores, [person], devices)
+        client = await aiohttp_client(create_app(settings))
+        first = await client.post("/verify", json={"mfaToken": token})
+        assert (first.status, await first.json()) == (200, {"ok": True})
+        again = await client.post("/verify", json={"mfaToken": token})
+        assert again.status == 401
+        rows = await stores.audit.for_user(TENANT, person["userId"])
+        assert [(r["action"], r["outcome"]) for r in rows] == [("verify", "success")]
+    finally:
+        await stores.close()
