@@ -7,7 +7,9 @@ concurrency levels with a load generator in its own process. Prints req/s, its s
 hop's req/s at the same concurrency, p50/p99 and CPU per request; the floor (a gateway in
 front of a handler that makes only the verify's three store calls, bench/floor.py); a verify
 straight to the totp service (what the gateway hop costs) and one through a gateway in front of
-several totp processes (what a second replica adds); writes the rows as JSON under var/bench/.
+several totp processes (what a second replica adds); then, with those processes stopped, what
+the verify's store calls cost over Unix sockets against loopback TCP (bench/sockets.py); writes
+the rows as JSON under var/bench/.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import data, sockets
 from bench.procs import (
     ROOT,
     Processes,
@@ -176,13 +178,18 @@ def machine() -> dict[str, Any]:
             "commit": commit, "load_average": os.getloadavg()}
 
 
-def record(rows: list[dict[str, Any]], trips: dict[str, list[str]]) -> Path:
+def record(rows: list[dict[str, Any]], trips: dict[str, list[str]],
+           transport: dict[str, tuple[float, float, float]]) -> Path:
     """Write the run as JSON under var/bench/ (compare runs with any JSON tool)."""
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     path.write_text(json.dumps({"machine": machine(), "args": vars(ARGS), "rows": rows,
-                                "round_trips": trips, "goals": goals(rows)}, indent=1))
+                                "round_trips": trips, "goals": goals(rows),
+                                "store_transport_ms": {  # bench.sockets: client, Redis, PG
+                                    k: dict(zip(("client", "redis", "postgres"), v,
+                                                strict=True)) for k, v in transport.items()}},
+                               indent=1))
     return path
 
 
@@ -247,8 +254,11 @@ async def main() -> None:
             redis = [c for c in calls if c.startswith("redis")]
             print(f"  {what}: {len(redis)} Redis, {len(calls) - len(redis)} Postgres: "
                   f"{', '.join(calls)}")
-        print("\n" + "\n".join(goals(rows)))
-        print(f"\nrows written to {record(rows, trips).relative_to(ROOT)}", flush=True)
+        print("\n" + "\n".join(goals(rows)), flush=True)
+        procs.stop()  # the transport comparison below wants the cores to itself
+        transport = await sockets.measure()
+        print("\n" + "\n".join(sockets.report(transport)))
+        print(f"\nrows written to {record(rows, trips, transport).relative_to(ROOT)}", flush=True)
     finally:
         procs.stop()
         await drop_database(name)

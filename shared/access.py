@@ -107,9 +107,9 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
         async with flow.attempt(stores, meta["attempt"], mfa_token=token,
                                 principal=principal if auth != "mfaToken" else None) as a:
             request[_ATTEMPT] = a
-            a.client = (request.headers.get("User-Agent", ""),
-                        behind_gateway(request.headers.get("X-Forwarded-For"), request.remote,
-                                       stores.settings.trusted_proxies))
+            a.client = lambda: (request.headers.get("User-Agent", ""),
+                                behind_gateway(request.headers.get("X-Forwarded-For"),
+                                               request.remote, stores.settings.trusted_proxies))
             return await handler(request)
     if auth == "mfaToken":
         request[_SESSION] = await flow.open_session(stores, token, factor=factor)

@@ -18,7 +18,7 @@ parallel requests: an attempt is counted before its comparison, never after.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,8 +106,10 @@ class Attempt:
     device_id: str | None = None
     lock_at: int = 0  # the tenant's lock threshold (0: the deployment's)
     settled: bool = field(default=False, init=False)
-    # The browser's User-Agent and address, for a remembered device's label and network.
-    client: tuple[str, str] = field(default=("", ""), init=False)
+    # The browser's User-Agent and address, for a remembered device's label and network:
+    # asked for only when a device is remembered (the address parse is not worth doing on
+    # every attempt).
+    client: Callable[[], tuple[str, str]] = field(default=lambda: ("", ""), init=False)
 
     def event(self, *, action: str = "verify", device_id: str | None = None,
               detail: dict[str, Any] | None = None) -> AuditEvent:
@@ -149,7 +151,7 @@ class Attempt:
                 max_age = policy.mfaDeviceExpiration
                 # Only in the HttpOnly cookie (shared.web.login_response), never in the body,
                 # where page scripts could read it; the host passes the cookie at session start.
-                user_agent, ip = self.client
+                user_agent, ip = self.client()
                 remember = await self.stores.remembered.issue(
                     s.tenant_id, s.user_id, max_age, label=device_label(user_agent),
                     network=network_of(ip))

@@ -7,6 +7,10 @@ a Sentinel-managed master; plain or TLS; with or without an ACL user and passwor
     rediss+cluster://...                            the same over TLS (every node)
     redis+sentinel://[user:password@]host:port,host:port[,...]/service[/db]   Sentinel
     rediss+sentinel://...                           the same over TLS (sentinels and data nodes)
+    unix://[user:password@]/path/to/redis.sock[?db=N]   one server on the same host, over its
+                                                    Unix socket (redis-py's own form): no TCP
+                                                    stack on either side, so each command
+                                                    costs less CPU (docs/performance.md)
 
 The user and password (percent-encoded) authenticate on the data nodes (Redis 6+ ACL; a
 password alone is the `default` user). Query parameters, in every form:
@@ -37,10 +41,11 @@ _SCHEMES = {
     "redis": ("single", False), "rediss": ("single", True),
     "redis+cluster": ("cluster", False), "rediss+cluster": ("cluster", True),
     "redis+sentinel": ("sentinel", False), "rediss+sentinel": ("sentinel", True),
+    "unix": ("unix", False),
 }
 _TLS_PARAMS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs",
                "ssl_check_hostname")
-_OTHER_PARAMS = ("sentinel_username", "sentinel_password", "wait", "wait_timeout")
+_OTHER_PARAMS = ("sentinel_username", "sentinel_password", "wait", "wait_timeout", "db")
 _DEFAULT_PORT = {"single": 6379, "cluster": 6379, "sentinel": 26379}
 
 
@@ -48,9 +53,9 @@ _DEFAULT_PORT = {"single": 6379, "cluster": 6379, "sentinel": 26379}
 class RedisTarget:
     """A parsed MFA_REDIS_URL."""
 
-    mode: str  # single | cluster | sentinel
+    mode: str  # single | cluster | sentinel | unix
     tls: bool
-    nodes: tuple[tuple[str, int], ...]
+    nodes: tuple[tuple[str, int], ...]  # empty for unix
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     db: int = 0
@@ -60,9 +65,12 @@ class RedisTarget:
     ssl: dict[str, Any] = field(default_factory=dict)
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
+    socket_path: str = ""  # unix only
 
     def describe(self) -> str:
         """The target without credentials (for logs and errors)."""
+        if self.mode == "unix":
+            return f"unix://{self.socket_path}?db={self.db}"
         hosts = ",".join(f"{h}:{p}" for h, p in self.nodes)
         scheme = next(k for k, v in _SCHEMES.items() if v == (self.mode, self.tls))
         tail = f"/{self.service}" if self.service else ""
@@ -165,7 +173,17 @@ def parse_redis_url(url: str) -> RedisTarget:
     unknown = set(params) - set(_TLS_PARAMS) - set(_OTHER_PARAMS)
     if unknown:
         raise _bad(f"unknown parameters {sorted(unknown)}")
+    if "db" in params and mode != "unix":
+        raise _bad("db is a parameter of unix:// only (elsewhere it is the path: .../<db>)")
     user, password = _userinfo(parts.netloc)
+    if mode == "unix":
+        if parts.netloc.rpartition("@")[2] or not parts.path.startswith("/"):
+            raise _bad("unix:// takes the socket's absolute path: unix:///path/to/redis.sock")
+        _ssl(params, tls=False)  # no TLS on a local socket: ssl_* refused
+        return RedisTarget(mode=mode, tls=False, nodes=(), username=user, password=password,
+                           db=_int(params, "db", 0), socket_path=unquote(parts.path),
+                           wait_replicas=_int(params, "wait", 0),
+                           wait_timeout_ms=_int(params, "wait_timeout", 100))
     service, db = _path(parts.path, mode)
     wait = _int(params, "wait", 1 if mode == "sentinel" else 0)
     if mode == "cluster" and wait:
@@ -223,5 +241,8 @@ def redis_client(target: RedisTarget, **options: Any) -> Any:
         sentinel = Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kwargs)
         return sentinel.master_for(target.service, db=target.db, **auth, **target.ssl,
                                    **options)
+    if target.mode == "unix":
+        return aioredis.Redis(unix_socket_path=target.socket_path, db=target.db, **auth,
+                              **options)
     host, port = target.nodes[0]
     return aioredis.Redis(host=host, port=port, db=target.db, **auth, **target.ssl, **options)

@@ -101,6 +101,29 @@ def pg_url() -> Iterator[str]:
     run_sync(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+@pytest.fixture(scope="session")
+def pg_unix_url(pg_url: str) -> str:
+    """The run's database over the Postgres server's Unix socket (a Postgres on the same
+    host: no TCP stack on either side)."""
+    from urllib.parse import quote
+
+    async def fetch(url: str, sql: str) -> Any:
+        conn = await asyncpg.connect(url, timeout=3)
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    first = str(run_sync(fetch(pg_url, "SHOW unix_socket_directories"))).split(",")[0].strip()
+    if not first:
+        unavailable("a Postgres Unix socket (unix_socket_directories is empty)")
+    user, name = pg_url.split("://", 1)[1].split("@", 1)[0], pg_url.rsplit("/", 1)[1]
+    url = f"postgresql://{user}@{quote(first, safe='')}/{name}"
+    # No server address: the connection is on the socket, not TCP.
+    assert run_sync(fetch(url, "SELECT inet_server_addr()")) is None
+    return url
+
+
 RUN_PREFIX = f"mfa-test-{uuid.uuid4().hex[:10]}:"
 
 
@@ -127,6 +150,38 @@ def redis_url() -> Iterator[str]:
     require("Redis", ping(), (OSError, aioredis.ConnectionError))
     yield REDIS_URL
     run_sync(clean())
+
+
+@pytest.fixture(scope="session")
+def redis_unix_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of the run's own listening only on a Unix socket (the `unix://` form
+    of MFA_REDIS_URL, for a Redis on the same host), stopped afterwards."""
+    import shutil
+    import subprocess
+    import time
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server (scripts/services-up installs it)")
+    d = tmp_path_factory.mktemp("redis-unix")
+    sock = d / "redis.sock"
+    proc = subprocess.Popen([str(binary), "--port", "0", "--unixsocket", str(sock),
+                             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                             "--dir", str(d)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if redis.Redis(unix_socket_path=str(sock)).ping():
+                break
+        except (OSError, redis.ConnectionError):
+            assert proc.poll() is None and time.monotonic() < deadline, "redis never answered"
+            time.sleep(0.05)
+    yield f"unix://{sock}?db=0"
+    proc.terminate()
+    proc.wait(10)
 
 
 SCALE_DIR = os.environ.get("MFA_SCALE_DIR", "/tmp/mfa-scale")
