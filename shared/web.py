@@ -10,9 +10,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, is_dataclass
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMethod
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared import access, drain
@@ -117,6 +121,32 @@ async def _guarded(request: web.Request,
     except Exception:
         log.exception("unhandled error")
         return error_response(500, "Internal error", "ER-MFA-500")
+
+
+def _unparsed_request_envelope(self: RequestHandler, request: BaseRequest, status: int = 500,
+                               exc: BaseException | None = None, message: str | None = None
+                               ) -> web.StreamResponse:
+    """aiohttp's own answer where no middleware runs (a request it could not parse: a
+    malformed request line, header or Content-Length, 400; a handler's timeout, 504) in
+    Frontegg's envelope instead of aiohttp's text page. Logged by the exception's class only:
+    aiohttp's message may quote the offending header, and a header may carry a token."""
+    if request.writer.output_size > 0:  # as aiohttp: the answer has begun, the connection goes
+        raise ConnectionError("Response is sent already, cannot send another response")
+    # Not HTTP at all (TLS to a plain port, a scanner) is routine on an open port: debug only.
+    level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.WARNING
+    log.log(level, "unparsable request", exc_info=exc if status == 500 else None,
+            extra={"fields": {"status": status,
+                              "error": exc.__class__.__name__ if exc else None}})
+    msg, code = _HTTP_CODES.get(status, ("Internal error" if status == 500 else
+                                         HTTPStatus(status).phrase, f"ER-MFA-{status}"))
+    resp = error_response(status, msg, code)
+    resp.force_close()  # as aiohttp: the stream's framing cannot be trusted past this request
+    return resp
+
+
+# One place for every app (gateway and services, embedded or split): aiohttp builds its
+# RequestHandler itself, so its error answer is replaced on the class, at import.
+RequestHandler.handle_error = _unparsed_request_envelope  # type: ignore[method-assign]
 
 
 async def read_json(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:

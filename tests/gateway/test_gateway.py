@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
@@ -64,6 +65,54 @@ async def test_oversize_body_is_a_413_envelope(stack: Stack) -> None:
     body = await stack.post("/resources/auth/v1/user/mfa/recover", json=big,
                             expected_status=413)
     assert_envelope(body)
+
+
+MALFORMED = {
+    "Content-Length not a number": "Content-Length: abc\r\n",
+    "negative Content-Length": "Content-Length: -1\r\n",
+    "two framings (smuggling)": "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+    "a space in a header name": "Bad Header: x\r\n",
+}
+
+
+async def _raw(url: str, head: str) -> tuple[int, dict[str, str], bytes]:
+    """One hand-written request (no client library would send it); status, headers, body
+    (read to the end: the server closes the connection, its framing no longer trusted)."""
+    from yarl import URL
+
+    u = URL(url)
+    reader, writer = await asyncio.open_connection(u.host, u.port)
+    try:
+        writer.write(head.encode() + b"\r\n")
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), 10)  # the server closes the connection
+    finally:
+        writer.close()
+    top, _, body = raw.partition(b"\r\n\r\n")
+    lines = top.decode().split("\r\n")
+    headers = dict(ln.split(": ", 1) for ln in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+async def test_a_request_aiohttp_cannot_parse_is_a_400_envelope(
+        stack: Stack, case: str, caplog: pytest.LogCaptureFixture) -> None:
+    # Refused by aiohttp's parser before any middleware runs: the envelope still, on the
+    # gateway and (split) on a service, and the offending header's value is not logged.
+    secret = "Bearer eyJhbGciOi-not-to-be-logged"
+    urls = [stack.url] + ([stack.session_url] if stack.mode == "split" else [])
+    for url in urls:
+        status, headers, body = await _raw(
+            url, f"POST {PREFIX}/resources/auth/v1/user/mfa/verify HTTP/1.1\r\nHost: x\r\n"
+                 f"Authorization: {secret}\r\n{MALFORMED[case]}")
+        assert status == 400, body
+        assert headers["content-type"].startswith("application/json")
+        parsed = orjson.loads(body)
+        assert_envelope(parsed)
+        assert parsed == {"errors": ["Bad request"], "errorCode": "ER-MFA-400"}
+        assert secret not in caplog.text
+    async with stack.http.get(stack.url + "/healthz") as r:  # still serving
+        assert r.status == 200
 
 
 async def test_paths_are_served_with_and_without_mount_prefix(stack: Stack) -> None:
