@@ -127,9 +127,10 @@ def _unparsed_request_envelope(self: RequestHandler, request: BaseRequest, statu
                                exc: BaseException | None = None, message: str | None = None
                                ) -> web.StreamResponse:
     """aiohttp's own answer where no middleware runs (a request it could not parse: a
-    malformed request line, header or Content-Length, 400; a handler's timeout, 504) in
-    Frontegg's envelope instead of aiohttp's text page. Logged by the exception's class only:
-    aiohttp's message may quote the offending header, and a header may carry a token."""
+    malformed request line, header or Content-Length, 400; a handler's timeout, 504; an error
+    past every middleware, 500) in Frontegg's envelope instead of aiohttp's text page. Logged
+    by the exception's class only: aiohttp's message may quote the offending header, and a
+    header may carry a token."""
     if request.writer.output_size > 0:  # as aiohttp: the answer has begun, the connection goes
         raise ConnectionError("Response is sent already, cannot send another response")
     # Not HTTP at all (TLS to a plain port, a scanner) is routine on an open port: debug only.

@@ -174,8 +174,9 @@ def redis_unix_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while True:
         try:
-            if redis.Redis(unix_socket_path=str(sock)).ping():
-                break
+            with redis.Redis(unix_socket_path=str(sock)) as probe:
+                if probe.ping():
+                    break
         except (OSError, redis.ConnectionError):
             assert proc.poll() is None and time.monotonic() < deadline, "redis never answered"
             time.sleep(0.05)

@@ -20,9 +20,8 @@ REDIS_FORMS = ["cluster", "cluster_tls", "sentinel", "sentinel_tls", "single_tls
 
 @pytest.fixture(params=["memory", "redis", "redis_unix", *REDIS_FORMS])
 async def eph(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[Ephemeral]:
-    """Each short-lived store implementation; Redis also over a Unix socket, as a Cluster,
-    behind Sentinel and over TLS, each of the last three with an ACL user
-    (scripts/scale-services)."""
+    """Each short-lived store implementation; Redis also over a Unix socket, and as a Cluster,
+    behind Sentinel and over TLS, each of those with an ACL user (scripts/scale-services)."""
     if request.param == "memory":
         yield MemoryEphemeral(clock)
         return
