@@ -41,6 +41,22 @@ async def create_database(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
+async def socket_url(tcp_url: str) -> str:
+    """The same Postgres database over the server's Unix socket: its first
+    `unix_socket_directories` entry, percent-encoded, as the host (asyncpg's form)."""
+    from urllib.parse import quote
+
+    conn = await asyncpg.connect(tcp_url, timeout=3)
+    try:
+        first = str(await conn.fetchval("SHOW unix_socket_directories")).split(",")[0].strip()
+    finally:
+        await conn.close()
+    if not first:
+        raise LookupError("Postgres listens on no Unix socket (unix_socket_directories)")
+    user, name = tcp_url.split("://", 1)[1].split("@", 1)[0], tcp_url.rsplit("/", 1)[1]
+    return f"postgresql://{user}@{quote(first, safe='')}/{name}"
+
+
 async def drop_database(name: str) -> None:
     """Remove the benchmark's database."""
     conn = await asyncpg.connect(PG_ADMIN, timeout=3)

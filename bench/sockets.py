@@ -21,12 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from bench.procs import PG_ADMIN, cpu_seconds, free_port
+from bench.procs import PG_ADMIN, cpu_seconds, free_port, socket_url
 
 CONCURRENCY = 16
 SETS = 3000  # per block
@@ -53,18 +52,6 @@ async def _block(r: aioredis.Redis, pg: asyncpg.Pool, redis_pid: int, pg_pids: l
     per = 1000 / (sets // CONCURRENCY * CONCURRENCY)
     return ((time.process_time() - c0) * per, (cpu_seconds(redis_pid) - r0) * per,
             (sum(cpu_seconds(p) for p in pg_pids) - p0) * per)
-
-
-async def _pg_socket_url() -> str:
-    conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    try:
-        first = str(await conn.fetchval("SHOW unix_socket_directories")).split(",")[0].strip()
-    finally:
-        await conn.close()
-    if not first:
-        raise RuntimeError("Postgres listens on no Unix socket (unix_socket_directories)")
-    user = PG_ADMIN.split("://", 1)[1].split("@", 1)[0]
-    return f"postgresql://{user}@{quote(first, safe='')}/{PG_ADMIN.rsplit('/', 1)[1]}"
 
 
 async def _open(redis_url: str, pg_url: str, *, socket: bool) -> tuple[
@@ -101,7 +88,7 @@ async def measure(rounds: int = 8, sets: int = SETS) -> dict[str, tuple[float, f
                 await asyncio.sleep(0.05)
             forms = {"loopback TCP": await _open(f"redis://127.0.0.1:{port}/0", PG_ADMIN,
                                                  socket=False),
-                     "Unix socket": await _open(f"unix://{sock}?db=0", await _pg_socket_url(),
+                     "Unix socket": await _open(f"unix://{sock}?db=0", await socket_url(PG_ADMIN),
                                                 socket=True)}
             blocks: dict[str, list[tuple[float, float, float]]] = {k: [] for k in forms}
             for i in range(rounds):

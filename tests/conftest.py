@@ -105,22 +105,21 @@ def pg_url() -> Iterator[str]:
 def pg_unix_url(pg_url: str) -> str:
     """The run's database over the Postgres server's Unix socket (a Postgres on the same
     host: no TCP stack on either side)."""
-    from urllib.parse import quote
+    from bench.procs import socket_url
 
-    async def fetch(url: str, sql: str) -> Any:
+    async def server_addr(url: str) -> Any:
         conn = await asyncpg.connect(url, timeout=3)
         try:
-            return await conn.fetchval(sql)
+            return await conn.fetchval("SELECT inet_server_addr()")
         finally:
             await conn.close()
 
-    first = str(run_sync(fetch(pg_url, "SHOW unix_socket_directories"))).split(",")[0].strip()
-    if not first:
-        unavailable("a Postgres Unix socket (unix_socket_directories is empty)")
-    user, name = pg_url.split("://", 1)[1].split("@", 1)[0], pg_url.rsplit("/", 1)[1]
-    url = f"postgresql://{user}@{quote(first, safe='')}/{name}"
+    try:
+        url = run_sync(socket_url(pg_url))
+    except LookupError as e:
+        unavailable(f"a Postgres Unix socket ({e})")
     # No server address: the connection is on the socket, not TCP.
-    assert run_sync(fetch(url, "SELECT inet_server_addr()")) is None
+    assert run_sync(server_addr(url)) is None
     return url
 
 
