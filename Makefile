@@ -39,7 +39,7 @@ split: $(VENV)/.installed
 	scripts/run-split
 
 migrate: $(VENV)/.installed
-	$(PY) -m shared.migrate up
+	$(PY) -m shared.stores.migrate up
 
 ## Benchmarks (split mode on loopback, real Redis and Postgres); prints figures.
 bench: $(VENV)/.installed

@@ -15,11 +15,11 @@ import asyncpg
 import pyotp
 
 from shared.clock import SystemClock
-from shared.database import connect
-from shared.devices import Device, device_aad
-from shared.ephemeral import RedisEphemeral
+from shared.mfa.devices import Device, device_aad
 from shared.settings import Settings
-from shared.stores import Stores, build_stores
+from shared.stores.bundle import Stores, build_stores
+from shared.stores.database import connect
+from shared.stores.ephemeral import RedisEphemeral
 
 TENANT = "bench-tenant"
 SEED = pyotp.random_base32()  # one seed for every user: the replay guard is per device
@@ -107,11 +107,11 @@ async def trace(settings: Settings, step: Callable[[Stores], Any]) -> list[str]:
 
 async def login_trace(settings: Settings) -> dict[str, list[str]]:
     """Round trips of a session start and of a TOTP verify, run through the services' cores
-    and the one attempt (shared.flow) the verify route runs in."""
+    and the one attempt (shared.mfa.flow) the verify route runs in."""
     from services.session.login import start_session
     from services.totp.config import TotpConfig
     from services.totp.login import verify
-    from shared import flow
+    from shared.mfa import flow
 
     person = users("trace", 1)[0]
     setup = await open_stores(settings)

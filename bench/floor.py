@@ -18,11 +18,11 @@ import time
 from aiohttp import web
 
 from bench.data import open_stores
-from shared.audit import AuditEvent
-from shared.lockout import Lockout
-from shared.mfa_session import session_key, tag_of
+from shared.events.audit import AuditEvent
+from shared.mfa.lockout import Lockout
+from shared.mfa.sessions import session_key, tag_of
 from shared.settings import Settings
-from shared.stores import Stores
+from shared.stores.bundle import Stores
 
 STORES = web.AppKey("stores", Stores)
 

@@ -79,8 +79,8 @@ def base_env(tmp: Path, database_url: str, log_level: str) -> dict[str, str]:
 
 
 def migrate(env: dict[str, str]) -> None:
-    """python -m shared.migrate up, as an operator would run it."""
-    subprocess.run([sys.executable, "-m", "shared.migrate", "up"], env=env, cwd=ROOT,  # noqa: S603
+    """python -m shared.stores.migrate up, as an operator would run it."""
+    subprocess.run([sys.executable, "-m", "shared.stores.migrate", "up"], env=env, cwd=ROOT,  # noqa: S603
                    check=True, stdout=subprocess.DEVNULL)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from shared.drain import run
-from shared.logs import configure_logging
+from shared.http.drain import run
+from shared.http.logs import configure_logging
 from shared.settings import Settings
 
 

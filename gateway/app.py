@@ -15,10 +15,10 @@ from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
 from gateway.upstreams import replicas_of, send
-from shared import drain
-from shared.errors import NotFound, PayloadTooLarge
+from shared.http import drain
+from shared.http.errors import NotFound, PayloadTooLarge
+from shared.http.web import READY_CHECKS, SETTINGS, base_app
 from shared.settings import Settings
-from shared.web import READY_CHECKS, SETTINGS, base_app
 
 UPSTREAMS = web.AppKey("upstreams", dict)
 OPENAPI = web.AppKey("openapi", dict)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from shared.web import SETTINGS, TRACE_HEADER
+from shared.http.web import SETTINGS, TRACE_HEADER
 
 _METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 

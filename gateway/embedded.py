@@ -10,9 +10,9 @@ from aiohttp import web
 from gateway.app import UPSTREAMS, create_app
 from gateway.routes import service_factories
 from shared.clock import Clock, SystemClock
+from shared.http.web import READY_CHECKS
 from shared.settings import Settings
-from shared.stores import Stores, open_embedded_stores
-from shared.web import READY_CHECKS
+from shared.stores.bundle import Stores, open_embedded_stores
 
 EMBEDDED_STORES = web.AppKey("embedded_stores", Stores)
 

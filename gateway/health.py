@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from shared.errors import NotFound, Unavailable
-from shared.metrics import metrics_handler
-from shared.web import SETTINGS
+from shared.http.errors import NotFound, Unavailable
+from shared.http.metrics import metrics_handler
+from shared.http.web import SETTINGS
 
 log = logging.getLogger("mfa.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,5 +1,5 @@
 """OpenAPI 3.1 for every public route, built from the services' route tables and the
-marshmallow schemas their handlers declare (shared.web.api), plus a readable docs page."""
+marshmallow schemas their handlers declare (shared.http.web.api), plus a readable docs page."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway.routes import match, service_route_setups
-from shared.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
+from shared.http.schemas import JSON_SCHEMA_RULES, ErrorEnvelope
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}], "internal": [{"internalApiKey": []}],

@@ -10,9 +10,9 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gateway.upstreams import NotReached
-from shared.errors import GatewayTimeout, Unavailable
-from shared.logs import request_id_var
-from shared.web import ANSWERED_UPSTREAM, TRACE_HEADER
+from shared.http.errors import GatewayTimeout, Unavailable
+from shared.http.logs import request_id_var
+from shared.http.web import ANSWERED_UPSTREAM, TRACE_HEADER
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) and those the proxy sets itself.
 _DROP_REQUEST = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -35,7 +35,7 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
                           if k.lower() not in _DROP_REQUEST)
     headers[TRACE_HEADER] = request_id_var.get() or ""
     # Append our peer to the chain the client's proxies built (never overwrite it): the SMS
-    # service reads the client from the right, past MFA_TRUSTED_PROXIES (shared/client_ip.py).
+    # service reads the client from the right, past MFA_TRUSTED_PROXIES (shared/http/client_ip.py).
     chain = [v.strip() for v in request.headers.getall("X-Forwarded-For", []) if v.strip()]
     headers["X-Forwarded-For"] = ", ".join([*chain, request.remote or ""])
     raw_query = request.rel_url.raw_query_string

@@ -35,16 +35,18 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/users/v1/mfa/trusted-devices", "session"),
     ("/resources/auth/v1/user/step-up", "session"),
     ("/resources/users/v1/mfa/devices", "session"),
-    ("/resources/configurations/v1/mfa-policy", "session"),
-    ("/resources/configurations/v1/mfa/strategies", "session"),
-    ("/resources/configurations/v1/mfa", "session"),
-    ("/resources/configurations/v1/lockout-policy", "session"),
-    ("/resources/vendor-only/users/v1", "session"),
-    ("/resources/migrations", "session"),  # Frontegg's migration routes (the MFA fields)
-    ("/resources/users/v1/{}/unlock", "session"),
+    ("/resources/configurations/v1/mfa-policy/allow-remember-device", "session"),
     ("/.well-known/jwks.json", "session"),
+    ("/resources/configurations/v1/mfa-policy", "operators"),
+    ("/resources/configurations/v1/mfa/strategies", "operators"),
+    ("/resources/configurations/v1/mfa", "operators"),
+    ("/resources/configurations/v1/lockout-policy", "operators"),
+    ("/resources/vendor-only/users/v1", "operators"),
+    ("/resources/migrations", "operators"),  # Frontegg's migration routes (the MFA fields)
+    ("/resources/users/v1/{}/unlock", "operators"),
 )
-INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),)
+INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),
+                                                 ("/internal/v1/admin", "operators"))
 
 _BY_LENGTH = sorted(ROUTES, key=lambda r: len(r[0]), reverse=True)
 _INTERNAL = sorted(ROUTES + INTERNAL_ROUTES, key=lambda r: len(r[0]), reverse=True)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from shared.errors import BadGateway
+from shared.http.errors import BadGateway
 
 PENALTY_S = 2.0
 

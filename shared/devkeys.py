@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from shared.crypto import b64e
-from shared.tokens import new_signing_key_pem
+from shared.mfa.tokens import new_signing_key_pem
 
 
 def ensure_dev_keys(var_dir: str, env: dict[str, str]) -> dict[str, str]:

@@ -6,8 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-SERVICES = ("session", "totp", "sms", "email", "webauthn")
-STRATEGIES = ("AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform", "SMS", "EmailCode")
+from shared.mfa.registry import STRATEGIES
+
+SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")
 ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
 MIN_INTERNAL_KEY = 32  # characters; a split-mode service refuses a shorter internal API key
 
@@ -196,7 +197,7 @@ class Settings:
             raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE")
         if self.webhook_urls and len(self.webhook_secret) < 16:
             raise ValueError("MFA_WEBHOOK_URLS needs MFA_WEBHOOK_SECRET (at least 16 characters)")
-        from shared.client_ip import parse_networks
+        from shared.http.client_ip import parse_networks
 
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
 

@@ -21,11 +21,11 @@ from gateway.embedded import EMBEDDED_STORES, create_embedded_app
 from gateway.routes import service_factories
 from shared.clock import FrozenClock
 from shared.crypto import b64e
-from shared.database import connect
-from shared.migrate import migrate
+from shared.mfa.tokens import new_signing_key_pem
 from shared.settings import Settings
-from shared.stores import Stores, open_stores
-from shared.tokens import new_signing_key_pem
+from shared.stores.bundle import Stores, open_stores
+from shared.stores.database import connect
+from shared.stores.migrate import migrate
 from tests.support.responses import ResponseChecker
 
 STRICT = os.environ.get("MFA_TEST_STRICT") == "1"
@@ -208,7 +208,7 @@ def scale_redis(scale_urls: dict[str, str], form: str) -> str:
     MFA_TEST_STRICT=1)."""
     from redis.exceptions import RedisClusterException
 
-    from shared.ephemeral import RedisEphemeral
+    from shared.stores.ephemeral import RedisEphemeral
 
     async def ping() -> None:
         store = RedisEphemeral(scale_urls[form])
@@ -272,6 +272,11 @@ class Stack:
     http: aiohttp.ClientSession
     upstreams: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def operators_url(self) -> str:
+        """The operators service itself (split), or the one embedded process."""
+        return self.upstreams.get("operators", self.session_url)
+
     async def call(self, method: str, path: str, *, json: Any = None, data: Any = None,
                    headers: dict[str, str] | None = None, token: str | None = None,
                    expected_status: int = 200, prefix: str = PREFIX) -> Any:
@@ -329,7 +334,7 @@ class Stack:
         """Save a tenant policy with the internal API key."""
         h = {"Authorization": f"Bearer {self.settings.internal_api_key}",
              "frontegg-tenant-id": ids.tenant}
-        async with self.http.post(self.session_url + "/resources/configurations/v1/mfa-policy",
+        async with self.http.post(self.operators_url + "/resources/configurations/v1/mfa-policy",
                                   json=policy, headers=h) as r:
             data = await r.json()
             assert r.status == 200, data

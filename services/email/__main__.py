@@ -1,6 +1,6 @@
 """Run the email service on its own (split mode)."""
 
 from services.email.app import create_app
-from shared.web import serve
+from shared.http.web import serve
 
 serve(create_app)

@@ -18,9 +18,9 @@ from services.email.providers import EmailSender
 from services.email.providers.console import ConsoleSender
 from services.email.providers.smtp import SmtpSender
 from shared.clock import Clock
+from shared.http.web import STORES, service_app
 from shared.settings import Settings
-from shared.stores import Stores
-from shared.web import STORES, service_app
+from shared.stores.bundle import Stores
 
 EMAIL = web.AppKey("email", EmailFactor)
 

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from services.email import login, schemas
 from services.email.app import EMAIL
-from shared import access
-from shared.schemas import LoginResponse
-from shared.web import api, json_ok, login_response, read_body, stores_of
+from shared.http import access
+from shared.http.schemas import LoginResponse
+from shared.http.web import api, json_ok, login_response, read_body, stores_of
 
 
 @api(request=schemas.SendCode, response=schemas.EmailCodeSent, auth="mfaToken",
-     lockout=login.FACTOR)
+     lockout=login.KIND)
 async def send_code(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/emailcode: {mfaToken} -> {otcToken}."""
     return json_ok(await login.send_code(
@@ -20,7 +20,7 @@ async def send_code(request: web.Request) -> web.Response:
         accept_language=request.headers.get("Accept-Language")))
 
 
-@api(request=schemas.VerifyCode, response=LoginResponse, auth="mfaToken", attempt=login.FACTOR)
+@api(request=schemas.VerifyCode, response=LoginResponse, auth="mfaToken", attempt=login.KIND)
 async def verify_code(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/emailcode/verify -> Frontegg's login response."""
     body = await read_body(request)

@@ -19,20 +19,20 @@ from email.message import EmailMessage
 from services.email.config import EmailConfig
 from services.email.message import Templates, build_message
 from services.email.providers import EmailSender, SendFailed
-from shared.challenges import InvalidChallenge
 from shared.crypto import numeric_code, token_hash
-from shared.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
-from shared.flow import Attempt, LoginResult
-from shared.metrics import code_sent
-from shared.mfa_session import MfaSession
-from shared.ratelimit import Cap
-from shared.stores import Stores
+from shared.http.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
+from shared.http.metrics import code_sent
+from shared.mfa.challenges import InvalidChallenge
+from shared.mfa.flow import Attempt, LoginResult
+from shared.mfa.ratelimit import Cap
+from shared.mfa.registry import EMAIL
+from shared.mfa.sessions import MfaSession
+from shared.stores.bundle import Stores
 
 log = logging.getLogger("mfa.email")
 
-FACTOR = "email"
+KIND = EMAIL.name
 PURPOSE = "email-login"
-STRATEGY = "EmailCode"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _binding(session: MfaSession) -> str:
 
 async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
     """403 unless the tenant's policy allows EmailCode."""
-    if not (await stores.policies.get(tenant_id)).allows(STRATEGY):
+    if not (await stores.policies.get(tenant_id)).allows_kind(EMAIL):
         raise Forbidden("Email code is not allowed for this account",
                         code="ER-MFA-EMAIL-NOT-ALLOWED")
 
@@ -68,7 +68,7 @@ async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown
         await stores.limiter.caps([Cap(f"email-user:{t}:{u}", cfg.user_cap, cfg.user_window),
                                    Cap(f"email-tenant:{t}", cfg.tenant_cap, cfg.tenant_window)])
     except TooManyRequests:
-        code_sent(FACTOR, "limiter", "refused")
+        code_sent(KIND, "limiter", "refused")
         raise
 
 
@@ -81,13 +81,13 @@ async def _deliver(stores: Stores, sender: EmailSender, message: EmailMessage, *
         await sender.send(message)
     except SendFailed as e:
         await stores.limiter.release(cooldown_key)
-        code_sent(FACTOR, sender.name, "failed")
+        code_sent(KIND, sender.name, "failed")
         log.warning("email code not sent", extra={"fields": {
             "tenantId": tenant_id, "reason": e.reason,
             "ms": round((time.perf_counter() - started) * 1000, 1)}})
         raise BadGateway("The email could not be sent, please try again",
                          code="ER-MFA-EMAIL-SEND-FAILED") from None
-    code_sent(FACTOR, sender.name, "sent")
+    code_sent(KIND, sender.name, "sent")
     log.info("email code sent", extra={"fields": {
         "tenantId": tenant_id, "sender": sender.name, "locale": str(message["Content-Language"]),
         "ms": round((time.perf_counter() - started) * 1000, 1)}})
@@ -123,7 +123,7 @@ async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
     await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
                    tenant_id=session.tenant_id)
     await stores.audit.record(tenant_id=session.tenant_id, user_id=session.user_id,
-                              factor=FACTOR, action="send", outcome="success",
+                              factor=KIND, action="send", outcome="success",
                               detail={"sender": ef.sender.name})
     return CodeSent(otc)
 

@@ -1,6 +1,6 @@
 """User notifications: an email when a factor is added or removed, the MFA is reset, the
 recovery code is used, or a factor locks (NIST SP 800-63B 6.1.2.1: notify the subscriber of
-binding changes). A consumer of the outbox (shared.outbox) in the email service, through its
+binding changes). A consumer of the outbox (shared.events.outbox) in the email service, through its
 SMTP sender and templates, in every language it has (the language of the request that caused
 the event, else English); per tenant with the policy's `notifyUsers`. No HTTP here."""
 
@@ -17,9 +17,10 @@ from typing import Any
 
 from services.email.message import TEMPLATE_DIR, Rendered, build_message, negotiate
 from services.email.providers import EmailSender, SendFailed
-from shared.metrics import event_handled
-from shared.outbox import OutboxEvent, run_forever
-from shared.stores import Stores
+from shared.events.outbox import OutboxEvent, run_forever
+from shared.http.metrics import event_handled
+from shared.mfa.registry import DEVICE_KINDS, LOCKOUT_FACTORS, TOTP
+from shared.stores.bundle import Stores
 
 log = logging.getLogger("mfa.email.notices")
 NOTICES = ("mfa.factor.enrolled", "mfa.factor.removed", "mfa.reset", "mfa.recovery_code.used",
@@ -37,9 +38,12 @@ class NoticeTemplates:
             for p in sorted(folder.glob("notices.*.json"))}
         self._text = Template((folder / "notice.txt").read_text(encoding="utf-8"))
         self._html = Template((folder / "notice.html").read_text(encoding="utf-8"))
-        for loc in self._by_locale:  # a missing phrase fails at start-up, not per send
+        for loc, phrases in self._by_locale.items():  # a missing phrase fails at start-up
             for kind in NOTICES:
-                self.render(loc, kind, factor="totp", at=0.0, issuer="x")
+                self.render(loc, kind, factor=TOTP.name, at=0.0, issuer="x")
+            unnamed = {*DEVICE_KINDS, *LOCKOUT_FACTORS} - set(phrases["factors"])
+            if unnamed:  # every kind of the registry a notice can be about has a name
+                raise ValueError(f"notices.{loc}.json names no {', '.join(sorted(unnamed))}")
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -119,5 +123,5 @@ class Notifier:
         return done
 
     async def run(self, poll: float = 2.0) -> None:
-        """Forever (shared.outbox.run_forever)."""
+        """Forever (shared.events.outbox.run_forever)."""
         await run_forever(self.run_once, poll=poll, log=log, what="notifier")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.schemas import StrictBoolean
+from shared.http.schemas import StrictBoolean
 
 _TOKEN = validate.Length(min=1, max=200)
 

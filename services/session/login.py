@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.session.profile import enrolled, mfa_devices
-from shared.errors import BadRequest
-from shared.flow import Attempt, LoginResult, login_body, recovery_attempt
-from shared.lockout import FACTORS
-from shared.mfa_session import MfaSession, PendingEnrollment, pending_aad
-from shared.otpauth import enrollment, new_seed
-from shared.policies import Policy
-from shared.recovery import new_recovery_code
-from shared.remember import network_of
-from shared.stores import Stores
+from shared.http.errors import BadRequest
+from shared.mfa.flow import Attempt, LoginResult, login_body, recovery_attempt
+from shared.mfa.otpauth import enrollment, new_seed
+from shared.mfa.policies import Policy
+from shared.mfa.recovery import new_recovery_code
+from shared.mfa.registry import LOCKOUT_FACTORS, TOTP
+from shared.mfa.remember import network_of
+from shared.mfa.sessions import MfaSession, PendingEnrollment, pending_aad
+from shared.stores.bundle import Stores
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,11 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
     shown: dict[str, Any] = {}
     if not is_enrolled:
         # A forced enrollment always ends with a fresh recovery code (any factor): it replaces
-        # an unused old one only when the enrollment completes (shared.flow.after_enrollment).
+        # an unused old one only when the enrollment completes (shared.mfa.flow.after_enrollment).
         aad = pending_aad(tenant_id, user_id)
         code = new_recovery_code()
         seed = None
-        if policy.allows("AuthenticatorApp"):
+        if policy.allows_kind(TOTP):
             seed = new_seed()
             issuer = await stores.configs.mfa_setting(tenant_id, "authenticationApp",
                                                       "serviceName", stores.settings.issuer_name)
@@ -110,7 +110,7 @@ async def recover(stores: Stores, *, email: str, code: str, client_ip: str) -> N
     keep = bool(left) and (await stores.policies.get(tenant_id)).recoverKeepsDevices
     removed = 0 if keep else await stores.devices.delete_all(tenant_id, user_id)
     await stores.remembered.revoke_all(tenant_id, user_id)
-    await stores.lockout.reset(tenant_id, user_id, *FACTORS)
+    await stores.lockout.reset(tenant_id, user_id, *LOCKOUT_FACTORS)
     await stores.users.mark_factors_changed(tenant_id, user_id)  # retires older bearer tokens
     detail: dict[str, Any] = {"devicesRemoved": removed}
     if left is not None:

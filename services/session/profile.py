@@ -1,60 +1,59 @@
-"""The session service's logged-in side (Bearer): the user's devices, step-up, and the
-tenant's MFA policy. No HTTP here."""
+"""The session service's logged-in side (Bearer): the user's devices, step-up, the
+recovery-code set and the trusted devices. No HTTP here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.access import TenantCaller
-from shared.devices import Device
-from shared.errors import BadRequest, Forbidden, NotFound
-from shared.flow import login_body, require_recent_mfa
-from shared.policies import Policy, default_policy, iso_time
-from shared.recovery import SET_SIZE
-from shared.settings import STRATEGIES
-from shared.stores import Stores
-from shared.tokens import MFA_ACR, Principal
+from shared.http.errors import BadRequest, NotFound
+from shared.mfa import registry
+from shared.mfa.devices import Device
+from shared.mfa.flow import login_body, require_recent_mfa
+from shared.mfa.policies import Policy, iso_time
+from shared.mfa.recovery import SET_SIZE
+from shared.mfa.tokens import MFA_ACR, Principal
+from shared.stores.bundle import Stores
 
 NOT_ENROLLED = "MFA is not enrolled"
 
 
-_ARRAYS = {"totp": "authenticators", "sms": "phones", "webauthn": "webauthn"}
-
-
 def device_name(d: Device) -> str:
-    """The name the user gave the device, else one from its kind."""
+    """The name the user gave the device, else one from its kind (a phone: its masked
+    number)."""
     if d.name:
         return d.name
-    if d.kind == "sms":
+    if d.kind == registry.SMS.name:
         return f"Phone {d.data.get('phoneMasked', '')}".strip()
-    return "Authenticator app" if d.kind == "totp" else "Security key"
+    return registry.kind(d.kind).label
 
 
 def mfa_devices(devices: list[Device], email: str, policy: Policy, *,
                 described: bool = False) -> dict[str, list[Any]]:
-    """Frontegg's mfaDevices: always all four arrays; `described` adds our name, createdAt
-    and lastUsedAt beside Frontegg's fields (the logged-in device list only)."""
-    out: dict[str, list[Any]] = {"webauthn": [], "phones": [], "authenticators": [], "emails": []}
+    """Frontegg's mfaDevices: always all four arrays, each device in its kind's array (the
+    registry's); `described` adds our name, createdAt and lastUsedAt beside Frontegg's fields
+    (the logged-in device list only)."""
+    out: dict[str, list[Any]] = {name: [] for name in registry.ARRAYS}
     for d in devices:
-        if d.kind not in _ARRAYS:
+        array = registry.kind(d.kind).array if d.kind in registry.BY_NAME else None
+        if array is None:
             continue
         item: dict[str, Any] = {"id": d.id}
-        if d.kind == "sms":
+        if d.kind == registry.SMS.name:
             item["phoneNumber"] = d.data.get("phoneMasked", "")
-        elif d.kind == "webauthn":
+        elif d.kind == registry.WEBAUTHN.name:
             item.update(deviceType=d.data.get("deviceType", "CrossPlatform"), name=d.name)
         if described:
             item.update(name=device_name(d), createdAt=iso_time(d.created_at),
                         lastUsedAt=iso_time(d.last_used_at) if d.last_used_at else None)
-        out[_ARRAYS[d.kind]].append(item)
-    if email and policy.allows("EmailCode"):
-        out["emails"].append({"email": email})
+        out[array].append(item)
+    if email and policy.allows_kind(registry.EMAIL):
+        out[registry.EMAIL.array or ""].append({"email": email})
     return out
 
 
 def enrolled(view: dict[str, list[Any]]) -> bool:
     """Whether the four arrays hold any factor."""
-    return any(view[k] for k in ("webauthn", "phones", "authenticators", "emails"))
+    return any(view[k] for k in registry.ARRAYS)
 
 
 async def devices_of(stores: Stores, *, principal: Principal,
@@ -87,7 +86,7 @@ async def rename_device(stores: Stores, *, principal: Principal, device_id: str,
 def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:
     amr = claims.get("amr") or []
     return (claims.get("acr") == MFA_ACR and "mfa" in amr
-            and any(m in amr for m in ("otp", "sms", "hwk"))
+            and any(m in amr for m in registry.PROOF_AMR)
             and isinstance(claims.get("auth_time"), int | float)
             and now - claims["auth_time"] <= max_age)
 
@@ -111,35 +110,6 @@ async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
     token, _ = await stores.sessions.create(tenant_id=p.tenant_id, user_id=p.user_id,
                                             email=p.email, purpose="stepup", lock_at=lock_at)
     return {"mfaToken": token, "mfaEnrolled": True, "mfaDevices": view}
-
-
-async def policy_of(stores: Stores, *, caller: TenantCaller) -> dict[str, Any]:
-    """The tenant's effective policy."""
-    return (await stores.policies.get(caller.tenant_id)).to_json()
-
-
-async def save_policy(stores: Stores, *, caller: TenantCaller, changes: dict[str, Any],
-                      replace_all: bool) -> dict[str, Any]:
-    """Create, replace or patch the tenant's policy (tenant administrators only)."""
-    if not caller.admin:
-        raise Forbidden("Tenant administration is required", code="ER-MFA-NOT-ADMIN")
-    cap = stores.settings.device_expiration_cap
-    if changes.get("mfaDeviceExpiration", 0) > cap:
-        raise BadRequest(f"mfaDeviceExpiration: at most {cap}", code="ER-MFA-VALIDATION")
-    return (await stores.policies.save(caller.tenant_id, changes,
-                                       replace_all=replace_all)).to_json()
-
-
-def vendor_policy(stores: Stores) -> dict[str, Any]:
-    """The deployment-wide default policy."""
-    return default_policy(stores.settings).to_json()
-
-
-async def strategies(stores: Stores, *, tenant_id: str | None) -> dict[str, Any]:
-    """{strategies: [{strategy, isActive}]} for a tenant, or the deployment's default."""
-    policy = (await stores.policies.get(tenant_id)) if tenant_id \
-        else default_policy(stores.settings)
-    return {"strategies": [{"strategy": s, "isActive": policy.allows(s)} for s in STRATEGIES]}
 
 
 async def regenerate_recovery_codes(stores: Stores, *, principal: Principal) -> dict[str, Any]:
@@ -176,7 +146,7 @@ async def trusted_devices(stores: Stores, *, principal: Principal) -> dict[str, 
 async def revoke_trusted_device(stores: Stores, *, principal: Principal,
                                 device_id: str | None) -> None:
     """Forget one remembered browser (404 if it is not the user's), or all of them; audited
-    with the deletion (shared.remember)."""
+    with the deletion (shared.mfa.remember)."""
     p = principal
     if device_id is None:
         await stores.remembered.revoke_all(p.tenant_id, p.user_id, {"by": "user"})

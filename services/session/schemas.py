@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.policies import tenant_pattern
-from shared.schemas import StrictBoolean
-from shared.settings import ENFORCE_TYPES, STRATEGIES
+from shared.http.schemas import StrictBoolean
 
 _ID = validate.Length(min=1, max=200)
 
@@ -24,36 +22,6 @@ class StartSession(Schema):
     samlLogin = StrictBoolean(load_default=False)
     clientIp = fields.IP(load_default=None, allow_none=True, metadata={
         "description": "the browser's address: a remembered device's network is updated"})
-
-
-def _regexp(value: str) -> None:
-    """Only patterns the RE2 engine that will match them can compile (no ReDoS)."""
-    try:
-        tenant_pattern(value)
-    except ValueError as e:
-        raise ValidationError(str(e)) from None
-
-
-class PolicyBody(Schema):
-    """A tenant's MFA policy (POST replaces it, PATCH merges into it)."""
-
-    enforceMFAType = fields.String(validate=validate.OneOf(ENFORCE_TYPES))
-    strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)),
-                             validate=validate.Length(max=len(STRATEGIES)))
-    allowRememberMyDevice = StrictBoolean()
-    mfaDeviceExpiration = fields.Integer(strict=True, validate=validate.Range(min=0))
-    phoneNumberRegexp = fields.String(allow_none=True,
-                                      validate=[validate.Length(max=200), _regexp])
-    smsAllowedCountryCodes = fields.List(
-        fields.String(validate=validate.Regexp(r"^[0-9]{1,4}$")), validate=validate.Length(max=300))
-    userVerification = fields.String(validate=validate.OneOf(
-        ("required", "preferred", "discouraged")))
-    enrollRequiresMfaWithin = fields.Integer(strict=True,
-                                             validate=validate.Range(min=0, max=86400))
-    recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
-                                                   validate=validate.Range(min=60, max=86400))
-    recoverKeepsDevices = StrictBoolean()
-    notifyUsers = StrictBoolean()
 
 
 class StepUp(Schema):
@@ -75,41 +43,6 @@ class AllowRemember(Schema):
 
     isAllowedToRemember = StrictBoolean(required=True)
     mfaDeviceExpiration = fields.Integer(required=True)
-
-
-class PolicyOut(Schema):
-    """A tenant's effective policy: every field, always (the default's where not saved)."""
-
-    id = fields.String(required=True, metadata={"description": "`default` until saved"})
-    enforceMFAType = fields.String(required=True, validate=validate.OneOf(ENFORCE_TYPES))
-    strategies = fields.List(fields.String(validate=validate.OneOf(STRATEGIES)), required=True)
-    allowRememberMyDevice = StrictBoolean(required=True)
-    mfaDeviceExpiration = fields.Integer(required=True, validate=validate.Range(min=0))
-    phoneNumberRegexp = fields.String(required=True, allow_none=True)
-    smsAllowedCountryCodes = fields.List(fields.String(), required=True)
-    userVerification = fields.String(required=True, validate=validate.OneOf(
-        ("required", "preferred", "discouraged")))
-    enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
-    recoveryCodesRequireMfaWithin = fields.Integer(required=True,
-                                                   validate=validate.Range(min=60))
-    recoverKeepsDevices = StrictBoolean(required=True)
-    notifyUsers = fields.Boolean(required=True, metadata={
-        "description": "email users about factor changes (with MFA_NOTIFICATIONS on)"})
-    createdAt = fields.String(required=True, allow_none=True)
-    updatedAt = fields.String(required=True, allow_none=True)
-
-
-class Strategy(Schema):
-    """One strategy and whether it is active."""
-
-    strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
-    isActive = StrictBoolean(required=True)
-
-
-class Strategies(Schema):
-    """GET mfa/strategies: every strategy, in a fixed order."""
-
-    strategies = fields.List(fields.Nested(Strategy), required=True)
 
 
 class Jwk(Schema):
@@ -190,79 +123,3 @@ class TrustedDevices(Schema):
     """The user's remembered browsers, most recently used first."""
 
     devices = fields.List(fields.Nested(TrustedDevice), required=True)
-
-
-class LockoutBody(Schema):
-    """Frontegg's lockout policy: both fields required."""
-
-    enabled = StrictBoolean(required=True)
-    maxAttempts = fields.Integer(required=True, strict=True,
-                                 validate=validate.Range(min=1, max=1000))
-
-
-class LockoutOut(Schema):
-    """A stored lockout policy."""
-
-    id = fields.String(required=True)
-    enabled = StrictBoolean(required=True)
-    maxAttempts = fields.Integer(required=True)
-    createdAt = fields.String(required=True)
-    updatedAt = fields.String(required=True)
-
-
-class StrategyBody(Schema):
-    """Switch one strategy on or off."""
-
-    strategy = fields.String(required=True, validate=validate.OneOf(STRATEGIES))
-    isActive = StrictBoolean(required=True)
-
-
-_LIFETIME = validate.Range(min=300, max=3600)
-
-
-class AppConfig(Schema):
-    """The authenticator app: `serviceName` is the issuer shown in the app."""
-
-    active = StrictBoolean(required=True)
-    # The Key URI Format's issuer: no colon (it separates issuer and account in the label).
-    serviceName = fields.String(required=True, validate=[
-        validate.Length(min=1, max=64), validate.Regexp(r"^[^:\x00-\x1f\x7f]+$")])
-
-
-class SmsConfig(Schema):
-    """SMS codes: how long one lives."""
-
-    active = StrictBoolean(required=True)
-    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
-
-
-class EmailConfig(Schema):
-    """Email codes: how long one lives, and the From address."""
-
-    active = StrictBoolean(required=True)
-    tokenLifetimeSeconds = fields.Integer(required=True, strict=True, validate=_LIFETIME)
-    sender = fields.Email(required=True, validate=validate.Length(max=320))
-
-
-class MfaConfigBody(Schema):
-    """POST configurations/v1/mfa: any of the three sections; omitted ones keep their values."""
-
-    authenticationApp = fields.Nested(AppConfig, load_default=None, allow_none=True)
-    sms = fields.Nested(SmsConfig, load_default=None, allow_none=True)
-    email = fields.Nested(EmailConfig, load_default=None, allow_none=True)
-
-
-class EmailConfigOut(Schema):
-    """Email codes as configured (the sender is empty until one is set)."""
-
-    active = StrictBoolean(required=True)
-    tokenLifetimeSeconds = fields.Integer(required=True)
-    sender = fields.String(required=True)
-
-
-class MfaConfigOut(Schema):
-    """GET configurations/v1/mfa: every section, always."""
-
-    authenticationApp = fields.Nested(AppConfig, required=True)
-    sms = fields.Nested(SmsConfig, required=True)
-    email = fields.Nested(EmailConfigOut, required=True)

@@ -11,9 +11,9 @@ from services.sms.config import SmsConfig
 from services.sms.delivery import Sender
 from services.sms.providers import build_provider
 from shared.clock import Clock
+from shared.http.web import CLOCK, service_app
 from shared.settings import Settings
-from shared.stores import Stores
-from shared.web import CLOCK, service_app
+from shared.stores.bundle import Stores
 
 SENDER = web.AppKey("sms_sender", Sender)
 

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.sms.config import SmsConfig
-from services.sms.phone import Phone, check_country, check_pattern, parse_phone
+from services.sms.credentials import phone_of, refuse_known_phone, sms_policy
 from services.sms.providers import ProviderError, SmsMessage, SmsProvider
-from services.sms.store import phone_of, refuse_known_phone, sms_policy
 from services.sms.templates import render
 from shared.crypto import numeric_code
-from shared.devices import Device, device_aad, new_device_id
-from shared.errors import BadGateway, TooManyRequests
-from shared.metrics import code_sent
-from shared.ratelimit import Cap
-from shared.stores import Stores
+from shared.http.errors import BadGateway, TooManyRequests
+from shared.http.metrics import code_sent
+from shared.mfa.devices import Device, device_aad, new_device_id
+from shared.mfa.phones import Phone, check_country, check_pattern, parse_phone
+from shared.mfa.ratelimit import Cap
+from shared.stores.bundle import Stores
 
 log = logging.getLogger("mfa.sms")
 HOUR = 3600

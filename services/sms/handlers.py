@@ -6,12 +6,12 @@ from aiohttp import web
 
 from services.sms import login, profile, schemas
 from services.sms.app import SENDER
+from services.sms.credentials import KIND
 from services.sms.delivery import Requester
-from services.sms.store import FACTOR
 from services.sms.templates import pick_locale
-from shared import access
-from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import api, client_ip, json_ok, login_response, read_body, stores_of
+from shared.http import access
+from shared.http.schemas import Empty, LoginResponse, RecoveryCodeResponse
+from shared.http.web import api, client_ip, json_ok, login_response, read_body, stores_of
 
 
 def _who(request: web.Request) -> Requester:
@@ -19,7 +19,7 @@ def _who(request: web.Request) -> Requester:
                      locale=pick_locale(request.headers.get("Accept-Language")))
 
 
-@api(request=schemas.LoginPhone, response=schemas.CodeSent, auth="mfaToken", lockout=FACTOR)
+@api(request=schemas.LoginPhone, response=schemas.CodeSent, auth="mfaToken", lockout=KIND)
 async def login_enroll(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/enroll {mfaToken, phoneNumber}."""
     body = await read_body(request)
@@ -28,7 +28,7 @@ async def login_enroll(request: web.Request) -> web.Response:
         phone_number=body["phoneNumber"]))
 
 
-@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken", attempt=FACTOR)
+@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken", attempt=KIND)
 async def login_enroll_verify(request: web.Request) -> web.Response:
     """POST .../sms/enroll/verify {mfaToken, otcToken, code, rememberDevice?}."""
     body = await read_body(request)
@@ -38,7 +38,7 @@ async def login_enroll_verify(request: web.Request) -> web.Response:
     return login_response(result, stores_of(request).settings)
 
 
-@api(request=schemas.LoginDevice, response=schemas.CodeSent, auth="mfaToken", lockout=FACTOR)
+@api(request=schemas.LoginDevice, response=schemas.CodeSent, auth="mfaToken", lockout=KIND)
 async def login_send(request: web.Request) -> web.Response:
     """POST /resources/auth/v1/user/mfa/sms/{deviceId} {mfaToken}."""
     return json_ok(await login.verify_start(
@@ -46,7 +46,7 @@ async def login_send(request: web.Request) -> web.Response:
         device_id=request.match_info["deviceId"]))
 
 
-@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken", attempt=FACTOR)
+@api(request=schemas.LoginCode, response=LoginResponse, auth="mfaToken", attempt=KIND)
 async def login_verify(request: web.Request) -> web.Response:
     """POST .../sms/{deviceId}/verify {mfaToken, otcToken, code, rememberDevice?}."""
     body = await read_body(request)
@@ -57,7 +57,7 @@ async def login_verify(request: web.Request) -> web.Response:
     return login_response(result, stores_of(request).settings)
 
 
-@api(request=schemas.UserPhone, response=schemas.CodeSent, auth="bearer", lockout=FACTOR)
+@api(request=schemas.UserPhone, response=schemas.CodeSent, auth="bearer", lockout=KIND)
 async def enroll(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll {phoneNumber}."""
     body = await read_body(request)
@@ -66,7 +66,7 @@ async def enroll(request: web.Request) -> web.Response:
         principal=access.principal(request), phone_number=body["phoneNumber"]))
 
 
-@api(request=schemas.UserCode, response=RecoveryCodeResponse, auth="bearer", attempt=FACTOR)
+@api(request=schemas.UserCode, response=RecoveryCodeResponse, auth="bearer", attempt=KIND)
 async def enroll_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/enroll/verify {otcToken, code}."""
     body = await read_body(request)
@@ -75,7 +75,7 @@ async def enroll_verify(request: web.Request) -> web.Response:
         email=access.principal(request).email, otc_token=body["otcToken"], code=body["code"]))
 
 
-@api(request=Empty, response=schemas.CodeSent, auth="bearer", lockout=FACTOR)
+@api(request=Empty, response=schemas.CodeSent, auth="bearer", lockout=KIND)
 async def disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/{deviceId}/disable (no body)."""
     return json_ok(await profile.disable_start(
@@ -83,7 +83,7 @@ async def disable(request: web.Request) -> web.Response:
         principal=access.principal(request), device_id=request.match_info["deviceId"]))
 
 
-@api(request=schemas.DisableCode, response=Empty, auth="bearer", attempt=FACTOR)
+@api(request=schemas.DisableCode, response=Empty, auth="bearer", attempt=KIND)
 async def disable_verify(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/sms/{deviceId}/disable/verify {otcToken?, code?}."""
     body = await read_body(request)

@@ -6,10 +6,10 @@ MFA session, so one flow's token fails in any other, like a wrong code."""
 
 from __future__ import annotations
 
+from services.sms.credentials import add_device, sms_device, sms_policy
 from services.sms.delivery import CodeSent, Requester, Sender, send_enroll_code, send_to_device
-from services.sms.store import add_device, sms_device, sms_policy
-from shared.challenges import InvalidChallenge
-from shared.flow import (
+from shared.mfa.challenges import InvalidChallenge
+from shared.mfa.flow import (
     Attempt,
     InvalidMfaToken,
     LoginResult,
@@ -17,8 +17,8 @@ from shared.flow import (
     pending_secret,
     require_unenrolled,
 )
-from shared.mfa_session import MfaSession
-from shared.stores import Stores
+from shared.mfa.sessions import MfaSession
+from shared.stores.bundle import Stores
 
 
 def _login_verify(s: MfaSession, device_id: str) -> str:

@@ -1,14 +1,15 @@
 """The SMS factor for a logged-in user (Bearer, the profile page): add a phone and remove one.
-No HTTP here; every code is checked in the attempt the route reserved (shared.flow)."""
+No HTTP here; every code is checked in the attempt the route reserved (shared.mfa.flow)."""
 
 from __future__ import annotations
 
+from services.sms.credentials import add_device, sms_device
 from services.sms.delivery import CodeSent, Requester, Sender, send_enroll_code, send_to_device
-from services.sms.store import add_device, sms_device
-from shared.errors import BadRequest, NotFound
-from shared.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
-from shared.stores import Stores
-from shared.tokens import Principal
+from shared.http.errors import BadRequest, NotFound
+from shared.mfa.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
+from shared.mfa.registry import EMAIL
+from shared.mfa.tokens import Principal
+from shared.stores.bundle import Stores
 
 ENROLL = "sms-enroll"
 
@@ -53,7 +54,7 @@ async def _require_other_factor(stores: Stores, p: Principal, device_id: str) ->
     policy = await stores.policies.get(p.tenant_id)
     others = [d for d in await stores.devices.list_for_user(p.tenant_id, p.user_id)
               if d.id != device_id]
-    keeps_one = bool(others) or (bool(p.email) and policy.allows("EmailCode"))
+    keeps_one = bool(others) or (bool(p.email) and policy.allows_kind(EMAIL))
     if not keeps_one or "mfa" not in (p.claims.get("amr") or []):
         raise BadRequest("otcToken and code are required to remove this phone",
                          code="ER-MFA-CODE-REQUIRED")

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from shared.schemas import StrictBoolean
+from shared.http.schemas import StrictBoolean
 
 _TOKEN = validate.Length(min=1, max=200)
 _CODE = validate.Length(min=1, max=32)

@@ -6,11 +6,31 @@ from aiohttp import web
 
 from services.totp import login, profile, schemas
 from services.totp.app import CONFIG
-from services.totp.store import KIND
-from shared import access
-from shared.admin import vendor_routes
-from shared.schemas import Empty, LoginResponse
-from shared.web import api, json_ok, login_response, read_body, stores_of
+from services.totp.credentials import KIND
+from shared.http import access
+from shared.http.schemas import Empty, LoginResponse, VendorBody
+from shared.http.web import api, json_ok, login_response, path_id, read_body, stores_of
+from shared.mfa import vendor
+
+
+# The vendor forms of the user's disable routes (same paths; shared.http.access picks the
+# handler by the credential presented).
+@api(request=VendorBody, response=Empty, auth="vendor")
+async def disable_mfa(request: web.Request) -> web.Response:
+    """POST /resources/users/v1/mfa/disable from a vendor (frontegg-user-id): clear the
+    user's MFA; 400 ER-01097 when none is enrolled."""
+    body = await read_body(request)
+    await vendor.disable_mfa(stores_of(request), access.vendor(request), body["reason"])
+    return json_ok({})
+
+
+@api(request=VendorBody, response=Empty, auth="vendor")
+async def disable_device(request: web.Request) -> web.Response:
+    """POST .../authenticator/{deviceId}/disable/verify from a vendor: remove that device."""
+    body = await read_body(request)
+    await vendor.disable_device(stores_of(request), access.vendor(request),
+                                path_id(request, "deviceId"), body["reason"])
+    return json_ok({})
 
 
 @api(request=schemas.MfaToken, response=schemas.Enrollment, auth="mfaToken")
@@ -60,7 +80,7 @@ async def user_enroll(request: web.Request) -> web.Response:
 
 
 @api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND,
-     vendor=vendor_routes.disable_device)
+     vendor=disable_device)
 async def user_disable_device(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/authenticator/{deviceId}/disable/verify {token}."""
     body = await read_body(request)
@@ -71,7 +91,7 @@ async def user_disable_device(request: web.Request) -> web.Response:
 
 
 @api(request=schemas.UserToken, response=Empty, auth="bearer", attempt=KIND,
-     vendor=vendor_routes.disable_mfa)
+     vendor=disable_mfa)
 async def user_disable(request: web.Request) -> web.Response:
     """POST /resources/users/v1/mfa/disable {token}: a TOTP code or the recovery code."""
     body = await read_body(request)

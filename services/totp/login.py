@@ -4,6 +4,7 @@ enrollment that the login box finishes through /user/mfa/verify. No HTTP here.""
 from __future__ import annotations
 
 from services.totp.config import TotpConfig
+from services.totp.credentials import KIND, PendingSeeds, add_device, ensure_allowed
 from services.totp.otp import match_step, normalise_code, totp_for
 from services.totp.proof import (
     find_proof,
@@ -12,10 +13,9 @@ from services.totp.proof import (
     wrong_code,
     wrong_enrollment_code,
 )
-from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
-from shared.devices import Device
-from shared.errors import BadRequest
-from shared.flow import (
+from shared.http.errors import BadRequest
+from shared.mfa.devices import Device
+from shared.mfa.flow import (
     Attempt,
     LoginResult,
     ReplayedProof,
@@ -23,9 +23,9 @@ from shared.flow import (
     pending_secret,
     require_unenrolled,
 )
-from shared.mfa_session import MfaSession
-from shared.otpauth import Enrollment, enrollment, new_seed
-from shared.stores import Stores
+from shared.mfa.otpauth import Enrollment, enrollment, new_seed
+from shared.mfa.sessions import MfaSession
+from shared.stores.bundle import Stores
 
 
 class NoEnrollment(BadRequest):
@@ -37,7 +37,7 @@ class NoEnrollment(BadRequest):
 
 async def _ensure_may_enroll(stores: Stores, session: MfaSession,
                              devices: list[Device] | None = None) -> None:
-    """The policy offers the app, and the user has no factor yet (shared.flow)."""
+    """The policy offers the app, and the user has no factor yet (shared.mfa.flow)."""
     await ensure_allowed(stores, session.tenant_id)
     await require_unenrolled(stores, session, devices)
 

@@ -1,10 +1,11 @@
 """The TOTP factor for a logged-in user (Bearer): enroll, verify the enrollment, disable, and
 the deprecated disable that also takes the recovery code. No HTTP here; every proof runs in the
-attempt the route reserved (shared.flow), which counts against the user's TOTP lockout."""
+attempt the route reserved (shared.mfa.flow), which counts against the user's TOTP lockout."""
 
 from __future__ import annotations
 
 from services.totp.config import TotpConfig
+from services.totp.credentials import KIND, PendingSeeds, add_device, ensure_allowed
 from services.totp.login import NoEnrollment
 from services.totp.otp import CODE_LENGTHS, match_step, normalise_code, totp_for
 from services.totp.proof import (
@@ -14,10 +15,9 @@ from services.totp.proof import (
     wrong_code,
     wrong_enrollment_code,
 )
-from services.totp.store import KIND, PendingSeeds, add_device, ensure_allowed
-from shared.challenges import InvalidChallenge
-from shared.devices import Device
-from shared.flow import (
+from shared.mfa.challenges import InvalidChallenge
+from shared.mfa.devices import Device
+from shared.mfa.flow import (
     Attempt,
     Enrolled,
     ReplayedProof,
@@ -25,9 +25,9 @@ from shared.flow import (
     after_removal,
     require_recent_mfa,
 )
-from shared.otpauth import Enrollment, enrollment, new_seed
-from shared.stores import Stores
-from shared.tokens import Principal
+from shared.mfa.otpauth import Enrollment, enrollment, new_seed
+from shared.mfa.tokens import Principal
+from shared.stores.bundle import Stores
 
 
 async def pre_enroll(stores: Stores, cfg: TotpConfig, *, principal: Principal) -> Enrollment:

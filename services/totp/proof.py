@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import pyotp
 
 from services.totp.config import TotpConfig
+from services.totp.credentials import KIND, seed_of
 from services.totp.otp import DUMMY_SEED, PERIOD, far_offset, match_step, normalise_code, totp_for
-from services.totp.store import KIND, seed_of
-from shared.audit import AuditEvent
-from shared.challenges import InvalidChallenge
-from shared.devices import Device
-from shared.stores import Stores
+from shared.events.audit import AuditEvent
+from shared.mfa.challenges import InvalidChallenge
+from shared.mfa.devices import Device
+from shared.stores.bundle import Stores
 
 _DUMMY_AAD = "totp-dummy"
 

@@ -1,6 +1,6 @@
 """Run the webauthn service on its own (split mode)."""
 
 from services.webauthn.app import create_app
-from shared.web import serve
+from shared.http.web import serve
 
 serve(create_app)

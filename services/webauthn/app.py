@@ -6,9 +6,9 @@ from aiohttp import web
 
 from services.webauthn.config import WebAuthnConfig
 from shared.clock import Clock
+from shared.http.web import service_app
 from shared.settings import Settings
-from shared.stores import Stores
-from shared.web import service_app
+from shared.stores.bundle import Stores
 
 CONFIG = web.AppKey("webauthn_config", WebAuthnConfig)
 

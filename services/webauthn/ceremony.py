@@ -36,7 +36,7 @@ from webauthn.helpers.structs import (
 )
 
 from services.webauthn.config import WebAuthnConfig
-from shared.errors import BadRequest
+from shared.http.errors import BadRequest
 
 log = logging.getLogger("mfa.webauthn")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from services.webauthn.config import WebAuthnConfig
-from shared.errors import NotFound
+from shared.http.errors import NotFound
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The script is a file of its own so that no inline script needs allowing.

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from services.webauthn import demo, login, passkeys, profile, schemas
 from services.webauthn.app import CONFIG
-from services.webauthn.store import KIND
-from shared import access
-from shared.schemas import Empty, LoginResponse, RecoveryCodeResponse
-from shared.web import SETTINGS, api, client_ip, json_ok, login_response, read_body, stores_of
+from services.webauthn.credentials import KIND
+from shared.http import access
+from shared.http.schemas import Empty, LoginResponse, RecoveryCodeResponse
+from shared.http.web import SETTINGS, api, client_ip, json_ok, login_response, read_body, stores_of
 
 
 def _device_id(request: web.Request) -> str:

@@ -1,15 +1,15 @@
 """The WebAuthn factor mid-login (authorized by the mfaToken): forced enrollment and the
 second factor. No HTTP here; every ceremony's finish runs in the attempt the route reserved
-(shared.flow), which counts it against the mfaToken and the user's WebAuthn lockout."""
+(shared.mfa.flow), which counts it against the mfaToken and the user's WebAuthn lockout."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.webauthn import store
+from services.webauthn import credentials
 from services.webauthn.config import WebAuthnConfig
-from services.webauthn.store import Ceremony, Who
-from shared.flow import (
+from services.webauthn.credentials import Ceremony, Who
+from shared.mfa.flow import (
     Attempt,
     InvalidMfaToken,
     LoginResult,
@@ -17,8 +17,8 @@ from shared.flow import (
     pending_secret,
     require_unenrolled,
 )
-from shared.mfa_session import MfaSession
-from shared.stores import Stores
+from shared.mfa.sessions import MfaSession
+from shared.stores.bundle import Stores
 
 
 def _who(s: MfaSession) -> Who:
@@ -28,7 +28,7 @@ def _who(s: MfaSession) -> Who:
 async def pre_enroll(stores: Stores, cfg: WebAuthnConfig, *, session: MfaSession) -> Ceremony:
     """Forced enrollment, step 1: registration options."""
     await require_unenrolled(stores, session)
-    return await store.begin_enroll(stores, cfg, _who(session), bind=session.key)
+    return await credentials.begin_enroll(stores, cfg, _who(session), bind=session.key)
 
 
 async def enroll(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, webauthn_token: str,
@@ -38,9 +38,9 @@ async def enroll(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, webau
     s = attempt.session
     assert s is not None
     await require_unenrolled(stores, s)
-    device = await store.finish_enroll(stores, cfg, _who(s), token=webauthn_token,
-                                       device_type=device_type, credential=credential,
-                                       bind=s.key)
+    device = await credentials.finish_enroll(stores, cfg, _who(s), token=webauthn_token,
+                                             device_type=device_type, credential=credential,
+                                             bind=s.key)
     code = await after_enrollment(stores, tenant_id=s.tenant_id, user_id=s.user_id,
                                   email=s.email, factor=attempt.factor, device_id=device.id,
                                   pending_recovery=pending_secret(stores, s,
@@ -57,9 +57,9 @@ async def enroll(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, webau
 async def pre_verify(stores: Stores, cfg: WebAuthnConfig, *, session: MfaSession,
                      device_id: str) -> Ceremony:
     """The second factor, step 1: assertion options for one device."""
-    device = await store.device_of(stores, _who(session), device_id)
-    return await store.begin_assertion(stores, cfg, _who(session), device, purpose=store.VERIFY,
-                                       bind=session.key)
+    device = await credentials.device_of(stores, _who(session), device_id)
+    return await credentials.begin_assertion(stores, cfg, _who(session), device,
+                                             purpose=credentials.VERIFY, bind=session.key)
 
 
 async def verify(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, device_id: str,
@@ -69,7 +69,7 @@ async def verify(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, devic
     s = attempt.session
     assert s is not None
     attempt.device_id = device_id
-    device = await store.finish_assertion(stores, cfg, _who(s), device_id, token=webauthn_token,
-                                          purpose=store.VERIFY, credential=credential,
-                                          bind=s.key)
+    device = await credentials.finish_assertion(stores, cfg, _who(s), device_id,
+                                                token=webauthn_token, purpose=credentials.VERIFY,
+                                                credential=credential, bind=s.key)
     return await attempt.login(device_id=device.id, remember_device=remember_device)

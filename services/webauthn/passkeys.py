@@ -19,21 +19,29 @@ from dataclasses import replace
 from typing import Any
 
 from services.webauthn import ceremony
-from services.webauthn.ceremony import CeremonyFailed, KnownCredential
+from services.webauthn.ceremony import CeremonyFailed
 from services.webauthn.config import WebAuthnConfig
-from services.webauthn.store import NAMES, CounterRegressed, UnknownDevice, Who, user_handle
+from services.webauthn.credentials import (
+    NAMES,
+    CounterRegressed,
+    UnknownDevice,
+    Who,
+    known,
+    user_handle,
+)
 from shared.crypto import token_hash
-from shared.devices import PASSKEY, Device, new_device_id
-from shared.errors import TooManyRequests
-from shared.flow import LoginResult, login_body, require_recent_mfa
-from shared.policies import iso_time
-from shared.stores import Stores
-from shared.tokens import Principal
+from shared.http.errors import TooManyRequests
+from shared.mfa.devices import Device, new_device_id
+from shared.mfa.flow import LoginResult, login_body, require_recent_mfa
+from shared.mfa.policies import iso_time
+from shared.mfa.registry import PASSKEY as PASSKEY_KIND
+from shared.mfa.tokens import Principal
+from shared.stores.bundle import Stores
 
 LOGIN, REGISTER = "passkey-login", "passkey-register"
 # A passkey login proves possession (hwk) and, with user verification, the user: tell it apart
 # from a password + MFA login (["mfa", ...]) by "pwd-less".
-AMR = ["pwd-less", "hwk"]
+PASSKEY = PASSKEY_KIND.name
 
 
 class InvalidPasskeyChallenge(CeremonyFailed):
@@ -50,10 +58,6 @@ def _login_key(challenge: str) -> str:
 
 def _register_key(tenant_id: str, user_id: str) -> str:
     return f"passkey:register:{token_hash(tenant_id + chr(0) + user_id)}"
-
-
-def _known(d: Device) -> KnownCredential:
-    return KnownCredential(id=d.lookup or "", transports=tuple(d.data.get("transports", ())))
 
 
 PRELOGIN_PER_MINUTE = 60  # challenges one client address may have handed out per minute
@@ -106,7 +110,8 @@ async def _verified(stores: Stores, cfg: WebAuthnConfig, device: Device,
 
 async def postlogin(stores: Stores, cfg: WebAuthnConfig, *,
                     credential: dict[str, Any]) -> LoginResult:
-    """The assertion logs the passkey's user in: Frontegg's login response, amr AMR."""
+    """The assertion logs the passkey's user in: Frontegg's login response, with the
+    registry's passkey amr."""
     challenge = _signed_challenge(credential)
     rec = await stores.eph.take(_login_key(challenge))
     if rec is None or rec.get("purpose") != LOGIN or rec.get("exp", 0) <= stores.clock.time():
@@ -130,7 +135,8 @@ async def postlogin(stores: Stores, cfg: WebAuthnConfig, *,
                               device_id=device.id)
     email = await stores.users.email_of(device.tenant_id, device.user_id) or ""
     return LoginResult(body=login_body(stores, tenant_id=device.tenant_id,
-                                       user_id=device.user_id, email=email, amr=AMR))
+                                       user_id=device.user_id, email=email,
+                                       amr=list(PASSKEY_KIND.amr)))
 
 
 def _who(p: Principal) -> Who:
@@ -146,7 +152,7 @@ async def begin_registration(stores: Stores, cfg: WebAuthnConfig, *,
     existing = await stores.devices.list_for_user(p.tenant_id, p.user_id, PASSKEY)
     challenge, options = ceremony.registration_options(
         cfg, user_handle=user_handle(stores, _who(p)), user_name=p.email or p.user_id,
-        exclude=[_known(d) for d in existing], user_verification="required", attachment=None,
+        exclude=[known(d) for d in existing], user_verification="required", attachment=None,
         discoverable=True)
     await stores.eph.put(_register_key(p.tenant_id, p.user_id),
                          {"purpose": REGISTER, "challenge": ceremony.b64url(challenge),

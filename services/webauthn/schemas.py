@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
-from shared.schemas import StrictBoolean
+from shared.http.schemas import StrictBoolean
 
 _B64URL = [validate.Regexp(r"^[A-Za-z0-9_-]*$", error="Not unpadded base64url"),
            validate.Length(min=1, max=16384)]

@@ -22,7 +22,7 @@ async def test_the_gateway_does_not_route_or_document_the_admin_api(stack: Stack
         paths = (await r.json())["paths"]
     assert not [p for p in paths if p.startswith("/internal")]
     assert "/resources/vendor-only/users/v1/{userId}/mfa/unenroll" in paths
-    if stack.mode == "split":  # in-cluster callers reach the session service itself
-        async with stack.http.get(f"{stack.session_url}/internal/v1/admin/audit?limit=1",
+    if stack.mode == "split":  # in-cluster callers reach the operators service itself
+        async with stack.http.get(f"{stack.operators_url}/internal/v1/admin/audit?limit=1",
                                   headers=key) as r:
             assert r.status == 200

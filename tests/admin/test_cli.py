@@ -1,4 +1,4 @@
-"""`python -m shared.admin` run as a subprocess against the test run's real Postgres and
+"""`python -m services.operators` run as a subprocess against the test run's real Postgres and
 Redis (split mode) and against embedded mode's SQLite file: list, reset, unlock, delete,
 export the audit trail, adoption."""
 
@@ -33,7 +33,7 @@ async def cli(stack: Stack, keys: dict[str, str], *args: str,
     else:
         env["MFA_VAR_DIR"] = s.var_dir
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.admin", "--actor", "ops-carol", *args, env=env,
+        sys.executable, "-m", "services.operators.cli", "--actor", "ops-carol", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == status, (out, err)

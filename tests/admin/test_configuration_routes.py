@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from shared.otpauth import enrollment
+from shared.mfa.otpauth import enrollment
 from tests.admin.support import enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
 from tests.totp.support import AUTH, code, login, wrong

@@ -1,4 +1,4 @@
-"""shared.admin.factors, the core behind the vendor routes, the admin API and the CLI."""
+"""shared.mfa.resets, the core behind the vendor routes, the admin API and the CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shared.admin.factors import (
+from shared.mfa.resets import (
     Actor,
     NotEnrolled,
     UnknownFactor,

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from services.session.app import create_app
-from shared.audit import AuditLog
+from services.operators.app import create_app
 from shared.clock import SystemClock
-from shared.database import connect
+from shared.events.audit import AuditLog
+from shared.stores.database import connect
 from tests.admin.support import receiver
 from tests.conftest import make_settings
 from tests.gateway.test_gateway import assert_envelope

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from shared.signing import verify
+from shared.events.signing import verify
 from tests.admin.support import enrolled_user, others_events_done, receiver
 from tests.conftest import Ids, Stack
 

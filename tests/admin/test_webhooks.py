@@ -18,12 +18,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from shared.audit import AuditLog
+from services.operators.webhooks import WebhookConfig, WebhookDispatcher
 from shared.clock import FrozenClock
-from shared.database import Database, connect
-from shared.migrate import migrate
-from shared.signing import sign
-from shared.webhooks import WebhookConfig, WebhookDispatcher
+from shared.events.audit import AuditLog
+from shared.events.signing import sign
+from shared.stores.database import Database, connect
+from shared.stores.migrate import migrate
 from tests.admin.support import receiver
 from tests.conftest import PG_ADMIN, pg_admin
 from tests.support.redis_server import free_port, wait_http_ok
@@ -179,7 +179,7 @@ async def test_a_refusing_endpoint_gets_retries_with_growing_backoff(
 async def test_a_consumer_loop_outlives_a_store_fault() -> None:
     import logging
 
-    from shared.outbox import run_forever
+    from shared.events.outbox import run_forever
 
     calls: list[str] = []
     done = asyncio.Event()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from shared.signing import MESSAGE_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from shared.events.signing import MESSAGE_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 STALE_S = 3600
 

@@ -93,5 +93,5 @@ def test_dockerignore_keeps_out_state_tests_and_caches() -> None:
 
 def test_dockerignore_lets_in_what_the_dockerfile_copies() -> None:
     for path in ("requirements.txt", "pyproject.toml", "README.md", "gateway/app.py",
-                 "services/totp/app.py", "shared/migrations/0001_core.up.sql"):
+                 "services/totp/app.py", "shared/stores/migrations/0001_core.up.sql"):
         assert not ignored(path), path

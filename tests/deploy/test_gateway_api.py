@@ -12,8 +12,8 @@ import pytest
 from gateway.httproute import MOUNT_PREFIX, PORT, render
 from gateway.routes import INTERNAL_ROUTES, ROUTES, match, strip_prefix
 from services.session.app import setup_routes as session_routes
+from shared.http.web import base_app
 from shared.settings import Settings
-from shared.web import base_app
 from tests.deploy.test_manifests import (
     K8S,
     K8S_VERSION,

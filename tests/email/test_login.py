@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.email.schemas import EmailCodeSent
-from shared.schemas import LoginResponse
+from shared.http.schemas import LoginResponse
 from tests.conftest import PREFIX, Ids, Stack
 from tests.email.conftest import (
     FROM,

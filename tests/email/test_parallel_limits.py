@@ -1,5 +1,5 @@
 """Email codes under parallel guessing: every attempt is reserved on the mfaToken and the
-user's email-code lockout before the code is compared (shared.flow)."""
+user's email-code lockout before the code is compared (shared.mfa.flow)."""
 
 from __future__ import annotations
 

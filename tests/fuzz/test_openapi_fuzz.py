@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from shared.clock import SystemClock
-from shared.tokens import TokenIssuer
+from shared.mfa.tokens import TokenIssuer
 from tests.conftest import PREFIX, RUN_PREFIX
 from tests.email.mailserver import SmtpServer
 from tests.fuzz.split import SplitProcesses, run_split

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from shared.web import TRACE_HEADER
+from shared.http.web import TRACE_HEADER
 from tests.conftest import PREFIX, Stack
 
 

@@ -134,7 +134,8 @@ def test_route_table_matches_on_segment_boundaries() -> None:
     assert match("/internal/v1/mfa/sessions", internal=True) == "session"
     assert strip_prefix("/frontegg/identity/resources/x", "/frontegg/identity") == "/resources/x"
     assert strip_prefix("/frontegg/identityx", "/frontegg/identity") == "/frontegg/identityx"
-    assert {service for _, service in ROUTES} == {"session", "totp", "sms", "email", "webauthn"}
+    assert {service for _, service in ROUTES} == {"session", "totp", "sms", "email", "webauthn",
+                                                  "operators"}
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from marshmallow import ValidationError
 
 from gateway.openapi import public_routes
 from gateway.routes import ROUTES, match, matches
-from services.session import schemas as session_schemas
-from shared.schemas import LoginResponse, MfaDevices
+from services.operators import schemas as operators_schemas
+from shared.http.schemas import LoginResponse, MfaDevices
 from tests.conftest import Ids, Stack
 
 
@@ -46,7 +46,7 @@ async def test_responses_match_their_declared_schemas(stack: Stack, ids: Ids) ->
     devices = await stack.get("/resources/users/v1/mfa/devices", token=token)
     assert MfaDevices().validate(devices) == {}
     policy = await stack.get("/resources/configurations/v1/mfa-policy", token=token)
-    assert session_schemas.PolicyOut().validate(policy) == {}
+    assert operators_schemas.PolicyOut().validate(policy) == {}
     try:
         MfaDevices().load({"webauthn": []})
         raise AssertionError("a devices body without all four arrays must not validate")

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from shared.client_ip import behind_gateway, client_ip
+from shared.http.client_ip import behind_gateway, client_ip
 from tests.conftest import PREFIX, Ids, Stack, unavailable
 from tests.support.nginx import Nginx, nginx_binary
 

@@ -19,7 +19,7 @@ from tests.ops.gateway_proc import STARTUP_S
 from tests.support.redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("session", "totp", "sms", "email", "webauthn")
+SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")
 
 
 def _free_run(n: int) -> int:

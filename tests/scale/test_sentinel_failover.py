@@ -1,7 +1,7 @@
 """A Sentinel failover in the middle of a login loop: the master is killed (SIGKILL), the
 sentinels promote the replica, and logins succeed again within RECOVERY_S; no mfaToken that
 was consumed before or during the failover is accepted again (the consuming writes WAIT for
-the replica, shared.ephemeral.RedisEphemeral._durable). The Sentinel setup is this test's own
+the replica, shared.stores.ephemeral.RedisEphemeral._durable). The Sentinel setup is this test's own
 (scripts/scale-services on free ports, sentinels calling a master down after 1 s)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from shared.clock import FrozenClock
-from shared.ephemeral import Limits, RedisEphemeral
+from shared.stores.ephemeral import Limits, RedisEphemeral
 from tests.conftest import Ids, Stack, make_settings, split_stack
 from tests.scale.support import Private, one_login
 from tests.totp.support import AUTH, code

@@ -8,7 +8,7 @@ import aiohttp
 import jwt
 import pytest
 
-from shared.devices import Device, new_device_id
+from shared.mfa.devices import Device, new_device_id
 from tests.conftest import Ids, Stack
 from tests.gateway.test_gateway import assert_envelope
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from shared.remember import REUSE_GRACE, device_label, network_of
+from shared.mfa.remember import REUSE_GRACE, device_label, network_of
 from tests.conftest import PREFIX, Ids, Stack
 from tests.gateway.test_gateway import assert_envelope
 from tests.totp.support import AUTH, code, enroll, login

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from shared.clock import FrozenClock
-from shared.database import connect
-from shared.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
-from shared.migrate import migrate
+from shared.stores.database import connect
+from shared.stores.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
+from shared.stores.migrate import migrate
 from tests.conftest import scale_redis, via_pgbouncer
 
 REDIS_FORMS = ["cluster", "cluster_tls", "sentinel", "sentinel_tls", "single_tls"]

@@ -7,8 +7,8 @@ import asyncio
 
 from shared.clock import FrozenClock
 from shared.crypto import CodeHasher, FieldCipher
-from shared.ephemeral import Ephemeral, Limits
-from shared.mfa_session import MfaSessionStore
+from shared.mfa.sessions import MfaSessionStore
+from shared.stores.ephemeral import Ephemeral, Limits
 
 CIPHER = FieldCipher([("t1", b"c" * 32)])
 HIGH = Limits(session_max=10_000, delay_after=10_000, lock_at=10_000)

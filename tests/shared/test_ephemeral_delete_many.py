@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ephemeral import Ephemeral
+from shared.stores.ephemeral import Ephemeral
 
 
 async def test_delete_takes_several_keys_at_once(eph: Ephemeral) -> None:

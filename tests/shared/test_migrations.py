@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.database import Database, connect
-from shared.migrate import applied_versions, load_migrations, migrate
+from shared.stores.database import Database, connect
+from shared.stores.migrate import applied_versions, load_migrations, migrate
 from tests.conftest import PG_ADMIN, pg_admin, run_sync
 
 TABLES = {"mfa_devices", "mfa_users", "remembered_devices", "tenant_policies", "audit_events",
@@ -69,7 +69,7 @@ async def test_migrate_twice_does_nothing_the_second_time(empty_db: Database) ->
 async def test_two_migrator_processes_at_once_apply_each_migration_once(fresh_pg: str) -> None:
     env = {**os.environ, "MFA_DATABASE_URL": fresh_pg}
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.migrate", "up", env=env,
+        sys.executable, "-m", "shared.stores.migrate", "up", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(2)]
     outs = [(await asyncio.wait_for(p.communicate(), 60))[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
@@ -87,7 +87,7 @@ async def test_migrations_go_to_their_own_url_when_one_is_given(fresh_pg: str) -
     env = {**os.environ, "MFA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
            "MFA_MIGRATIONS_DATABASE_URL": fresh_pg}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.migrate", "up", env=env,
+        sys.executable, "-m", "shared.stores.migrate", "up", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from shared.audit import AuditLog
 from shared.clock import FrozenClock
-from shared.outbox import Outbox
-from shared.remember import RememberedDevices
+from shared.events.audit import AuditLog
+from shared.events.outbox import Outbox
+from shared.mfa.remember import RememberedDevices
 
 
 def _who() -> tuple[str, str]:

@@ -7,8 +7,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisClusterException, RedisError
 
-from shared.ephemeral import RedisEphemeral
-from shared.redis_client import parse_redis_url
+from shared.stores.ephemeral import RedisEphemeral
+from shared.stores.redis_client import parse_redis_url
 from tests.conftest import scale_redis
 
 

@@ -1,6 +1,6 @@
 """Every Lua script and multi-key command runs in one Redis Cluster slot.
 
-Listed from the code itself: every script in shared/ephemeral.py (and the keys it touches),
+Listed from the code itself: every script in shared/stores/ephemeral.py (and the keys it touches),
 and every call in shared/, services/ and gateway/ that hands the store more than one key. A
 new script or call site fails here until it is added to the tables below with the reason its
 keys share a hash tag; the key builders are then checked to put those keys in one slot."""
@@ -16,12 +16,13 @@ import pytest
 from redis.crc import key_slot
 
 from shared.crypto import CodeHasher
-from shared.ephemeral import RedisEphemeral
-from shared.lockout import FACTORS, Lockout
-from shared.mfa_session import session_key, tag_of, user_tag
+from shared.mfa.lockout import Lockout
+from shared.mfa.registry import LOCKOUT_FACTORS
+from shared.mfa.sessions import session_key, tag_of, user_tag
+from shared.stores.ephemeral import RedisEphemeral
 
 ROOT = Path(__file__).resolve().parents[2]
-EPHEMERAL = ROOT / "shared" / "ephemeral.py"
+EPHEMERAL = ROOT / "shared" / "stores" / "ephemeral.py"
 HASHER = CodeHasher(secrets.token_bytes(32))
 
 # Scripts touching more than one key: what the keys are (all carry the user's tag).
@@ -33,15 +34,15 @@ MULTI_KEY_SCRIPTS = {
 # than one: (file, function) -> how the keys are built.
 MULTI_KEY_METHODS = {"reserve", "settle", "delete"}
 MULTI_KEY_CALLS = {
-    ("shared/flow.py", "_reserve"): "Lockout.key_for_tag(tag_of(session key)) + session key",
-    ("shared/flow.py", "_settle"): "the attempt's lock_key + its session's key",
-    ("shared/lockout.py", "reset"): "Lockout.key(tenant, user, f) for each factor",
-    ("shared/lockout.py", "state"): "one key (the session is None)",
+    ("shared/mfa/flow.py", "_reserve"): "Lockout.key_for_tag(tag_of(session key)) + session key",
+    ("shared/mfa/flow.py", "_settle"): "the attempt's lock_key + its session's key",
+    ("shared/mfa/lockout.py", "reset"): "Lockout.key(tenant, user, f) for each factor",
+    ("shared/mfa/lockout.py", "state"): "one key (the session is None)",
 }
 
 
 def scripts() -> dict[str, str]:
-    """Every module-level Lua script in shared/ephemeral.py."""
+    """Every module-level Lua script in shared/stores/ephemeral.py."""
     tree = ast.parse(EPHEMERAL.read_text())
     out = {}
     for node in tree.body:
@@ -70,7 +71,7 @@ def test_every_multi_key_script_is_listed() -> None:
 def multi_key_call_sites() -> set[tuple[str, str]]:
     """(file, function) of every store call passing more than one key."""
     sites = set()
-    for path in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/**/*.py"),
+    for path in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py"),
                  *ROOT.glob("gateway/*.py")]:
         if path == EPHEMERAL:
             continue
@@ -101,7 +102,8 @@ def test_the_listed_keys_share_one_slot(prefix: str) -> None:
         token = f"{secrets.token_urlsafe(32)}.{user_tag(HASHER, tenant, user)}"
         skey = session_key(token)
         assert skey is not None
-        lockout_keys = [Lockout.key_for_tag(user_tag(HASHER, tenant, user), f) for f in FACTORS]
+        lockout_keys = [Lockout.key_for_tag(user_tag(HASHER, tenant, user), f)
+                        for f in LOCKOUT_FACTORS]
         keys = [skey, Lockout.key_for_tag(tag_of(skey), "totp"), *lockout_keys]
         assert len({key_slot((prefix + k).encode()) for k in keys}) == 1, keys
 

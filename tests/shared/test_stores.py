@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from shared.audit import AuditEvent, AuditLog
-from shared.challenges import ChallengeStore, InvalidChallenge, UnknownChallenge
 from shared.clock import FrozenClock
 from shared.crypto import CodeHasher
-from shared.devices import Device, DeviceRepository, new_device_id
-from shared.ephemeral import Ephemeral
-from shared.recovery import RecoveryCodes
+from shared.events.audit import AuditEvent, AuditLog
+from shared.mfa.challenges import ChallengeStore, InvalidChallenge, UnknownChallenge
+from shared.mfa.devices import Device, DeviceRepository, new_device_id
+from shared.mfa.recovery import RecoveryCodes
+from shared.stores.ephemeral import Ephemeral
 
 HASHER = CodeHasher(b"k" * 32)
 

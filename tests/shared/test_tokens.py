@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.clock import FrozenClock
-from shared.errors import Unauthorized
+from shared.http.errors import Unauthorized
+from shared.mfa.tokens import BearerVerifier, TokenIssuer, new_signing_key_pem
 from shared.settings import Settings
-from shared.tokens import BearerVerifier, TokenIssuer, new_signing_key_pem
 from tests.conftest import Ids, Stack
 
 ISSUER, AUDIENCE = "https://idp.example.test", "mfa-service-app"

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.schemas import LoginResponse
+from shared.http.schemas import LoginResponse
 from tests.conftest import PREFIX, Ids, Stack
 from tests.sms.conftest import (
     AUTH,

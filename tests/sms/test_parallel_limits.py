@@ -1,5 +1,5 @@
 """SMS codes under parallel guessing: every attempt is reserved on the mfaToken and the user's
-SMS lockout before the code is compared (shared.flow)."""
+SMS lockout before the code is compared (shared.mfa.flow)."""
 
 from __future__ import annotations
 

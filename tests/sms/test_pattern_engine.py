@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re2
 
-from services.sms.phone import InvalidPhone, check_pattern, parse_phone
-from shared.policies import tenant_pattern
+from shared.mfa.phones import InvalidPhone, check_pattern, parse_phone
+from shared.mfa.policies import tenant_pattern
 from tests.conftest import Ids, Stack
 from tests.sms.conftest import USERS, Inbox, allow_sms, new_phone
 

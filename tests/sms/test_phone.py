@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.sms.delivery import ip_bucket
-from services.sms.phone import (
+from services.sms.templates import pick_locale, render
+from shared.mfa.phones import (
     InvalidPhone,
     Phone,
     check_country,
@@ -13,7 +14,6 @@ from services.sms.phone import (
     from_e164,
     parse_phone,
 )
-from services.sms.templates import pick_locale, render
 
 
 @pytest.mark.parametrize("raw, e164", [

@@ -8,7 +8,7 @@ import pyotp
 
 from services.totp.otp import DUMMY_SEED
 from services.totp.schemas import Enrollment
-from shared.schemas import LoginResponse
+from shared.http.schemas import LoginResponse
 from tests.conftest import Ids, Stack
 from tests.totp.support import AUTH, USERS, code, enroll, failures, login, wrong
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pyotp
 
-from shared.otpauth import enrollment, new_seed, provisioning_uri
+from shared.mfa.otpauth import enrollment, new_seed, provisioning_uri
 
 
 def png_size(data_url: str) -> tuple[int, int]:

@@ -70,7 +70,7 @@ async def test_parallel_login_with_one_code_has_one_winner(stack: Stack, ids: Id
     statuses = await _statuses(stack, [(f"{AUTH}/verify", {"mfaToken": t, "value": value}, None)
                                        for t in tokens])
     # One winner; the rest are refused: wrong (400) or, once the attempts reserved before
-    # them reach the delay, 429 before any comparison (shared.flow counts first).
+    # them reach the delay, 429 before any comparison (shared.mfa.flow counts first).
     assert statuses.count(200) == 1 and statuses.count(400) + statuses.count(429) == PARALLEL - 1
 
 
@@ -91,7 +91,7 @@ async def test_parallel_users_enroll_verify_has_one_winner(stack: Stack, ids: Id
     statuses = await _statuses(stack, [(f"{USERS}/enroll/verify", {"token": value}, token)
                                        for _ in range(PARALLEL)])
     # One winner; the rest are refused: wrong (400) or, once the attempts reserved before
-    # them reach the delay, 429 before any comparison (shared.flow counts first).
+    # them reach the delay, 429 before any comparison (shared.mfa.flow counts first).
     assert statuses.count(200) == 1 and statuses.count(400) + statuses.count(429) == PARALLEL - 1
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
 

@@ -12,8 +12,8 @@ from bench.data import SEED, TENANT, enroll, login_trace, open_stores, users
 from services.session.login import start_session
 from services.totp.config import TotpConfig
 from services.totp.login import verify
-from shared import flow
-from shared.challenges import InvalidChallenge
+from shared.mfa import flow
+from shared.mfa.challenges import InvalidChallenge
 from shared.settings import Settings
 from tests.conftest import make_settings
 

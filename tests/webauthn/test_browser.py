@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.web import SERVICE
+from shared.http.web import SERVICE
 from tests.conftest import Ids, Stack, unavailable
 from tests.webauthn.helpers import AUTH
 

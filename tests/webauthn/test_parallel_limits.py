@@ -1,5 +1,5 @@
 """WebAuthn assertions under parallel guessing: every finish is reserved on the mfaToken and
-the user's WebAuthn lockout before the signature is checked (shared.flow)."""
+the user's WebAuthn lockout before the signature is checked (shared.mfa.flow)."""
 
 from __future__ import annotations
 

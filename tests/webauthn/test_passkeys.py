@@ -13,7 +13,7 @@ import aiohttp
 import jwt
 import pytest
 
-from shared.devices import PASSKEY
+from services.webauthn.passkeys import PASSKEY
 from tests.conftest import PREFIX, Ids, Stack
 from tests.gateway.test_gateway import assert_envelope
 from tests.support.soft_authenticator import SoftAuthenticator

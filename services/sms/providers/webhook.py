@@ -1,5 +1,5 @@
 """The generic webhook provider: a JSON POST to MFA_SMS_WEBHOOK_URL, signed with HMAC-SHA256
-(RFC 2104) of the raw body keyed by MFA_SMS_WEBHOOK_SECRET (shared.signing, the scheme of
+(RFC 2104) of the raw body keyed by MFA_SMS_WEBHOOK_SECRET (shared.events.signing, the scheme of
 every webhook this service sends).
 
 Headers: `X-MFA-Signature: sha256=<hex>`, `X-MFA-Timestamp: <unix seconds>` (also inside the
@@ -15,7 +15,7 @@ import aiohttp
 from services.sms.config import SmsConfig
 from services.sms.providers import ProviderError, SmsMessage
 from shared.clock import Clock
-from shared.signing import signed_request
+from shared.events.signing import signed_request
 
 
 class WebhookProvider:

@@ -1,0 +1,80 @@
+"""The operators service's aiohttp application factory: what vendors, tenant administrators
+and support staff call (Frontegg's vendor-only, unlock, migration and configuration routes, and
+the native admin API), and the security-event webhook dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from shared.clock import Clock
+from shared.http.web import SETTINGS, STORES, service_app
+from shared.settings import Settings
+from shared.stores.bundle import Stores
+
+
+def setup_routes(app: web.Application) -> None:
+    """The operators' routes (Frontegg's paths, docs/frontegg-contract.md sections 6 and 7)."""
+    from services.operators import admin_handlers as admin  # lazily, like every service
+    from services.operators import handlers as h
+    from services.operators import import_handlers as imp
+
+    r = app.router
+    r.add_post("/resources/migrations/v1/local", imp.migrate_user)
+    r.add_post("/resources/migrations/v1/local/bulk", imp.migrate_bulk)
+    r.add_post("/resources/migrations/v2/local/bulk", imp.migrate_bulk)
+    r.add_get("/resources/migrations/v1/local/bulk/status/{migrationId}", imp.migration_status)
+    r.add_get("/resources/configurations/v1/mfa-policy/vendor", h.vendor_policy)
+    r.add_get("/resources/configurations/v1/mfa-policy", h.get_policy)
+    r.add_post("/resources/configurations/v1/mfa-policy", h.save_policy)
+    r.add_patch("/resources/configurations/v1/mfa-policy", h.patch_policy)
+    r.add_put("/resources/configurations/v1/mfa-policy", h.put_policy)
+    r.add_get("/resources/configurations/v1/mfa/strategies", h.strategies)
+    r.add_post("/resources/configurations/v1/mfa/strategies", h.set_strategy)
+    r.add_get("/resources/configurations/v1/mfa", h.get_mfa_config)
+    r.add_post("/resources/configurations/v1/mfa", h.save_mfa_config)
+    r.add_get("/resources/configurations/v1/lockout-policy/vendor", h.vendor_lockout)
+    r.add_get("/resources/configurations/v1/lockout-policy", h.get_lockout)
+    r.add_post("/resources/configurations/v1/lockout-policy", h.create_lockout)
+    r.add_patch("/resources/configurations/v1/lockout-policy", h.update_lockout)
+    r.add_post("/resources/vendor-only/users/v1/{userId}/mfa/unenroll", h.unenroll)
+    r.add_post("/resources/users/v1/{userId}/unlock", h.unlock)
+    base = "/internal/v1/admin"  # the native admin API (internal API key)
+    user = f"{base}/tenants/{{tenantId}}/users/{{userId}}"
+    r.add_get(f"{user}/factors", admin.list_factors)
+    r.add_delete(f"{user}/factors/{{deviceId}}", admin.delete_factor)
+    r.add_post(f"{user}/reset", admin.reset)
+    r.add_post(f"{user}/unlock", admin.unlock)
+    r.add_get(f"{base}/audit", admin.audit)
+    r.add_get(f"{base}/audit/export", admin.export_audit)
+    r.add_get(f"{base}/tenants/{{tenantId}}/adoption", admin.tenant_adoption)
+
+
+def create_app(settings: Settings, *, stores: Stores | None = None,
+               clock: Clock | None = None) -> web.Application:
+    """Build the operators service (stores given: embedded; else opened from settings); it
+    also runs the security-event webhook dispatcher when MFA_WEBHOOK_URLS is set."""
+    app = service_app("operators", settings, setup_routes, stores=stores, clock=clock)
+    if settings.webhook_urls:
+        app.cleanup_ctx.append(_webhooks_ctx)
+    return app
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The dispatcher as a background task, stopped before the stores close."""
+    from services.operators.webhooks import WebhookConfig, WebhookDispatcher
+
+    s = app[SETTINGS]
+    cfg = WebhookConfig(urls=s.webhook_urls, secret=s.webhook_secret, timeout=s.webhook_timeout,
+                        backoff_cap=s.webhook_max_backoff)
+    async with aiohttp.ClientSession() as http:
+        stores = app[STORES]
+        task = asyncio.create_task(WebhookDispatcher(stores.db, stores.clock, http, cfg).run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,142 @@
+"""Append-only audit trail: one row per enroll, verify, failure, lockout, disable, recovery,
+and the operators' actions. The events that matter outside (see EVENT_TYPES) also get an
+outbox row, written in the same statement (Postgres) or transaction (SQLite) as their audit
+row, so a webhook or notification is never lost when the process dies between the two."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.clock import Clock
+from shared.http.logs import language_var, request_id_var
+from shared.stores.database import Database
+
+_COLS = "id, at, tenant_id, user_id, factor, action, outcome, device_id, request_id, detail"
+_OUTBOX_COLS = "id, at, tenant_id, user_id, type, payload"
+_INSERT = f"INSERT INTO audit_events ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+
+# audit action -> outbox event type (only successes, and the lock itself, leave the service)
+EVENT_TYPES = {
+    "enroll": "mfa.factor.enrolled",
+    "disable": "mfa.factor.removed",
+    "reset": "mfa.reset",
+    "recovery": "mfa.recovery_code.used",
+    "lockout": "mfa.factor.locked",
+    "remembered-revoke": "mfa.remembered_devices.revoked",
+}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit row, before it is written."""
+
+    tenant_id: str
+    user_id: str
+    factor: str
+    action: str
+    outcome: str
+    device_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def event_type(self) -> str | None:
+        """The outbox event type this row raises, or None."""
+        kind = EVENT_TYPES.get(self.action)
+        if kind is None or (self.outcome != "success" and self.action != "lockout"):
+            return None
+        return kind
+
+
+def event_payload(e: AuditEvent, event_id: str, at: float, kind: str) -> dict[str, Any]:
+    """What a webhook receiver gets: ids and the audit detail (no codes or secrets there),
+    and the Accept-Language of the request that caused it (the user's notification's)."""
+    out = {"id": event_id, "type": kind, "at": at, "tenantId": e.tenant_id,
+           "userId": e.user_id, "factor": e.factor, "deviceId": e.device_id,
+           "detail": e.detail}
+    if language_var.get():
+        out["language"] = language_var.get()
+    return out
+
+
+def _marks(start: int, count: int, *, float_at: int | None = None) -> str:
+    """$start..$start+count-1; a SELECT list types its parameters text, so the one that is
+    a time is cast."""
+    return ",".join(f"${start + i}" + ("::double precision" if i == float_at else "")
+                    for i in range(count))
+
+
+class AuditLog:
+    """Writes audit rows (and their outbox rows); never codes, secrets, tokens, phone numbers
+    or emails."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _rows(self, e: AuditEvent) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        eid, at = str(uuid.uuid4()), self._clock.time()
+        audit = (eid, at, e.tenant_id, e.user_id, e.factor, e.action, e.outcome, e.device_id,
+                 request_id_var.get(), json.dumps(e.detail))
+        kind = e.event_type()
+        if kind is None:
+            return audit, None
+        return audit, (eid, at, e.tenant_id, e.user_id, kind,
+                       json.dumps(event_payload(e, eid, at, kind)))
+
+    async def record(self, *, tenant_id: str, user_id: str, factor: str, action: str,
+                     outcome: str, device_id: str | None = None,
+                     detail: dict[str, Any] | None = None) -> None:
+        """Append one event."""
+        await self.write(AuditEvent(tenant_id, user_id, factor, action, outcome, device_id,
+                                    detail or {}))
+
+    async def write(self, event: AuditEvent) -> None:
+        """Append one prepared event (and its outbox row, atomically)."""
+        await self.with_change(None, (), event)
+
+    async def with_change(self, sql: str | None, args: tuple[Any, ...],
+                          event: AuditEvent) -> bool:
+        """Run a conditional change and append `event` (once) only if it touched a row,
+        atomically (one statement on Postgres, one transaction on SQLite); True when it did.
+        Without `sql`, just append the event."""
+        audit, outbox = self._rows(event)
+        if self._db.dialect == "postgres":
+            return await self._db.execute(
+                _pg_statement(sql, len(args), outbox is not None),
+                *args, *audit, *(outbox or ())) >= 1
+        if sql is None and outbox is None:  # one row: no transaction needed
+            await self._db.execute(_INSERT, *audit)
+            return True
+        async with self._db.transaction() as tx:
+            if sql is not None and await tx.execute(sql, *args) < 1:
+                return False
+            await tx.execute(_INSERT, *audit)
+            if outbox is not None:
+                await tx.execute(f"INSERT INTO outbox_events ({_OUTBOX_COLS}) "
+                                 f"VALUES ({_marks(1, 6)})", *outbox)
+            return True
+
+    async def for_user(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
+        """A user's events, oldest first (tests and support)."""
+        return await self._db.fetch(
+            "SELECT factor, action, outcome, device_id, detail FROM audit_events "
+            "WHERE tenant_id = $1 AND user_id = $2 ORDER BY at, id", tenant_id, user_id)
+
+
+def _pg_statement(sql: str | None, n: int, with_outbox: bool) -> str:
+    """One statement: the change (if any) as a CTE, the audit row only when it touched a row,
+    and the outbox row only when the audit row was written."""
+    audit = _marks(n + 1, 10, float_at=1)
+    if sql is None and not with_outbox:
+        return _INSERT
+    ctes = [f"changed AS ({sql} RETURNING 1)"] if sql is not None else []
+    where = " WHERE EXISTS (SELECT 1 FROM changed)" if sql is not None else ""
+    insert = f"INSERT INTO audit_events ({_COLS}) SELECT {audit}{where}"
+    if not with_outbox:
+        return f"WITH {ctes[0]} {insert}"
+    ctes.append(f"audited AS ({insert} RETURNING 1)")
+    outbox = _marks(n + 11, 6, float_at=1)
+    return (f"WITH {', '.join(ctes)} INSERT INTO outbox_events ({_OUTBOX_COLS}) "
+            f"SELECT {outbox} FROM audited")

@@ -1,0 +1,347 @@
+"""The factor-agnostic MFA core: the one attempt every proof goes through, completing a login,
+and what follows an enrollment or a removal. No HTTP here.
+
+Every proof (a TOTP code, an SMS or email code, a WebAuthn signature, a recovery code) runs
+inside `attempt(...)`, in this order:
+
+1. reserve: one atomic store step (one Redis round trip) loads the mfaToken's session and the
+   factor's lockout state for (tenant, user, factor), and refuses (401 for an unknown, expired,
+   burned or used token; 429 while delayed or locked) or counts the attempt on both;
+2. prove: the factor compares the code or checks the signature (its own module);
+3. succeed: the durable writes first (the success's audit row, with the TOTP step advance in
+   the same statement), then one round trip consumes the session and resets the count;
+   or fail: the attempt is already counted, only its audit row is written.
+
+A factor never counts or resets anything itself, so a limit is a limit under any number of
+parallel requests: an attempt is counted before its comparison, never after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.crypto import token_hash
+from shared.events.audit import AuditEvent
+from shared.http.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
+from shared.http.metrics import verified
+from shared.mfa.challenges import InvalidChallenge
+from shared.mfa.devices import Device
+from shared.mfa.lockout import Lockout
+from shared.mfa.registry import EMAIL, amr_of
+from shared.mfa.remember import device_label, network_of
+from shared.mfa.sessions import MfaSession, pending_aad, session_key, tag_of
+from shared.mfa.tokens import Principal
+from shared.stores.bundle import Stores
+from shared.stores.ephemeral import Reservation
+
+
+class InvalidMfaToken(Unauthorized):
+    """The mfaToken is unknown, expired, burned or used."""
+
+    code = "ER-MFA-INVALID-MFA-TOKEN"
+    default_message = "Invalid or expired MFA token"
+
+
+class ReplayedProof(InvalidChallenge):
+    """A right proof already used (a TOTP step at or below the device's last): answered like a
+    wrong code, audited as a replay."""
+
+    reason = "replay"
+
+
+class AlreadyEnrolled(Forbidden):
+    """Mid-login enrollment is forced enrollment: only for users with no factor yet."""
+
+    code = "ER-MFA-ALREADY-ENROLLED"
+    default_message = "MFA is already enrolled; verify with an enrolled factor"
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A logged-in enrollment's answer: the recovery code on the user's first factor."""
+
+    recoveryCode: str | None = None  # noqa: N815 - the wire's name
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Frontegg's login response body, plus a remember-device token for the cookie."""
+
+    body: dict[str, Any]
+    remember_token: str | None = None
+    remember_max_age: int = 0
+
+
+def _refusal(r: Reservation, factor: str) -> MfaError:
+    if r.status == "gone":
+        verified("session", "expired")
+        return InvalidMfaToken()
+    verified(factor, "locked")
+    if r.status == "locked":
+        return TooManyRequests("This factor is locked after too many failed attempts",
+                               code="ER-MFA-LOCKED")
+    return TooManyRequests("Too many failed attempts, try again later",
+                           retry_after=int(r.retry_after) + 1, code="ER-MFA-DELAY")
+
+
+@dataclass
+class Attempt:
+    """One reserved proof attempt: who, which factor, the mfaToken's session (None on bearer
+    routes) and the consecutive count including this attempt."""
+
+    stores: Stores
+    factor: str
+    tenant_id: str
+    user_id: str
+    lock_key: str
+    session: MfaSession | None
+    failures: int
+    session_failures: int = 0
+    device_id: str | None = None
+    lock_at: int = 0  # the tenant's lock threshold (0: the deployment's)
+    settled: bool = field(default=False, init=False)
+    # The browser's User-Agent and address, for a remembered device's label and network:
+    # asked for only when a device is remembered (the address parse is not worth doing on
+    # every attempt).
+    client: Callable[[], tuple[str, str]] = field(default=lambda: ("", ""), init=False)
+
+    def event(self, *, action: str = "verify", device_id: str | None = None,
+              detail: dict[str, Any] | None = None) -> AuditEvent:
+        """The success's audit row, for a factor that writes it with its own change."""
+        return AuditEvent(self.tenant_id, self.user_id, self.factor, action, "success",
+                          device_id or self.device_id, detail or {})
+
+    async def _settle(self, audit: AuditEvent | None) -> bool:
+        if audit is not None:
+            await self.stores.audit.write(audit)  # durable first: no success without its row
+        self.settled = True
+        won = await self.stores.eph.settle(self.lock_key,
+                                           self.session.key if self.session else None)
+        if won:
+            verified(self.factor, "success")
+        return won
+
+    async def succeed(self, audit: AuditEvent | None = None) -> None:
+        """A bearer route's proof held: write `audit` (if any), reset the factor's count."""
+        await self._settle(audit)
+
+    async def login(self, *, device_id: str | None, remember_device: bool = False,
+                    recovery_code: str | None = None, audited: bool = False) -> LoginResult:
+        """The proof held mid-login: the success's audit row (unless the factor wrote it with
+        its change), then consume the mfaToken and reset the count in one step, then sign the
+        access token and remember the device when asked and allowed."""
+        s = self.session
+        assert s is not None, "login() needs an mfaToken attempt"
+        if not await self._settle(None if audited else self.event(device_id=device_id)):
+            raise InvalidMfaToken()  # a parallel request consumed the session first
+        body = login_body(self.stores, tenant_id=s.tenant_id, user_id=s.user_id, email=s.email,
+                          amr=amr_of(self.factor))
+        if recovery_code:
+            body["recoveryCode"] = recovery_code
+        remember, max_age = None, 0
+        if remember_device:
+            policy = await self.stores.policies.get(s.tenant_id)
+            if policy.allowRememberMyDevice and policy.mfaDeviceExpiration > 0:
+                max_age = policy.mfaDeviceExpiration
+                # Only in the HttpOnly cookie (shared.http.web.login_response), never in the body,
+                # where page scripts could read it; the host passes the cookie at session start.
+                user_agent, ip = self.client()
+                remember = await self.stores.remembered.issue(
+                    s.tenant_id, s.user_id, max_age, label=device_label(user_agent),
+                    network=network_of(ip))
+        return LoginResult(body=body, remember_token=remember, remember_max_age=max_age)
+
+    async def failed(self, error: MfaError) -> None:
+        """The proof did not hold: already counted; audit it."""
+        limits = self.stores.lockout.limits
+        locked = self.failures >= (self.lock_at or limits.lock_at)
+        verified(self.factor, "locked" if locked else "wrong_code")
+        detail: dict[str, Any] = {"consecutive": self.failures, "error": error.code,
+                                  "tokenBurned": self.session is not None
+                                  and self.session_failures >= limits.session_max}
+        if getattr(error, "reason", None):
+            detail["reason"] = error.reason  # type: ignore[attr-defined]
+        detail.update(getattr(error, "audit_detail", {}))  # e.g. a TOTP clock offset
+        await self.stores.audit.record(
+            tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
+            action="lockout" if locked else "failure", outcome="refused",
+            device_id=self.device_id, detail=detail)
+
+
+async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
+                   principal: Principal | None, *, count: bool) -> Attempt:
+    if principal is not None:
+        skey, lock_key = None, stores.lockout.key(principal.tenant_id, principal.user_id, factor)
+    else:
+        skey = session_key(mfa_token or "")
+        if skey is None:
+            raise _refusal(Reservation("gone"), factor)
+        lock_key = Lockout.key_for_tag(tag_of(skey), factor)
+    r = await stores.eph.reserve(lock_key, skey, stores.lockout.limits,
+                                 now=stores.clock.time(), count=count)
+    if r.status != "ok":
+        raise _refusal(r, factor)
+    session = stores.sessions.from_record(skey, r.session or {}) if skey else None
+    who = principal or session
+    assert who is not None
+    lock_at = await _tenant_lock(stores, who.tenant_id, session, lock_key, r, factor) \
+        if count else 0
+    return Attempt(stores, factor, who.tenant_id, who.user_id, lock_key, session, r.failures,
+                   r.session_failures, lock_at=lock_at)
+
+
+async def _tenant_lock(stores: Stores, tenant_id: str, session: MfaSession | None,
+                       lock_key: str, r: Reservation, factor: str) -> int:
+    """A tenant's lockout policy stricter than the deployment's: the attempt that reaches
+    its threshold locks the factor (and is still compared, like the deployment's), later
+    ones are refused; the count was taken atomically, so parallel attempts cannot pass it.
+    Mid-login the threshold comes with the session (no read); logged in, from the policy."""
+    lock_at = (session.lock_at if session is not None else
+               await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time()))
+    if 0 < lock_at < stores.lockout.limits.lock_at and r.failures >= lock_at:
+        await stores.eph.lock(lock_key)
+        if r.failures > lock_at:
+            raise _refusal(Reservation("locked", failures=r.failures), factor)
+    return lock_at
+
+
+@asynccontextmanager
+async def attempt(stores: Stores, factor: str, *, mfa_token: str | None = None,
+                  principal: Principal | None = None) -> AsyncIterator[Attempt]:
+    """Reserve one proof attempt (mid-login by mfaToken, or logged-in by principal); inside,
+    the factor proves and calls `login`/`succeed`; a refusal raised inside is audited."""
+    a = await _reserve(stores, factor, mfa_token, principal, count=True)
+    try:
+        yield a
+    except MfaError as e:
+        if not a.settled and e.status < 500:
+            await a.failed(e)
+        raise
+
+
+async def open_session(stores: Stores, mfa_token: str | None, *,
+                       factor: str | None = None) -> MfaSession:
+    """The live session of an mfaToken for a route that proves nothing (401 otherwise); with
+    `factor`, also refused with 429 while that factor is delayed or locked (one round trip)."""
+    if factor is None:
+        s = await stores.sessions.load(mfa_token or "")
+        if s is None:
+            raise _refusal(Reservation("gone"), "session")
+        return s
+    a = await _reserve(stores, factor, mfa_token, None, count=False)
+    assert a.session is not None
+    return a.session
+
+
+async def check_unlocked(stores: Stores, p: Principal, factor: str) -> None:
+    """429 while the logged-in user's factor is delayed or locked (counts nothing)."""
+    await _reserve(stores, factor, None, p, count=False)
+
+
+@asynccontextmanager
+async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncIterator[None]:
+    """A recovery code attempt, counted before it is compared: per (email, client IP), so a
+    stranger elsewhere cannot block the owner's recovery, and per IP across emails. A success
+    clears the (email, IP) count; a refusal inside stays counted."""
+    settings = stores.settings
+    pair = f"recover:{token_hash(email.lower() + chr(0) + ip)}"
+    for key, cap in ((f"recover-ip:{ip[:64]}", settings.recovery_ip_cap),
+                     (pair, settings.recovery_attempts)):
+        if await stores.eph.incr(key, settings.recovery_window) > cap:
+            verified("recovery", "locked")
+            raise TooManyRequests("Too many recovery attempts, try again later",
+                                  retry_after=int(await stores.eph.ttl(key)) + 1,
+                                  code="ER-MFA-RECOVERY-LIMIT")
+    yield
+    await stores.eph.delete(pair)
+
+
+def pending_secret(stores: Stores, session: MfaSession, sealed: str | None) -> str | None:
+    """Open a secret the session start sealed for this user (PendingEnrollment)."""
+    if not sealed:
+        return None
+    return stores.cipher.decrypt(sealed, pending_aad(session.tenant_id, session.user_id)).decode()
+
+
+class RecentMfaRequired(Forbidden):
+    """The tenant wants a recent MFA before another factor is added (step up first)."""
+
+    code = "ER-MFA-RECENT-MFA-REQUIRED"
+    default_message = "Adding a factor needs a recent MFA: step up first"
+
+
+async def require_recent_mfa(stores: Stores, principal: Principal, *,
+                             within: int | None = None) -> None:
+    """403 unless the token proves an MFA within `within` seconds, by default the tenant's
+    `enrollRequiresMfaWithin` (0: no requirement), so a stolen password-only session cannot
+    add the thief's factor."""
+    if within is None:
+        within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
+    if within <= 0:
+        return
+    claims = principal.claims
+    auth_time = claims.get("auth_time")
+    if ("mfa" not in (claims.get("amr") or []) or not isinstance(auth_time, int | float)
+            or stores.clock.time() - auth_time > within):
+        raise RecentMfaRequired()
+
+
+async def require_unenrolled(stores: Stores, session: MfaSession,
+                             devices: list[Device] | None = None) -> None:
+    """Refuse enrolling with only an mfaToken (the password) for a user who has any factor:
+    else a stolen password alone would be enough to add the attacker's device. `devices`: the
+    user's devices when the caller has already read them."""
+    policy = await stores.policies.get(session.tenant_id)
+    has_email = bool(session.email) and policy.allows_kind(EMAIL)
+    if devices is None:
+        devices = await stores.devices.list_for_user(session.tenant_id, session.user_id)
+    if session.purpose != "login" or has_email or devices:
+        raise AlreadyEnrolled()
+
+
+def login_body(stores: Stores, *, tenant_id: str, user_id: str, email: str,
+               amr: list[str], mfa: bool = True, auth_time: int | None = None,
+               not_after: int | None = None) -> dict[str, Any]:
+    """Frontegg's ILoginResponse with a real, signed accessToken (authenticated at
+    `auth_time`, now by default; expiring no later than `not_after`)."""
+    token, exp = stores.tokens.issue(user_id=user_id, tenant_id=tenant_id, email=email, amr=amr,
+                                     mfa=mfa, auth_time=auth_time, not_after=not_after)
+    now = int(stores.clock.time())
+    body: dict[str, Any] = {
+        "mfaRequired": False, "accessToken": token, "refreshToken": "", "exp": exp,
+        "expiresIn": exp - now, "expires": datetime.fromtimestamp(exp, UTC).isoformat(),
+        "userId": user_id, "userEmail": email, "tenantId": tenant_id, "amr": amr,
+        "auth_time": auth_time or now,
+    }
+    if mfa:
+        body["acr"] = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    return body
+
+
+async def after_enrollment(stores: Stores, *, tenant_id: str, user_id: str, email: str,
+                           factor: str, device_id: str,
+                           pending_recovery: str | None = None) -> str | None:
+    """A new factor: audit it, revoke remembered devices, and hand out the recovery code.
+    A forced enrollment (mid-login, `pending_recovery` from the session start) always makes
+    its code the user's one code, replacing an unused old one: the login box shows the code
+    after every forced enrollment. Otherwise only a user without a code gets one. Returns the
+    recovery code to show once, or None."""
+    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
+                              action="enroll", outcome="success", device_id=device_id)
+    await stores.remembered.revoke_all(tenant_id, user_id)
+    if pending_recovery:
+        await stores.recovery.replace(tenant_id, user_id, email, pending_recovery)
+        return pending_recovery
+    return await stores.recovery.issue_if_missing(tenant_id, user_id, email)
+
+
+async def after_removal(stores: Stores, *, tenant_id: str, user_id: str, factor: str,
+                        device_id: str) -> None:
+    """A factor was disabled: audit it and revoke remembered devices."""
+    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor=factor,
+                              action="disable", outcome="success", device_id=device_id)
+    await stores.remembered.revoke_all(tenant_id, user_id)
