@@ -37,9 +37,9 @@ class InvalidChallenge(BadRequest):
 
 
 class UnknownChallenge(InvalidChallenge):
-    """No live challenge behind the token (never issued, used, or lost a parallel race): the
-    same answer, but no code was tried against anything, so a caller need not count it (parallel
-    losers must not burn the mfaToken the one winner is about to consume)."""
+    """No live challenge behind the token (never issued, expired, used, or lost a parallel
+    race to the one winner): the same answer as any invalid code. Callers treat it like
+    InvalidChallenge; the attempt was already counted by their reservation (shared.mfa.flow)."""
 
 
 class ChallengeStore:
@@ -88,8 +88,8 @@ class ChallengeStore:
         if attempts > self._max:
             # Not deleted: the count only grows, so the challenge stays dead until its TTL, and
             # a parallel correct attempt already past this check can still be the one winner.
-            # A correct code over the limit can only be a parallel duplicate of the winner's, so
-            # it is not a guess and is not reported as one (it must not burn the mfaToken).
+            # A correct code over the limit can only be a parallel duplicate of the winner's:
+            # it is answered as a lost race, not as "too many attempts".
             if ok:
                 raise UnknownChallenge()
             raise InvalidChallenge("Too many attempts, request a new code",

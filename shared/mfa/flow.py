@@ -78,7 +78,7 @@ class LoginResult:
 
 def _refusal(r: Reservation, factor: str) -> MfaError:
     if r.status == "gone":
-        verified("session", "expired")
+        verified("session", "burned" if r.burned else "expired")
         return InvalidMfaToken()
     verified(factor, "locked")
     if r.status == "locked":

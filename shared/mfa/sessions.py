@@ -89,13 +89,12 @@ class MfaSessionStore:
     """Creates and reads mfaToken sessions (checking and consuming them is shared.mfa.flow's)."""
 
     def __init__(self, eph: Ephemeral, clock: Clock, hasher: CodeHasher, cipher: FieldCipher,
-                 *, ttl: int, max_failures: int) -> None:
+                 *, ttl: int) -> None:
         self._eph = eph
         self._clock = clock
         self._hasher = hasher
         self._cipher = cipher
         self._ttl = ttl
-        self.max_failures = max_failures
 
     async def create(self, *, tenant_id: str, user_id: str, email: str, purpose: str = "login",
                      pending: PendingEnrollment | None = None,

@@ -41,14 +41,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Reservation:
-    """The answer of `reserve`: status ok | gone (no live session, or burned) | delayed |
-    locked; with ok, the session record and the counts including this attempt."""
+    """The answer of `reserve`: status ok | gone (no live session, or burned: `burned` says
+    which) | delayed | locked; with ok, the session record and the counts including this
+    attempt."""
 
     status: str
     session: Record | None = None
     failures: int = 0
     session_failures: int = 0
     retry_after: float = 0.0
+    burned: bool = False  # gone because the session used up its attempts
 
 
 class Ephemeral(Protocol):
@@ -182,7 +184,7 @@ class MemoryEphemeral:
         sess = self._live(session_key) if session_key else None
         if session_key and (sess is None or sess[1] >= limits.session_max
                             or sess[0].get("expires_at", 0) <= now):
-            return Reservation("gone")
+            return Reservation("gone", burned=sess is not None and sess[1] >= limits.session_max)
         lock = self._live(lock_key)
         state, n = (lock[0], lock[1]) if lock else ({}, 0)
         if state.get("locked"):
@@ -267,7 +269,7 @@ if KEYS[2] then
   local rec = redis.call('HMGET', KEYS[2], 'v', 'n')
   if not rec[1] then return {'gone'} end
   sn = tonumber(rec[2])
-  if sn >= tonumber(ARGV[2]) then return {'gone'} end
+  if sn >= tonumber(ARGV[2]) then return {'gone', '', 0, 0, '0', 'burned'} end
   local ok, exp = pcall(function() return cjson.decode(rec[1]).expires_at end)
   if not ok or not exp or exp * 1000 <= now then return {'gone'} end
   v = rec[1]
@@ -426,7 +428,8 @@ class RedisEphemeral:
         status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
         if status != "ok":
             return Reservation(status, failures=int(res[2]) if len(res) > 2 else 0,
-                               retry_after=float(res[4]) / 1000 if len(res) > 4 else 0.0)
+                               retry_after=float(res[4]) / 1000 if len(res) > 4 else 0.0,
+                               burned=len(res) > 5)
         record = json.loads(res[1]) if session_key else None
         return Reservation("ok", record, int(res[2]), int(res[3]))
 

@@ -15,7 +15,7 @@ HIGH = Limits(session_max=10_000, delay_after=10_000, lock_at=10_000)
 
 
 def _sessions(eph: Ephemeral, clock: FrozenClock) -> MfaSessionStore:
-    return MfaSessionStore(eph, clock, CodeHasher(b"k" * 32), CIPHER, ttl=600, max_failures=5)
+    return MfaSessionStore(eph, clock, CodeHasher(b"k" * 32), CIPHER, ttl=600)
 
 
 async def test_fifty_concurrent_reservations_leave_the_count_at_exactly_fifty(
@@ -107,3 +107,22 @@ async def test_the_session_record_holds_no_email_in_clear(eph: Ephemeral,
     assert record is not None and "ann@example.test" not in str(record)
     assert "phone_number" not in record
     assert (await _sessions(eph, clock).load(token)) == s
+
+
+async def test_a_burned_session_is_told_apart_from_an_expired_one(
+        eph: Ephemeral, clock: FrozenClock) -> None:
+    sessions = _sessions(eph, clock)
+    limits = Limits(session_max=2, delay_after=10_000, lock_at=10_000)
+    _, burned = await sessions.create(tenant_id="t", user_id="u", email="e@x.test")
+    for _ in range(2):
+        await eph.reserve(f"lock:{{{burned.tag}}}:totp", burned.key, limits, now=clock.time())
+    used_up = await eph.reserve(f"lock:{{{burned.tag}}}:totp", burned.key, limits,
+                                now=clock.time())
+    assert used_up.status == "gone" and used_up.burned
+    _, expiring = await sessions.create(tenant_id="t", user_id="u2", email="e@x.test")
+    clock.advance(601)
+    expired = await eph.reserve(f"lock:{{{expiring.tag}}}:totp", expiring.key, limits,
+                                now=clock.time())
+    assert expired.status == "gone" and not expired.burned
+    unknown = await eph.reserve("lock:{t9}:totp", "mfa:{t9}:none", limits, now=clock.time())
+    assert unknown.status == "gone" and not unknown.burned
