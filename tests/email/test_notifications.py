@@ -10,10 +10,10 @@ import pytest
 
 from services.email.message import Templates
 from services.email.notices import NOTICES, NoticeTemplates
-from tests.admin.support import enrolled_user, lock_totp, others_events_done
 from tests.conftest import Ids, Stack
 from tests.email.conftest import html_part, smtp_env, text_part
 from tests.email.mailserver import Delivered, SmtpServer
+from tests.operators.support import enrolled_user, lock_totp, others_events_done
 from tests.totp.support import USERS, code
 
 

@@ -24,8 +24,8 @@ from shared.events.audit import AuditLog
 from shared.events.signing import sign
 from shared.stores.database import Database, connect
 from shared.stores.migrate import migrate
-from tests.admin.support import receiver
 from tests.conftest import PG_ADMIN, pg_admin
+from tests.operators.support import receiver
 from tests.support.redis_server import free_port, wait_http_ok
 
 SECRET = "receiver-secret-0123456789"
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Receiver:
-    """tests/admin/webhook_receiver.py as a process on a fixed port, restartable."""
+    """tests/operators/webhook_receiver.py as a process on a fixed port, restartable."""
 
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
@@ -49,7 +49,7 @@ class Receiver:
         """Start it and wait until it answers."""
         env = {**os.environ, "MFA_RECEIVER_DIE_AFTER": str(die_after), "PYTHONPATH": str(ROOT)}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.admin.webhook_receiver", str(self.port), SECRET,
+            sys.executable, "-m", "tests.operators.webhook_receiver", str(self.port), SECRET,
             str(self.log_dir), env=env, cwd=ROOT)
         proc = self.proc
         await wait_http_ok(f"http://127.0.0.1:{self.port}/ready", what="the receiver",

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from shared.events.signing import verify
-from tests.admin.support import enrolled_user, others_events_done, receiver
 from tests.conftest import Ids, Stack
+from tests.operators.support import enrolled_user, others_events_done, receiver
 
 SECRET = "service-webhook-secret-0123"
 

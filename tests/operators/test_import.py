@@ -12,11 +12,11 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.admin.test_cli import cli
-from tests.admin.test_vendor_routes import key as vendor_key
-from tests.admin.test_vendor_routes import vendor_token
 from tests.conftest import Ids, Stack
 from tests.gateway.test_gateway import assert_envelope
+from tests.operators.test_cli import cli
+from tests.operators.test_vendor_routes import key as vendor_key
+from tests.operators.test_vendor_routes import vendor_token
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_encode
 from tests.totp.support import AUTH
 from tests.webauthn.helpers import AUTH as WEBAUTHN_AUTH

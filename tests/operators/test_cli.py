@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.admin.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 from tests.conftest import RUN_PREFIX, Ids, Stack
+from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 
 
 @pytest.fixture

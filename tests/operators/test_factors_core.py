@@ -17,8 +17,8 @@ from shared.mfa.resets import (
     tenants_of,
     unlock,
 )
-from tests.admin.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
+from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 from tests.totp.support import USERS
 
 SUPPORT = Actor("admin-7", "lost phone")

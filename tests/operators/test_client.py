@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.admin.support import enrolled_user
 from tests.conftest import Ids, Stack
 from tests.contract.frontegg_client import FronteggApiError
+from tests.operators.support import enrolled_user
 
 
 async def test_admin_portal_lockout_policy_round_trip(stack: Stack, ids: Ids, fc: Any) -> None:

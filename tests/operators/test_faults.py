@@ -15,9 +15,9 @@ from services.operators.app import create_app
 from shared.clock import SystemClock
 from shared.events.audit import AuditLog
 from shared.stores.database import connect
-from tests.admin.support import receiver
 from tests.conftest import make_settings
 from tests.gateway.test_gateway import assert_envelope
+from tests.operators.support import receiver
 from tests.shared.test_faults import _via
 from tests.support.tcp_proxy import TcpProxy
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.admin.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
+from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
 
 ADMIN = "/internal/v1/admin"
 

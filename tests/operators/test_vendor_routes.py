@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.admin.support import audit_rows, enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
+from tests.operators.support import audit_rows, enrolled_user, events, lock_totp
 from tests.totp.support import USERS
 
 VENDOR_ONLY = "/resources/vendor-only/users/v1"

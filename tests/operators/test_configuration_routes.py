@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from shared.mfa.otpauth import enrollment
-from tests.admin.support import enrolled_user, events, lock_totp
 from tests.conftest import Ids, Stack
+from tests.operators.support import enrolled_user, events, lock_totp
 from tests.totp.support import AUTH, code, login, wrong
 
 CONFIG = "/resources/configurations/v1"
