@@ -14,7 +14,7 @@ LATENCY = Histogram("mfa_http_request_duration_seconds", "HTTP request latency b
                     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 VERIFY = Counter("mfa_verify_total", "Second-factor verifications by factor and outcome "
                  "(success, wrong_code, locked; factor session: expired for an unknown or "
-                 "expired mfaToken, burned for one that used up its attempts)",
+                 "expired MFA token, burned for one that used up its attempts)",
                  ["factor", "outcome"])
 CODES_SENT = Counter("mfa_codes_sent_total", "One-time codes sent by factor, provider and "
                      "outcome (sent, failed, refused)", ["factor", "provider", "outcome"])
