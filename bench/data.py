@@ -109,7 +109,7 @@ async def login_trace(settings: Settings) -> dict[str, list[str]]:
     """Round trips of a session start and of a TOTP verify, run through the services' cores
     and the one attempt (shared.mfa.flow) the verify route runs in."""
     from services.session.login import start_session
-    from services.totp.config import TotpConfig
+    from services.totp.config import load as totp_config
     from services.totp.login import verify
     from shared.mfa import flow
 
@@ -128,7 +128,7 @@ async def login_trace(settings: Settings) -> dict[str, list[str]]:
 
     async def check(stores: Stores) -> None:
         async with flow.attempt(stores, "totp", mfa_token=started["mfaToken"]) as attempt:
-            await verify(stores, TotpConfig.from_settings(settings), attempt=attempt,
+            await verify(stores, totp_config(settings), attempt=attempt,
                          code=pyotp.TOTP(SEED).now(), remember=False)
 
     out = {"session start": await trace(settings, start)}

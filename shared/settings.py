@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,13 @@ from shared.mfa.registry import STRATEGIES
 SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")
 ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
 MIN_INTERNAL_KEY = 32  # characters; a split-mode service refuses a shorter internal API key
+# One range for every one-time code's lifetime set in the environment (SMS and email): a minute
+# for the code to arrive and be typed, at most 15 minutes of guessing against one code.
+CODE_TTL_RANGE = (60, 900)
+# An access token cannot be revoked before it expires: a minute at least, a day at most.
+ACCESS_TOKEN_TTL_RANGE = (60, 86400)
+
+log = logging.getLogger("mfa.settings")
 
 
 def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
@@ -27,6 +35,25 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer") from None
+
+
+def env_int_renamed(env: Mapping[str, str], name: str, old: str, default: int) -> int:
+    """An integer setting that was renamed: the new name wins; the old one still works, with a
+    warning that names the new one."""
+    if not env.get(old, "").strip():
+        return env_int(env, name, default)
+    if env.get(name, "").strip():
+        log.warning("%s is deprecated and ignored: %s is set", old, name)
+        return env_int(env, name, default)
+    log.warning("%s is deprecated: set %s instead", old, name)
+    return env_int(env, old, default)
+
+
+def check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
+    """Refuse a value outside [low, high], naming the setting."""
+    low, high = bounds
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high} seconds, not {value}")
 
 
 def env_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -72,6 +99,9 @@ class Settings:
     jwt_issuer: str = "mfa-service"
     jwt_audience: str = ""
     access_token_ttl: int = 3600
+    sms_code_ttl: int = 300
+    email_code_ttl: int = 300
+    smtp_from: str = ""
     host_jwks: str = ""
     host_jwt_issuer: str = ""
     host_jwt_audience: str = ""
@@ -137,6 +167,9 @@ class Settings:
             jwt_issuer=env_str(e, "MFA_JWT_ISSUER", "mfa-service"),
             jwt_audience=env_str(e, "MFA_JWT_AUDIENCE"),
             access_token_ttl=env_int(e, "MFA_ACCESS_TOKEN_TTL", 3600),
+            sms_code_ttl=env_int(e, "MFA_SMS_CODE_TTL", 300),
+            email_code_ttl=env_int(e, "MFA_EMAIL_CODE_TTL", 300),
+            smtp_from=env_str(e, "MFA_SMTP_FROM"),
             host_jwks=env_str(e, "MFA_HOST_JWKS"),
             host_jwt_issuer=env_str(e, "MFA_HOST_JWT_ISSUER"),
             host_jwt_audience=env_str(e, "MFA_HOST_JWT_AUDIENCE"),
@@ -183,6 +216,9 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse settings that cannot work."""
+        check_range("MFA_ACCESS_TOKEN_TTL", self.access_token_ttl, ACCESS_TOKEN_TTL_RANGE)
+        check_range("MFA_SMS_CODE_TTL", self.sms_code_ttl, CODE_TTL_RANGE)
+        check_range("MFA_EMAIL_CODE_TTL", self.email_code_ttl, CODE_TTL_RANGE)
         if self.database_statement_cache < 0:
             raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
         if self.enforce_mfa not in ENFORCE_TYPES:

@@ -54,7 +54,7 @@ def _sender(cfg: config.EmailConfig, *, embedded: bool) -> tuple[EmailSender | N
 def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
     """Build the email service (stores given: embedded; else opened from settings)."""
-    cfg = config.load(settings.env)
+    cfg = config.load(settings)
     sender, from_addr = _sender(cfg, embedded=stores is not None)
     app = service_app("email", settings, setup_routes, stores=stores, clock=clock)
     app[EMAIL] = EmailFactor(cfg=cfg, templates=Templates(), sender=sender,

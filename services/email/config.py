@@ -1,4 +1,6 @@
-"""The email factor's settings (MFA_EMAIL_* and MFA_SMTP_*), read once in create_app."""
+"""The email factor's settings (MFA_EMAIL_* and MFA_SMTP_*), read once in create_app; the
+code lifetime and the sender (MFA_EMAIL_CODE_TTL, MFA_SMTP_FROM) are shared settings: the
+operators service reports them too."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import parseaddr
 
-from shared.settings import env_float, env_int, env_str
+from shared.settings import (
+    CODE_TTL_RANGE,
+    Settings,
+    check_range,
+    env_float,
+    env_int,
+    env_int_renamed,
+    env_str,
+)
 
 TLS_MODES = ("starttls", "implicit", "none")
 # Submission ports: 587 with STARTTLS (RFC 6409), 465 with implicit TLS (RFC 8314), 25 plain.
@@ -36,21 +46,20 @@ class EmailConfig:
     digits: int = 6
     code_ttl: int = 300
     cooldown: int = 30
-    user_cap: int = 5
+    user_hourly: int = 5
     user_window: int = 3600
-    tenant_cap: int = 1000
+    tenant_hourly: int = 1000
     tenant_window: int = 3600
     smtp: SmtpConfig | None = None
 
 
-def _smtp(env: Mapping[str, str]) -> SmtpConfig | None:
+def _smtp(env: Mapping[str, str], sender: str) -> SmtpConfig | None:
     host = env_str(env, "MFA_SMTP_HOST")
     if not host:
         return None
     tls = env_str(env, "MFA_SMTP_TLS", "starttls").lower()
     if tls not in TLS_MODES:
         raise ValueError(f"MFA_SMTP_TLS must be one of {', '.join(TLS_MODES)}")
-    sender = env_str(env, "MFA_SMTP_FROM")
     if "@" not in parseaddr(sender)[1]:
         raise ValueError("MFA_SMTP_FROM must be an email address when MFA_SMTP_HOST is set")
     cfg = SmtpConfig(host=host, port=env_int(env, "MFA_SMTP_PORT", DEFAULT_PORTS[tls]), tls=tls,
@@ -70,23 +79,25 @@ def _smtp(env: Mapping[str, str]) -> SmtpConfig | None:
     return cfg
 
 
-def load(env: Mapping[str, str]) -> EmailConfig:
+def load(settings: Settings) -> EmailConfig:
     """The email factor's settings; a bad value is a configuration error at startup."""
+    env = settings.env
     cfg = EmailConfig(
         digits=env_int(env, "MFA_EMAIL_CODE_DIGITS", 6),
-        code_ttl=env_int(env, "MFA_EMAIL_CODE_TTL", 300),
+        code_ttl=settings.email_code_ttl,
         cooldown=env_int(env, "MFA_EMAIL_RESEND_COOLDOWN", 30),
-        user_cap=env_int(env, "MFA_EMAIL_USER_HOURLY_CAP", 5),
-        tenant_cap=env_int(env, "MFA_EMAIL_TENANT_HOURLY_CAP", 1000),
-        smtp=_smtp(env),
+        user_hourly=env_int_renamed(env, "MFA_EMAIL_USER_HOURLY_LIMIT",
+                                    "MFA_EMAIL_USER_HOURLY_CAP", 5),
+        tenant_hourly=env_int_renamed(env, "MFA_EMAIL_TENANT_HOURLY_LIMIT",
+                                      "MFA_EMAIL_TENANT_HOURLY_CAP", 1000),
+        smtp=_smtp(env, settings.smtp_from),
     )
     # NIST SP 800-63B 5.1.3: out-of-band secrets of at least 6 decimal digits.
     if not 6 <= cfg.digits <= 8:
         raise ValueError("MFA_EMAIL_CODE_DIGITS must be 6, 7 or 8")
-    if not 60 <= cfg.code_ttl <= 900:
-        raise ValueError("MFA_EMAIL_CODE_TTL must be between 60 and 900 seconds")
-    if cfg.cooldown < 0 or cfg.user_cap < 0 or cfg.tenant_cap < 0:
-        raise ValueError("MFA_EMAIL_RESEND_COOLDOWN and the caps must not be negative")
+    check_range("MFA_EMAIL_CODE_TTL", cfg.code_ttl, CODE_TTL_RANGE)
+    if cfg.cooldown < 0 or cfg.user_hourly < 0 or cfg.tenant_hourly < 0:
+        raise ValueError("MFA_EMAIL_RESEND_COOLDOWN and the hourly limits must not be negative")
     return cfg
 
 

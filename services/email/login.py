@@ -65,8 +65,8 @@ async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown
     t, u = session.tenant_id, session.user_id
     try:
         await stores.limiter.cooldown(cooldown_key, cfg.cooldown)
-        await stores.limiter.caps([Cap(f"email-user:{t}:{u}", cfg.user_cap, cfg.user_window),
-                                   Cap(f"email-tenant:{t}", cfg.tenant_cap, cfg.tenant_window)])
+        await stores.limiter.caps([Cap(f"email-user:{t}:{u}", cfg.user_hourly, cfg.user_window),
+                                   Cap(f"email-tenant:{t}", cfg.tenant_hourly, cfg.tenant_window)])
     except TooManyRequests:
         code_sent(KIND, "limiter", "refused")
         raise

@@ -11,10 +11,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from services.operators import config as operators_config
+from services.operators.config import OperatorsConfig
 from shared.clock import Clock
-from shared.http.web import SETTINGS, STORES, service_app
+from shared.http.web import STORES, service_app
 from shared.settings import Settings
 from shared.stores.bundle import Stores
+
+CONFIG = web.AppKey("operators_config", OperatorsConfig)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -58,19 +62,20 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
     """Build the operators service (stores given: embedded; else opened from settings); it
     also runs the security-event webhook dispatcher when MFA_WEBHOOK_URLS is set."""
+    config = operators_config.load(settings)
     app = service_app("operators", settings, setup_routes, stores=stores, clock=clock)
-    if settings.webhook_urls:
+    app[CONFIG] = config
+    if config.webhooks is not None:
         app.cleanup_ctx.append(_webhooks_ctx)
     return app
 
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     """The dispatcher as a background task, stopped before the stores close."""
-    from services.operators.webhooks import WebhookConfig, WebhookDispatcher
+    from services.operators.webhooks import WebhookDispatcher
 
-    s = app[SETTINGS]
-    cfg = WebhookConfig(urls=s.webhook_urls, secret=s.webhook_secret, timeout=s.webhook_timeout,
-                        backoff_cap=s.webhook_max_backoff)
+    cfg = app[CONFIG].webhooks
+    assert cfg is not None  # only added when the dispatcher is configured
     async with aiohttp.ClientSession() as http:
         stores = app[STORES]
         task = asyncio.create_task(WebhookDispatcher(stores.db, stores.clock, http, cfg).run())

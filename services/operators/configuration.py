@@ -20,7 +20,6 @@ from shared.mfa.config_store import ENVIRONMENT, StoredConfig
 from shared.mfa.policies import default_policy
 from shared.mfa.registry import STRATEGIES
 from shared.mfa.resets import iso
-from shared.settings import env_int, env_str
 from shared.stores.bundle import Stores
 
 LOCKOUT = "lockout"
@@ -111,12 +110,11 @@ async def mfa_config(stores: Stores, caller: TenantCaller) -> dict[str, Any]:
     """{authenticationApp, sms, email} of the scope: stored values over the deployment's."""
     policy = await stores.policies.get(caller.tenant_id)
     doc = await stores.configs.layered(MFA, caller.tenant_id)
-    env = stores.settings.env
+    s = stores.settings  # the same readers the sms and email services use
     defaults: dict[str, dict[str, Any]] = {
-        "authenticationApp": {"serviceName": stores.settings.issuer_name},
-        "sms": {"tokenLifetimeSeconds": env_int(env, "MFA_SMS_CODE_TTL", 300)},
-        "email": {"tokenLifetimeSeconds": env_int(env, "MFA_EMAIL_CODE_TTL", 300),
-                  "sender": env_str(env, "MFA_SMTP_FROM")},
+        "authenticationApp": {"serviceName": s.issuer_name},
+        "sms": {"tokenLifetimeSeconds": s.sms_code_ttl},
+        "email": {"tokenLifetimeSeconds": s.email_code_ttl, "sender": s.smtp_from},
     }
     out: dict[str, Any] = {}
     for name, strategy in SECTIONS.items():

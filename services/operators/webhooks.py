@@ -5,7 +5,7 @@ retries and exponential backoff, in order per user, and marks them delivered.
 Delivery is at least once: an endpoint that took an event but whose answer was lost gets it
 again, with the same `X-MFA-Message-Id` (the event id), which a receiver deduplicates on.
 Before it posts, a dispatcher leases the event (pushes its retry time `lease` seconds ahead
-with a compare-and-set), so two dispatchers (two session replicas) never post the same event
+with a compare-and-set), so two dispatchers (two operators replicas) never post the same event
 at once, and a user's later events wait while an earlier one is leased or backing off."""
 
 from __future__ import annotations

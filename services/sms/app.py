@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from services.sms import config as sms_config
 from services.sms.config import SmsConfig
 from services.sms.delivery import Sender
 from services.sms.providers import build_provider
@@ -50,7 +51,7 @@ async def _sender_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
     """Build the SMS service (stores given: embedded; else opened from settings)."""
-    config = SmsConfig.from_env(settings.env, embedded=stores is not None)
+    config = sms_config.load(settings, embedded=stores is not None)
     app = service_app("sms", settings, setup_routes, stores=stores, clock=clock)
     app[CONFIG] = config
     app.cleanup_ctx.append(_sender_ctx)

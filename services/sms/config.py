@@ -1,11 +1,20 @@
-"""The SMS service's own settings (MFA_SMS_*, MFA_TWILIO_*), read in create_app."""
+"""The SMS service's own settings (MFA_SMS_*, MFA_TWILIO_*), read in create_app; the code
+lifetime (MFA_SMS_CODE_TTL) is a shared setting: the operators service reports it too."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import env_bool, env_float, env_int, env_list, env_str
+from shared.settings import (
+    CODE_TTL_RANGE,
+    Settings,
+    check_range,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
 
 PROVIDERS = ("console", "twilio", "webhook")
 
@@ -33,34 +42,6 @@ class SmsConfig:
     allowed_country_codes: tuple[str, ...] = ()
     default_region: str = ""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], *, embedded: bool = False) -> SmsConfig:
-        """Read and check the settings; a configuration that cannot send is an error."""
-        c = cls(
-            provider=env_str(env, "MFA_SMS_PROVIDER", "console").lower(),
-            console_log_codes=env_bool(env, "MFA_SMS_CONSOLE_LOG_CODES", embedded),
-            twilio_account_sid=env_str(env, "MFA_TWILIO_ACCOUNT_SID"),
-            twilio_auth_token=env_str(env, "MFA_TWILIO_AUTH_TOKEN"),
-            twilio_from=env_str(env, "MFA_TWILIO_FROM"),
-            twilio_base_url=env_str(env, "MFA_TWILIO_BASE_URL",
-                                    "https://api.twilio.com").rstrip("/"),
-            webhook_url=env_str(env, "MFA_SMS_WEBHOOK_URL"),
-            webhook_secret=env_str(env, "MFA_SMS_WEBHOOK_SECRET"),
-            provider_timeout=env_float(env, "MFA_SMS_PROVIDER_TIMEOUT", 10.0),
-            code_ttl=env_int(env, "MFA_SMS_CODE_TTL", 300),
-            code_digits=env_int(env, "MFA_SMS_CODE_DIGITS", 6),
-            resend_cooldown=env_int(env, "MFA_SMS_RESEND_COOLDOWN", 30),
-            user_hourly=env_int(env, "MFA_SMS_USER_HOURLY_LIMIT", 5),
-            phone_hourly=env_int(env, "MFA_SMS_PHONE_HOURLY_LIMIT", 5),
-            ip_hourly=env_int(env, "MFA_SMS_IP_HOURLY_LIMIT", 20),
-            tenant_hourly=env_int(env, "MFA_SMS_TENANT_HOURLY_LIMIT", 1000),
-            allowed_country_codes=tuple(c.lstrip("+") for c in env_list(
-                env, "MFA_SMS_ALLOWED_COUNTRY_CODES")),
-            default_region=env_str(env, "MFA_SMS_DEFAULT_REGION").upper(),
-        )
-        c.validate()
-        return c
-
     def validate(self) -> None:
         """Refuse settings that cannot work."""
         if self.provider not in PROVIDERS:
@@ -75,7 +56,37 @@ class SmsConfig:
                              "MFA_SMS_WEBHOOK_SECRET of at least 16 characters")
         if not 6 <= self.code_digits <= 10:
             raise ValueError("MFA_SMS_CODE_DIGITS must be between 6 and 10")
-        if self.code_ttl <= 0 or self.provider_timeout <= 0:
-            raise ValueError("MFA_SMS_CODE_TTL and MFA_SMS_PROVIDER_TIMEOUT must be positive")
+        check_range("MFA_SMS_CODE_TTL", self.code_ttl, CODE_TTL_RANGE)
+        if self.provider_timeout <= 0:
+            raise ValueError("MFA_SMS_PROVIDER_TIMEOUT must be positive")
         if any(not c.isdigit() or len(c) > 3 for c in self.allowed_country_codes):
             raise ValueError("MFA_SMS_ALLOWED_COUNTRY_CODES holds calling codes such as 1,44")
+
+
+def load(settings: Settings, *, embedded: bool = False) -> SmsConfig:
+    """Read and check the settings; a configuration that cannot send is an error (embedded:
+    the console provider writes codes to the log unless told otherwise)."""
+    env = settings.env
+    c = SmsConfig(
+        provider=env_str(env, "MFA_SMS_PROVIDER", "console").lower(),
+        console_log_codes=env_bool(env, "MFA_SMS_CONSOLE_LOG_CODES", embedded),
+        twilio_account_sid=env_str(env, "MFA_TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=env_str(env, "MFA_TWILIO_AUTH_TOKEN"),
+        twilio_from=env_str(env, "MFA_TWILIO_FROM"),
+        twilio_base_url=env_str(env, "MFA_TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/"),
+        webhook_url=env_str(env, "MFA_SMS_WEBHOOK_URL"),
+        webhook_secret=env_str(env, "MFA_SMS_WEBHOOK_SECRET"),
+        provider_timeout=env_float(env, "MFA_SMS_PROVIDER_TIMEOUT", 10.0),
+        code_ttl=settings.sms_code_ttl,
+        code_digits=env_int(env, "MFA_SMS_CODE_DIGITS", 6),
+        resend_cooldown=env_int(env, "MFA_SMS_RESEND_COOLDOWN", 30),
+        user_hourly=env_int(env, "MFA_SMS_USER_HOURLY_LIMIT", 5),
+        phone_hourly=env_int(env, "MFA_SMS_PHONE_HOURLY_LIMIT", 5),
+        ip_hourly=env_int(env, "MFA_SMS_IP_HOURLY_LIMIT", 20),
+        tenant_hourly=env_int(env, "MFA_SMS_TENANT_HOURLY_LIMIT", 1000),
+        allowed_country_codes=tuple(c.lstrip("+") for c in env_list(
+            env, "MFA_SMS_ALLOWED_COUNTRY_CODES")),
+        default_region=env_str(env, "MFA_SMS_DEFAULT_REGION").upper(),
+    )
+    c.validate()
+    return c

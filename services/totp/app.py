@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.totp import config as totp_config
 from services.totp.config import TotpConfig
 from shared.clock import Clock
 from shared.http.web import service_app
@@ -37,7 +38,7 @@ def setup_routes(app: web.Application) -> None:
 def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
     """Build the totp service (stores given: embedded; else opened from settings)."""
-    config = TotpConfig.from_settings(settings)
+    config = totp_config.load(settings)
     app = service_app("totp", settings, setup_routes, stores=stores, clock=clock)
     app[CONFIG] = config
     return app

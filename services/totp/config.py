@@ -19,20 +19,20 @@ class TotpConfig:
     enroll_ttl: int = 600
     max_drift: int = 2
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TotpConfig:
-        """MFA_TOTP_WINDOW, MFA_TOTP_ENROLL_TTL and MFA_ISSUER_NAME."""
-        window = env_int(settings.env, "MFA_TOTP_WINDOW", 1)
-        ttl = env_int(settings.env, "MFA_TOTP_ENROLL_TTL", 600)
-        drift = env_int(settings.env, "MFA_TOTP_MAX_DRIFT", 2)
-        if not 0 <= window <= _MAX_WINDOW:
-            raise ValueError(f"MFA_TOTP_WINDOW must be between 0 and {_MAX_WINDOW}")
-        if not 60 <= ttl <= 86400:
-            raise ValueError("MFA_TOTP_ENROLL_TTL must be between 60 and 86400 seconds")
-        if not 0 <= drift <= _MAX_DRIFT:
-            raise ValueError(f"MFA_TOTP_MAX_DRIFT must be between 0 and {_MAX_DRIFT}")
-        return cls(issuer=settings.issuer_name, window=window, enroll_ttl=ttl, max_drift=drift)
-
     def bounded(self, drift: int) -> int:
         """A learned drift within +-max_drift steps."""
         return max(-self.max_drift, min(self.max_drift, drift))
+
+
+def load(settings: Settings) -> TotpConfig:
+    """MFA_TOTP_WINDOW, MFA_TOTP_ENROLL_TTL, MFA_TOTP_MAX_DRIFT and MFA_ISSUER_NAME."""
+    window = env_int(settings.env, "MFA_TOTP_WINDOW", 1)
+    ttl = env_int(settings.env, "MFA_TOTP_ENROLL_TTL", 600)
+    drift = env_int(settings.env, "MFA_TOTP_MAX_DRIFT", 2)
+    if not 0 <= window <= _MAX_WINDOW:
+        raise ValueError(f"MFA_TOTP_WINDOW must be between 0 and {_MAX_WINDOW}")
+    if not 60 <= ttl <= 86400:
+        raise ValueError("MFA_TOTP_ENROLL_TTL must be between 60 and 86400 seconds")
+    if not 0 <= drift <= _MAX_DRIFT:
+        raise ValueError(f"MFA_TOTP_MAX_DRIFT must be between 0 and {_MAX_DRIFT}")
+    return TotpConfig(issuer=settings.issuer_name, window=window, enroll_ttl=ttl, max_drift=drift)

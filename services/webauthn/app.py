@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.webauthn import config as webauthn_config
 from services.webauthn.config import WebAuthnConfig
 from shared.clock import Clock
 from shared.http.web import service_app
@@ -45,7 +46,7 @@ def setup_routes(app: web.Application) -> None:
 def create_app(settings: Settings, *, stores: Stores | None = None,
                clock: Clock | None = None) -> web.Application:
     """Build the webauthn service (stores given: embedded; else opened from settings)."""
-    config = WebAuthnConfig.from_settings(settings)
+    config = webauthn_config.load(settings)
 
     def routes(app: web.Application) -> None:
         app[CONFIG] = config

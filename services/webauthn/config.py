@@ -27,23 +27,6 @@ class WebAuthnConfig:
         """Seconds a webauthnToken lives: the browser's timeout plus a minute of slack."""
         return self.timeout_ms // 1000 + 60
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WebAuthnConfig:
-        """Read MFA_WEBAUTHN_* from the settings' environment; refuse what cannot work."""
-        e: Mapping[str, str] = settings.env
-        rp_id = env_str(e, "MFA_WEBAUTHN_RP_ID", "localhost").lower()
-        cfg = cls(
-            rp_id=rp_id,
-            rp_name=env_str(e, "MFA_WEBAUTHN_RP_NAME", settings.issuer_name),
-            origins=tuple(o.rstrip("/") for o in env_list(e, "MFA_WEBAUTHN_ORIGINS",
-                                                           default_origins(rp_id))),
-            attestation=env_str(e, "MFA_WEBAUTHN_ATTESTATION", "none").lower(),
-            timeout_ms=env_int(e, "MFA_WEBAUTHN_TIMEOUT_MS", 60000),
-            demo=env_bool(e, "MFA_WEBAUTHN_DEMO", False),
-        )
-        cfg.validate()
-        return cfg
-
     def validate(self) -> None:
         """A bad value is a configuration error at start-up, not a failed ceremony later."""
         if not self.rp_id or "/" in self.rp_id or ":" in self.rp_id:
@@ -56,6 +39,22 @@ class WebAuthnConfig:
             check_origin(origin, self.rp_id)
 
 
+
+def load(settings: Settings) -> WebAuthnConfig:
+    """Read MFA_WEBAUTHN_* from the settings' environment; refuse what cannot work."""
+    e: Mapping[str, str] = settings.env
+    rp_id = env_str(e, "MFA_WEBAUTHN_RP_ID", "localhost").lower()
+    cfg = WebAuthnConfig(
+        rp_id=rp_id,
+        rp_name=env_str(e, "MFA_WEBAUTHN_RP_NAME", settings.issuer_name),
+        origins=tuple(o.rstrip("/") for o in env_list(e, "MFA_WEBAUTHN_ORIGINS",
+                                                       default_origins(rp_id))),
+        attestation=env_str(e, "MFA_WEBAUTHN_ATTESTATION", "none").lower(),
+        timeout_ms=env_int(e, "MFA_WEBAUTHN_TIMEOUT_MS", 60000),
+        demo=env_bool(e, "MFA_WEBAUTHN_DEMO", False),
+    )
+    cfg.validate()
+    return cfg
 def default_origins(rp_id: str) -> tuple[str, ...]:
     """https://<rp id>; for localhost also the embedded gateway's own http://localhost:8080."""
     if rp_id == "localhost":

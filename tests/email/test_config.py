@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from services.email.config import EmailConfig, load, sender_address
+from services.email import config
+from services.email.config import EmailConfig, sender_address
 from services.email.message import Templates, build_message
 from shared.clock import FrozenClock
+from shared.settings import Settings
 
 BASE = {"MFA_SMTP_HOST": "smtp.example.test", "MFA_SMTP_FROM": "MFA <no-reply@example.test>"}
+
+
+def load(env: dict[str, str]) -> EmailConfig:
+    """The email settings as the service reads them: through the shared Settings."""
+    return config.load(Settings.from_env(env))
 
 
 def test_defaults_are_six_digits_five_minutes_thirty_seconds_and_no_smtp() -> None:
@@ -94,3 +102,22 @@ def test_the_message_id_reveals_neither_time_nor_process() -> None:
     msg = build_message(r, sender=sender_address(smtp), to="u@example.test", clock=FrozenClock())
     local, domain = msg["Message-ID"].strip("<>").split("@")
     assert domain == "example.test" and len(local) == 32 and "." not in local
+
+
+def test_the_hourly_limits_are_read_under_their_new_names() -> None:
+    cfg = load({"MFA_EMAIL_USER_HOURLY_LIMIT": "7", "MFA_EMAIL_TENANT_HOURLY_LIMIT": "70"})
+    assert (cfg.user_hourly, cfg.tenant_hourly) == (7, 70)
+
+
+def test_the_old_cap_names_still_work_and_warn_with_the_new_name(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="mfa.settings"):
+        cfg = load({"MFA_EMAIL_USER_HOURLY_CAP": "3", "MFA_EMAIL_TENANT_HOURLY_CAP": "4"})
+    assert (cfg.user_hourly, cfg.tenant_hourly) == (3, 4)
+    assert "MFA_EMAIL_USER_HOURLY_LIMIT" in caplog.text
+    assert "MFA_EMAIL_TENANT_HOURLY_LIMIT" in caplog.text
+
+
+def test_the_new_limit_name_wins_over_the_old_one() -> None:
+    cfg = load({"MFA_EMAIL_USER_HOURLY_LIMIT": "9", "MFA_EMAIL_USER_HOURLY_CAP": "2"})
+    assert cfg.user_hourly == 9

@@ -14,12 +14,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.sms.config import SmsConfig
+from services.sms.config import load
 from services.sms.providers import ProviderError, SmsMessage, build_provider
 from services.sms.providers.console import ConsoleProvider
 from services.sms.providers.twilio import TwilioProvider
 from services.sms.providers.webhook import WebhookProvider
 from shared.clock import FrozenClock
+from shared.settings import Settings
 from tests.sms.conftest import Inbox, ServerFactory
 from tests.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, SERVICE_SID, FakeTwilio
 
@@ -38,7 +39,7 @@ def _twilio(fake: FakeTwilio, http: aiohttp.ClientSession, **kw: str) -> TwilioP
     env = {"MFA_SMS_PROVIDER": "twilio", "MFA_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "MFA_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "MFA_TWILIO_FROM": FROM,
            "MFA_TWILIO_BASE_URL": fake.base_url + "/", "MFA_SMS_PROVIDER_TIMEOUT": "0.5", **kw}
-    return TwilioProvider(SmsConfig.from_env(env), http)
+    return TwilioProvider(load(Settings.from_env(env)), http)
 
 
 async def test_twilio_gets_form_with_to_from_body_and_basic_auth(
@@ -96,7 +97,7 @@ async def test_twilio_unreachable_is_provider_error(http: aiohttp.ClientSession)
 def _webhook(inbox: Inbox, http: aiohttp.ClientSession, clock: FrozenClock) -> WebhookProvider:
     env = {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": inbox.url,
            "MFA_SMS_WEBHOOK_SECRET": inbox.secret, "MFA_SMS_PROVIDER_TIMEOUT": "0.5"}
-    return WebhookProvider(SmsConfig.from_env(env), http, clock)
+    return WebhookProvider(load(Settings.from_env(env)), http, clock)
 
 
 async def test_webhook_posts_signed_json_with_timestamp(
@@ -118,7 +119,7 @@ async def test_webhook_with_wrong_secret_is_refused_by_the_receiver(
     env = {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": inbox.url,
            "MFA_SMS_WEBHOOK_SECRET": "another-secret-of-some-length"}
     with pytest.raises(ProviderError, match="401"):
-        await WebhookProvider(SmsConfig.from_env(env), http, FrozenClock()).send(MESSAGE)
+        await WebhookProvider(load(Settings.from_env(env)), http, FrozenClock()).send(MESSAGE)
     assert inbox.messages == []
 
 
@@ -159,12 +160,13 @@ async def test_console_logs_the_code_only_in_development(
 
 
 async def test_provider_is_chosen_by_configuration(http: aiohttp.ClientSession) -> None:
-    embedded = SmsConfig.from_env({}, embedded=True)
+    embedded = load(Settings(), embedded=True)
     provider = build_provider(embedded, http, FrozenClock())
     assert isinstance(provider, ConsoleProvider) and embedded.console_log_codes
-    assert not SmsConfig.from_env({}).console_log_codes
-    webhook = SmsConfig.from_env({"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": "http://x",
-                                  "MFA_SMS_WEBHOOK_SECRET": "s" * 16})
+    assert not load(Settings()).console_log_codes
+    webhook = load(Settings.from_env({"MFA_SMS_PROVIDER": "webhook",
+                                      "MFA_SMS_WEBHOOK_URL": "http://x",
+                                      "MFA_SMS_WEBHOOK_SECRET": "s" * 16}))
     assert isinstance(build_provider(webhook, http, FrozenClock()), WebhookProvider)
 
 
@@ -178,4 +180,4 @@ async def test_provider_is_chosen_by_configuration(http: aiohttp.ClientSession) 
 ])
 def test_settings_that_cannot_work_are_refused(env: dict[str, str], words: str) -> None:
     with pytest.raises(ValueError, match=words):
-        SmsConfig.from_env(env)
+        load(Settings.from_env(env))

@@ -10,7 +10,7 @@ import pytest
 
 from bench.data import SEED, TENANT, enroll, login_trace, open_stores, users
 from services.session.login import start_session
-from services.totp.config import TotpConfig
+from services.totp.config import load as totp_config
 from services.totp.login import verify
 from shared.mfa import flow
 from shared.mfa.challenges import InvalidChallenge
@@ -44,7 +44,7 @@ async def test_a_device_removed_after_session_start_is_refused(settings: Setting
                                            devices[person["userId"]].id)
         with pytest.raises(InvalidChallenge):
             async with flow.attempt(stores, "totp", mfa_token=started["mfaToken"]) as a:
-                await verify(stores, TotpConfig.from_settings(settings), attempt=a,
+                await verify(stores, totp_config(settings), attempt=a,
                              code=pyotp.TOTP(SEED).now(), remember=False)
         # not logged in: the session is still there, one failure counted on it
         assert await stores.sessions.load(started["mfaToken"]) is not None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.webauthn.config import WebAuthnConfig
+from services.webauthn.config import WebAuthnConfig, load
 from shared.settings import Settings
 
 
 def _config(**env: str) -> WebAuthnConfig:
-    return WebAuthnConfig.from_settings(Settings.from_env(env))
+    return load(Settings.from_env(env))
 
 
 def test_defaults_suit_the_embedded_gateway_on_localhost() -> None:
