@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.httproute import MOUNT_PREFIX, PORT, render
-from gateway.routes import INTERNAL_ROUTES, ROUTES, match, strip_prefix
-from services.session.app import setup_routes as session_routes
+from gateway.routes import INTERNAL_ROUTES, ROUTES, match, service_route_setups, strip_prefix
 from shared.http.web import base_app
 from shared.settings import Settings
 from tests.deploy.test_manifests import (
@@ -37,10 +36,14 @@ def overlay() -> str:
     return "gateway-api"
 
 
-def session_app(settings: Settings) -> Any:
-    """The session service's routes without stores (an unknown path never reaches them)."""
-    app = base_app("session", settings)
-    session_routes(app)
+# The service of the one route table prefix with a `{}` segment (the unlock route).
+SEGMENT_SERVICE = dict(ROUTES)["/resources/users/v1/{}/unlock"]
+
+
+def service_app(settings: Settings) -> Any:
+    """That service's routes without stores (an unknown path never reaches them)."""
+    app = base_app(SEGMENT_SERVICE, settings)
+    service_route_setups()[SEGMENT_SERVICE](app)
     return app
 
 
@@ -110,12 +113,13 @@ def test_nothing_else_is_routed(objs: tuple[Obj, ...], path: str) -> None:
 async def test_a_path_only_a_segment_rule_catches_gets_the_services_own_404(
         objs: tuple[Obj, ...], path: str, aiohttp_client: Any) -> None:
     # "/resources/users/v1/{}/unlock" is rendered as PathPrefix /resources/users/v1 (a
-    # PathPrefix cannot hold a wildcard): what else it catches reaches session, which
-    # answers its own 404 envelope, where the Python gateway answers its 404 envelope.
+    # PathPrefix cannot hold a wildcard): what else it catches reaches that route's service
+    # (operators), which answers its own 404 envelope, where the Python gateway answers its.
     assert python_gateway_route(path) is None
     for mount in ("", MOUNT_PREFIX):
-        assert gateway_api_route(of_kind(objs, "HTTPRoute"), mount + path) == ("session", path)
-    client = await aiohttp_client(session_app(Settings()))
+        assert gateway_api_route(of_kind(objs, "HTTPRoute"), mount + path) == (
+            SEGMENT_SERVICE, path)
+    client = await aiohttp_client(service_app(Settings()))
     async with client.post(path, json={}) as r:
         assert (r.status, (await r.json())["errorCode"]) == (404, "ER-MFA-404")
 

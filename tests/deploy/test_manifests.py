@@ -41,6 +41,7 @@ PARTS = {
     "sms": "services/sms",
     "email": "services/email",
     "webauthn": "services/webauthn",
+    "operators": "services/operators",
 }
 MIGRATE_JOB = "mfa-migrate"
 CODE_DIRS = ("gateway", "services", "shared")
@@ -59,9 +60,8 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_REDIS_PREFIX": "key prefix default mfa: (only tests sharing a Redis change it)",
     "MFA_DATABASE_STATEMENT_CACHE": "asyncpg's default (100); 0 only in an overlay whose "
     "database-url points at PgBouncer < 1.21 in transaction pooling mode",
-    "MFA_EXPOSE_INTERNAL_API": "off: the host calls session's internal API in-cluster, "
-    "never through the public gateway",
-    "MFA_ACCESS_TOKEN_TTL": "token lifetime default (1 h) is the documented policy",
+    "MFA_EXPOSE_INTERNAL_API": "off: the host calls session's internal API and operator tools "
+    "the operators' admin API in-cluster, never through the public gateway",
     "MFA_JWT_AUDIENCE": "no audience unless the host asks for one (set per deployment)",
     "MFA_JWT_EXTRA_PUBLIC_KEYS": "only during a key rotation (set in the overlay then)",
     "MFA_HOST_JWKS": "empty: only tokens this service issued are accepted until the host's "
@@ -94,7 +94,6 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_WEBHOOK_TIMEOUT": "design default (5 s)",
     "MFA_WEBHOOK_MAX_BACKOFF": "design default (10 min)",
     "MFA_NOTIFICATIONS": "off until the deployment has SMTP and turns user mails on",
-    "MFA_SMS_CODE_TTL": "design default (5 min)",
     "MFA_SMS_CODE_DIGITS": "design default (6)",
     "MFA_SMS_RESEND_COOLDOWN": "design default (30 s)",
     "MFA_SMS_USER_HOURLY_LIMIT": "design default (5 sends per user per hour)",
@@ -102,11 +101,13 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_SMS_IP_HOURLY_LIMIT": "design default",
     "MFA_SMS_TENANT_HOURLY_LIMIT": "design default",
     "MFA_SMS_PROVIDER_TIMEOUT": "10 s, under the gateway's MFA_UPSTREAM_TIMEOUT",
-    "MFA_EMAIL_CODE_TTL": "design default (5 min)",
     "MFA_EMAIL_CODE_DIGITS": "design default (6)",
     "MFA_EMAIL_RESEND_COOLDOWN": "design default (30 s)",
-    "MFA_EMAIL_USER_HOURLY_CAP": "design default (5 sends per user per hour)",
-    "MFA_EMAIL_TENANT_HOURLY_CAP": "design default",
+    "MFA_EMAIL_USER_HOURLY_LIMIT": "design default (5 sends per user per hour)",
+    "MFA_EMAIL_TENANT_HOURLY_LIMIT": "design default",
+    "MFA_EMAIL_USER_HOURLY_CAP": "the old name of MFA_EMAIL_USER_HOURLY_LIMIT (still read, "
+                                 "with a warning): never set it",
+    "MFA_EMAIL_TENANT_HOURLY_CAP": "the old name of MFA_EMAIL_TENANT_HOURLY_LIMIT: never set it",
     "MFA_SMTP_TIMEOUT": "8 s, under the gateway's MFA_UPSTREAM_TIMEOUT",
     "MFA_SMTP_CA_FILE": "the image's system CAs; a private relay's CA needs a mounted file",
     "MFA_TOTP_WINDOW": "design default (-1..+1 step)",
