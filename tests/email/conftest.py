@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.email.mailserver import HOST, Certs, Delivered, SmtpServer, make_certs
+from tests.support.smtp_server import HOST, Certs, Delivered, SmtpServer, make_certs
 
 SEND = "/resources/auth/v1/user/mfa/emailcode"
 VERIFY = "/resources/auth/v1/user/mfa/emailcode/verify"

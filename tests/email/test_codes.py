@@ -12,18 +12,15 @@ from tests.email.conftest import (
     request_code,
     verify,
 )
-from tests.email.mailserver import SmtpServer
-
-
-def _wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10**len(code):0{len(code)}d}"
+from tests.support.codes import wrong_code
+from tests.support.smtp_server import SmtpServer
 
 
 async def test_five_wrong_codes_kill_the_challenge_and_burn_the_mfa_token(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token, otc, code = await login_code(stack, ids, smtp)
     for _ in range(5):
-        body = await verify(stack, token, otc, _wrong(code), expected_status=400)
+        body = await verify(stack, token, otc, wrong_code(code), expected_status=400)
         assert body["errorCode"] == "ER-MFA-INVALID-CODE"
     assert await stack.stores.challenges.peek(otc) is None
     await verify(stack, token, otc, code, expected_status=401)
@@ -35,7 +32,7 @@ async def test_the_right_code_after_four_wrong_ones_still_logs_in(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token, otc, code = await login_code(stack, ids, smtp)
     for _ in range(4):
-        await verify(stack, token, otc, _wrong(code), expected_status=400)
+        await verify(stack, token, otc, wrong_code(code), expected_status=400)
     assert (await verify(stack, token, otc, code))["mfaRequired"] is False
 
 
@@ -83,7 +80,7 @@ async def test_five_failures_delay_the_factor_for_the_users_next_session(
         stack: Stack, ids: Ids, smtp: SmtpServer) -> None:
     token, otc, code = await login_code(stack, ids, smtp)
     for _ in range(5):
-        await verify(stack, token, otc, _wrong(code), expected_status=400)
+        await verify(stack, token, otc, wrong_code(code), expected_status=400)
     fresh = (await stack.start_session(ids))["mfaToken"]
     body = await stack.post(SEND, {"mfaToken": fresh}, expected_status=429)
     assert body["errorCode"] == "ER-MFA-DELAY" and body["context"]["retryAfter"] >= 1

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.email.conftest import SEND, code_in, email_session, request_code, smtp_env, verify
-from tests.email.mailserver import SmtpServer
+from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 
 from tests.conftest import PREFIX, Ids, Stack
 from tests.email.conftest import SEND, email_session, request_code
-from tests.email.mailserver import SmtpServer
+from tests.support.smtp_server import SmtpServer
 
 
 async def test_a_resend_within_the_cooldown_is_refused_with_a_retry_hint(

@@ -19,8 +19,8 @@ from tests.email.conftest import (
     text_part,
     verify,
 )
-from tests.email.mailserver import SmtpServer
 from tests.support.http import remember_token
+from tests.support.smtp_server import SmtpServer
 
 
 async def test_session_start_lists_the_email_when_the_policy_allows_emailcode(

@@ -12,9 +12,9 @@ from services.email.message import Templates
 from services.email.notices import NOTICES, NoticeTemplates
 from tests.conftest import Ids, Stack
 from tests.email.conftest import html_part, smtp_env, text_part
-from tests.email.mailserver import Delivered, SmtpServer
-from tests.operators.support import enrolled_user, lock_totp, others_events_done
-from tests.totp.support import USERS, code
+from tests.support.records import others_events_done
+from tests.support.smtp_server import Delivered, SmtpServer
+from tests.support.totp_flows import USERS, code, enrolled_user, lock_totp
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from services.email.providers import SendFailed
 from services.email.providers.smtp import SmtpSender
 from tests.conftest import Ids, Stack
 from tests.email.conftest import FROM, SEND, code_in, email_session, request_code, smtp_env, verify
-from tests.email.mailserver import HOST, Certs, SmtpServer
+from tests.support.smtp_server import HOST, Certs, SmtpServer
 
 USER, PASSWORD = "mfa-service", "correct horse battery staple"
 

@@ -22,9 +22,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from shared.clock import SystemClock
 from shared.mfa.tokens import TokenIssuer
 from tests.conftest import PREFIX, RUN_PREFIX
-from tests.email.mailserver import SmtpServer
 from tests.fuzz.split import SplitProcesses, run_split
 from tests.support.responses import strict_responses
+from tests.support.smtp_server import SmtpServer
 
 # Examples per operation: 40 operations x 300 (fewer where the inputs run out) is above
 # MIN_REQUESTS; raise both for a longer run.
@@ -51,11 +51,12 @@ def split(keys: dict[str, str], pg_url: str, redis_url: str,
         smtp.stop()
 
 
-def _internal(split: SplitProcesses, path: str, body: dict[str, Any],
+def _internal(split: SplitProcesses, path: str, body: dict[str, Any], service: str = "session",
               **headers: str) -> dict[str, Any]:
-    """A call to the session service's internal API (policy, session start)."""
+    """A call with the internal API key straight to a service (session start; the operators'
+    policy)."""
     key = split.env["MFA_INTERNAL_API_KEY"]
-    r = requests.post(split.urls["session"] + path, json=body, timeout=30,
+    r = requests.post(split.urls[service] + path, json=body, timeout=30,
                       headers={"Authorization": f"Bearer {key}", **headers})
     assert r.status_code == 200, r.text
     return dict(r.json())
@@ -117,7 +118,7 @@ def _force_mfa(split: SplitProcesses) -> None:
     _internal(split, "/resources/configurations/v1/mfa-policy",
               {"enforceMFAType": "Force",
                "strategies": ["AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform",
-                              "SMS", "EmailCode"]}, **{"frontegg-tenant-id": TENANT})
+                              "SMS", "EmailCode"]}, "operators", **{"frontegg-tenant-id": TENANT})
 
 
 def _fuzz(fuzzer: Fuzzer, operation: Any) -> None:

@@ -13,14 +13,7 @@ from aiohttp import web
 from gateway.app import create_app
 from gateway.routes import ROUTES, match, strip_prefix
 from tests.conftest import PREFIX, Ids, Stack, make_settings
-
-
-def assert_envelope(body: Any, code_prefix: str = "ER-") -> None:
-    """Frontegg's error envelope: a list of messages and an error code."""
-    assert isinstance(body, dict), body
-    assert isinstance(body["errors"], list) and body["errors"] and all(
-        isinstance(m, str) and m for m in body["errors"])
-    assert body["errorCode"].startswith(code_prefix)
+from tests.support.responses import assert_envelope
 
 
 async def test_malformed_json_is_a_400_envelope(stack: Stack) -> None:

@@ -14,8 +14,8 @@ from gateway.app import create_app as create_gateway
 from services.session.app import create_app as create_session
 from services.totp.app import create_app as create_totp
 from tests.conftest import make_settings
-from tests.gateway.test_gateway import assert_envelope
 from tests.support.redis_server import RedisServer
+from tests.support.responses import assert_envelope
 
 
 async def _ready(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:

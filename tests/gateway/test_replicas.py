@@ -20,7 +20,7 @@ from gateway.routes import service_factories
 from gateway.upstreams import PENALTY_S, Replicas
 from shared.clock import SystemClock
 from tests.conftest import RUN_PREFIX, Ids, make_settings
-from tests.ops.gateway_proc import PartProcess
+from tests.support.gateway_process import PartProcess
 
 AUTH = "/frontegg/identity/resources/auth/v1/user/mfa"
 WORKERS = 6

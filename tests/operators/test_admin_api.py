@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
+from tests.support.records import audit_rows, events
+from tests.support.totp_flows import LOCK_ENV, enrolled_user, lock_totp
 
 ADMIN = "/internal/v1/admin"
 

@@ -4,40 +4,21 @@ export the audit trail, adoption."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from typing import Any
 
 import pytest
 
-from tests.conftest import RUN_PREFIX, Ids, Stack
-from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
+from tests.conftest import Ids, Stack
+from tests.support.operator_access import cli
+from tests.support.records import audit_rows, events
+from tests.support.totp_flows import LOCK_ENV, enrolled_user, lock_totp
 
 
 @pytest.fixture
 def extra_env() -> dict[str, str]:
     """Lock a factor at 3 failures."""
     return LOCK_ENV
-
-
-async def cli(stack: Stack, keys: dict[str, str], *args: str,
-              status: int = 0) -> tuple[str, str]:
-    """Run the CLI with the stack's configuration; (stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
-    env.update({**keys, **LOCK_ENV, "MFA_REDIS_PREFIX": RUN_PREFIX})
-    s = stack.settings
-    if stack.mode == "split":
-        env.update({"MFA_DATABASE_URL": s.database_url, "MFA_REDIS_URL": s.redis_url})
-    else:
-        env["MFA_VAR_DIR"] = s.var_dir
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.operators.cli", "--actor", "ops-carol", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == status, (out, err)
-    return out.decode(), err.decode()
 
 
 def parsed(out: str) -> Any:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.contract.frontegg_client import FronteggApiError
-from tests.operators.support import enrolled_user
+from tests.support.totp_flows import enrolled_user
 
 
 async def test_admin_portal_lockout_policy_round_trip(stack: Stack, ids: Ids, fc: Any) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from shared.mfa.otpauth import enrollment
 from tests.conftest import Ids, Stack
-from tests.operators.support import enrolled_user, events, lock_totp
-from tests.totp.support import AUTH, code, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.records import events
+from tests.support.totp_flows import AUTH, code, enrolled_user, lock_totp, login
 
 CONFIG = "/resources/configurations/v1"
 
@@ -87,7 +88,7 @@ async def test_parallel_attempts_cannot_pass_a_tenants_lockout(stack: Stack, ids
     async def attempt(token: str) -> int:
         async with stack.http.post(f"{stack.url}/resources/auth/v1/user/mfa/verify",
                                    json={"mfaToken": token,
-                                         "value": wrong(code(stack, seed))}) as r:
+                                         "value": wrong_code(code(stack, seed))}) as r:
             return r.status
 
     statuses = await asyncio.gather(*(attempt(t) for t in tokens))

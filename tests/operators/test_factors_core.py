@@ -18,8 +18,8 @@ from shared.mfa.resets import (
     unlock,
 )
 from tests.conftest import Ids, Stack
-from tests.operators.support import LOCK_ENV, audit_rows, enrolled_user, events, lock_totp
-from tests.totp.support import USERS
+from tests.support.records import audit_rows, events
+from tests.support.totp_flows import LOCK_ENV, USERS, enrolled_user, lock_totp
 
 SUPPORT = Actor("admin-7", "lost phone")
 

@@ -16,10 +16,9 @@ from shared.clock import SystemClock
 from shared.events.audit import AuditLog
 from shared.stores.database import connect
 from tests.conftest import make_settings
-from tests.gateway.test_gateway import assert_envelope
-from tests.operators.support import receiver
-from tests.shared.test_faults import _via
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.http import receiver
+from tests.support.responses import assert_envelope
+from tests.support.tcp_proxy import TcpProxy, via
 
 SECRET = "fault-webhook-secret-012345"
 
@@ -43,7 +42,7 @@ async def test_postgres_outage_pauses_admin_api_and_webhooks_then_both_recover(
     try:
         async with receiver(hook) as url, aiohttp.ClientSession() as http:
             settings = make_settings(keys, MFA_REDIS_URL=redis_url,
-                                     MFA_DATABASE_URL=_via(pg_url, proxy.port),
+                                     MFA_DATABASE_URL=via(pg_url, proxy.port),
                                      MFA_WEBHOOK_URLS=url, MFA_WEBHOOK_SECRET=SECRET)
             srv = await aiohttp_server(create_app(settings))
             audit_url = str(srv.make_url("/internal/v1/admin/audit?limit=1"))

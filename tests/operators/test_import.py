@@ -13,14 +13,13 @@ import pyotp
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
-from tests.operators.test_cli import cli
-from tests.operators.test_vendor_routes import key as vendor_key
-from tests.operators.test_vendor_routes import vendor_token
+from tests.support.operator_access import cli, vendor_token
+from tests.support.operator_access import key as vendor_key
+from tests.support.responses import assert_envelope
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_encode
-from tests.totp.support import AUTH
-from tests.webauthn.helpers import AUTH as WEBAUTHN_AUTH
-from tests.webauthn.helpers import ENV, RP_ID, key, verify_body
+from tests.support.totp_flows import AUTH
+from tests.support.webauthn_flows import AUTH as WEBAUTHN_AUTH
+from tests.support.webauthn_flows import ENV, RP_ID, key, verify_body
 
 LOCAL = "/resources/migrations/v1/local"
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.operators.support import audit_rows, enrolled_user, events, lock_totp
-from tests.totp.support import USERS
+from tests.support.operator_access import key, vendor_token
+from tests.support.records import audit_rows, events
+from tests.support.totp_flows import USERS, enrolled_user, lock_totp
 
 VENDOR_ONLY = "/resources/vendor-only/users/v1"
 
@@ -20,23 +21,6 @@ VENDOR_ONLY = "/resources/vendor-only/users/v1"
 def extra_env() -> dict[str, str]:
     """Vendor tokens: a `scope` claim holding `vendor`."""
     return {"MFA_VENDOR_CLAIM": "scope"}
-
-
-def key(stack: Stack, ids: Ids | None = None, tenant: bool = True) -> dict[str, str]:
-    """The internal API key, with the subject headers."""
-    h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
-    if ids is not None:
-        h["frontegg-user-id"] = ids.user
-        if tenant:
-            h["frontegg-tenant-id"] = ids.tenant
-    return h
-
-
-def vendor_token(stack: Stack, tenant: str = "") -> str:
-    """A vendor JWT (bound to `tenant` when given)."""
-    token, _ = stack.stores.tokens.issue(user_id="ops-bot", tenant_id=tenant, email="",
-                                         amr=["pwd"], mfa=False, extra={"scope": "api vendor"})
-    return token
 
 
 async def test_mfa_disable_from_a_vendor_clears_the_users_mfa_then_says_not_enrolled(

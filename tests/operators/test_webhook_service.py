@@ -13,7 +13,9 @@ from aiohttp import web
 
 from shared.events.signing import verify
 from tests.conftest import Ids, Stack
-from tests.operators.support import enrolled_user, others_events_done, receiver
+from tests.support.http import receiver
+from tests.support.records import others_events_done
+from tests.support.totp_flows import enrolled_user
 
 SECRET = "service-webhook-secret-0123"
 

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bench.procs import free_port
 from services.operators.webhooks import WebhookConfig, WebhookDispatcher
 from shared.clock import FrozenClock
 from shared.events.audit import AuditLog
@@ -25,15 +26,14 @@ from shared.events.signing import sign
 from shared.stores.database import Database, connect
 from shared.stores.migrate import migrate
 from tests.conftest import PG_ADMIN, pg_admin
-from tests.operators.support import receiver
-from tests.support.redis_server import free_port, wait_http_ok
+from tests.support.http import receiver, wait_http_ok
 
 SECRET = "receiver-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class Receiver:
-    """tests/operators/webhook_receiver.py as a process on a fixed port, restartable."""
+    """tests/support/webhook_receiver.py as a process on a fixed port, restartable."""
 
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
@@ -49,7 +49,7 @@ class Receiver:
         """Start it and wait until it answers."""
         env = {**os.environ, "MFA_RECEIVER_DIE_AFTER": str(die_after), "PYTHONPATH": str(ROOT)}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.operators.webhook_receiver", str(self.port), SECRET,
+            sys.executable, "-m", "tests.support.webhook_receiver", str(self.port), SECRET,
             str(self.log_dir), env=env, cwd=ROOT)
         proc = self.proc
         await wait_http_ok(f"http://127.0.0.1:{self.port}/ready", what="the receiver",

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.procs import free_port
 from tests.conftest import Ids, Stack
-from tests.ops.gateway_proc import STARTUP_S, Conn, GatewayProcess
-from tests.support.redis_server import free_port
+from tests.support.gateway_process import STARTUP_S, Conn, GatewayProcess
 
 DEVICES = "/resources/users/v1/mfa/devices"  # routed to the session upstream
 

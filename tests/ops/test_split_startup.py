@@ -13,10 +13,10 @@ from typing import Any
 
 import aiohttp
 
+from bench.procs import free_port
 from gateway.embedded import create_embedded_app
 from tests.conftest import RUN_PREFIX, make_settings
-from tests.ops.gateway_proc import STARTUP_S
-from tests.support.redis_server import free_port
+from tests.support.gateway_process import STARTUP_S
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from shared.clock import FrozenClock
 from tests.conftest import Stack, make_settings, split_stack
-from tests.scale.support import Private, one_login
+from tests.support.scale_stores import Private, one_login
 
 DEADLINE_S = 120.0
 NODE = 1  # the first master's port offset

@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 from shared.clock import FrozenClock
 from shared.stores.ephemeral import Limits, RedisEphemeral
 from tests.conftest import Ids, Stack, make_settings, split_stack
-from tests.scale.support import Private, one_login
-from tests.totp.support import AUTH, code
+from tests.support.scale_stores import Private, one_login
+from tests.support.totp_flows import AUTH, code
 
 RECOVERY_S = 20.0  # stated in the README; measured 3.5-4.3 s on a loaded 2-core machine
 BEFORE, AFTER = 5, 5  # logins before the kill, and after the first one that succeeds again

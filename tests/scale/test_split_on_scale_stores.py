@@ -21,7 +21,7 @@ from tests.conftest import (
     split_stack,
     via_pgbouncer,
 )
-from tests.totp.support import AUTH, STEP, code
+from tests.support.totp_flows import AUTH, STEP, code
 
 REDIS_FORMS = ["cluster", "cluster_tls", "sentinel", "sentinel_tls", "single_tls"]
 

@@ -10,8 +10,8 @@ import pytest
 
 from shared.mfa.devices import Device, new_device_id
 from tests.conftest import Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
-from tests.totp.support import AUTH, code, enroll, login
+from tests.support.responses import assert_envelope
+from tests.support.totp_flows import AUTH, code, enroll, login
 
 DEVICES = "/resources/users/v1/mfa/devices"
 

@@ -8,9 +8,9 @@ import asyncio
 from typing import Any
 
 from tests.conftest import Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
-from tests.session.test_session_api import enroll_totp_device
 from tests.support.bursts import burst
+from tests.support.responses import assert_envelope
+from tests.support.totp_flows import enroll_totp_device
 
 CODES = "/resources/users/v1/mfa/recovery-codes"
 LOGIN = "/resources/auth/v1/user/mfa/recovery-codes/verify"

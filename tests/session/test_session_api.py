@@ -8,19 +8,11 @@ import aiohttp
 import jwt
 import pytest
 
-from shared.mfa.devices import Device, new_device_id
 from tests.conftest import Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
+from tests.support.responses import assert_envelope
+from tests.support.totp_flows import enroll_totp_device
 
 POLICY = "/resources/configurations/v1/mfa-policy"
-
-
-async def enroll_totp_device(stack: Stack, ids: Ids) -> Device:
-    """Put a TOTP device in place directly (the TOTP service has its own tests)."""
-    d = Device(id=new_device_id(), tenant_id=ids.tenant, user_id=ids.user, kind="totp",
-               created_at=stack.clock.time())
-    await stack.stores.devices.add(d)
-    return d
 
 
 async def test_session_start_requires_the_internal_api_key(stack: Stack, ids: Ids) -> None:

@@ -6,7 +6,7 @@ import jwt
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import USERS, code
+from tests.support.totp_flows import USERS, code
 
 STEP_UP = "/resources/auth/v1/user/step-up/generate"
 RECOVER = "/resources/auth/v1/user/mfa/recover"

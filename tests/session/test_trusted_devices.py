@@ -11,8 +11,8 @@ import pytest
 
 from shared.mfa.remember import REUSE_GRACE, device_label, network_of
 from tests.conftest import PREFIX, Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
-from tests.totp.support import AUTH, code, enroll, login
+from tests.support.responses import assert_envelope
+from tests.support.totp_flows import AUTH, code, enroll, login
 
 TRUSTED = "/resources/users/v1/mfa/trusted-devices"
 MAC_CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like "

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from services.session.app import create_app
 from tests.conftest import Ids, make_settings
-from tests.gateway.test_gateway import assert_envelope
 from tests.support.redis_server import RedisServer
-from tests.support.tcp_proxy import TcpProxy
-
-
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+from tests.support.responses import assert_envelope
+from tests.support.tcp_proxy import TcpProxy, via
 
 
 @pytest.mark.parametrize("victim", ["redis", "postgres"])
@@ -31,7 +24,7 @@ async def test_store_outage_is_503_and_service_recovers(
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
     await proxy.start()
     env = {"MFA_REDIS_URL": redis_url, "MFA_DATABASE_URL": pg_url}
-    env["MFA_REDIS_URL" if victim == "redis" else "MFA_DATABASE_URL"] = _via(
+    env["MFA_REDIS_URL" if victim == "redis" else "MFA_DATABASE_URL"] = via(
         redis_url if victim == "redis" else pg_url, proxy.port)
     settings = make_settings(keys, **env)
     srv = await aiohttp_server(create_app(settings))

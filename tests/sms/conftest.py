@@ -1,24 +1,19 @@
-"""Fixtures of the SMS tests: a real local SMS gateway (the webhook provider's receiver) that
-records what was sent and fails on demand, and helpers that walk the flows over HTTP."""
+"""Fixtures of the SMS tests: a real local SMS gateway (tests/support/sms_gateway.py) and a
+fake Twilio, each on a real port; and helpers that walk the flows over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import json
-import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import PREFIX, Ids, Stack
-from tests.sms.fake_twilio import FakeTwilio
+from tests.conftest import Ids, Stack
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.sms_gateway import Inbox
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 AUTH = "/resources/auth/v1/user/mfa/sms"
@@ -29,44 +24,6 @@ DEVICES = "/resources/users/v1/mfa/devices"
 def new_phone() -> str:
     """A random, valid US number in E.164 (tests never share a phone)."""
     return f"+1201{secrets.randbelow(700) + 230}{secrets.randbelow(10000):04d}"
-
-
-@dataclass
-class Inbox:
-    """A real HTTP SMS gateway: checks the webhook signature, records each message."""
-
-    secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    url: str = ""
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    fail_status: int | None = None
-    delay: float = 0.0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        """Verify, record, answer (or fail as told)."""
-        raw = await request.read()
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.fail_status:
-            return web.json_response({"error": "down"}, status=self.fail_status)
-        want = "sha256=" + hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(request.headers.get("X-MFA-Signature", ""), want):
-            return web.json_response({"error": "bad signature"}, status=401)
-        self.messages.append(json.loads(raw))
-        self.headers.append(dict(request.headers))
-        return web.json_response({"accepted": True}, status=202)
-
-    def to(self, phone: str) -> list[dict[str, Any]]:
-        """Messages sent to a number."""
-        return [m for m in self.messages if m["to"] == phone]
-
-    def code_for(self, phone: str) -> str:
-        """The code in the last message to a number."""
-        sent = self.to(phone)
-        assert sent, f"no SMS was sent to {phone}"
-        match = re.match(r"(\d{6}) ", sent[-1]["body"])
-        assert match, sent[-1]["body"]
-        return match.group(1)
 
 
 @pytest.fixture
@@ -117,15 +74,6 @@ async def begin_enroll(stack: Stack, ids: Ids,
     return token, phone, pre["otcToken"]
 
 
-async def post_status(stack: Stack, path: str, body: dict[str, Any],
-                      token: str | None = None) -> int:
-    """POST through the gateway and return only the status (parallel races)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with stack.http.post(stack.url + PREFIX + path, json=body, headers=headers) as r:
-        await r.read()
-        return r.status
-
-
 async def enroll_phone(stack: Stack, ids: Ids, inbox: Inbox,
                        phone: str | None = None) -> tuple[str, str]:
     """The profile page's enrollment; (device id, phone)."""
@@ -137,8 +85,3 @@ async def enroll_phone(stack: Stack, ids: Ids, inbox: Inbox,
     after = {p["id"] for p in (await stack.get(DEVICES, token=token))["phones"]}
     [device_id] = after - before
     return device_id, phone
-
-
-def wrong(code: str) -> str:
-    """A code that is not this one."""
-    return f"{(int(code) + 1) % 1_000_000:06d}"

@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.contract.frontegg_client import FronteggApiError, FronteggClient
-from tests.sms.conftest import Inbox, allow_sms, enroll_phone, new_phone, wrong
+from tests.sms.conftest import allow_sms, enroll_phone, new_phone
+from tests.support.codes import wrong_code
+from tests.support.sms_gateway import Inbox
 
 
 def _logged_in(result: dict[str, Any], ids: Ids) -> dict[str, Any]:
@@ -33,7 +35,7 @@ async def test_login_box_sms_login(stack: Stack, ids: Ids, inbox: Inbox,
     body = {"mfaToken": start["mfaToken"], "otcToken": pre["otcToken"], "rememberDevice": False}
     with pytest.raises(FronteggApiError) as err:
         await fc.call("auth.verifyMFASMSForLoginV2", device_id,
-                      {**body, "code": wrong(inbox.code_for(phone))})
+                      {**body, "code": wrong_code(inbox.code_for(phone))})
     assert (err.value.status_code, err.value.error_code) == (400, "ER-MFA-INVALID-CODE")
     assert err.value.message == "Invalid or expired code"
     result = await fc.call("auth.verifyMFASMSForLoginV2", device_id,
@@ -98,7 +100,7 @@ async def test_profile_page_enrolls_and_disables_a_phone(
     assert pre == {"otcToken": pre["otcToken"], "phoneNumber": device["phoneNumber"]}
     with pytest.raises(FronteggApiError) as err:
         await fc.call("auth.disableMFASMS", device["id"],
-                      {"otcToken": pre["otcToken"], "code": wrong(inbox.code_for(phone))},
+                      {"otcToken": pre["otcToken"], "code": wrong_code(inbox.code_for(phone))},
                       access_token=jwt)
     assert err.value.status_code == 400
     await fc.call("auth.disableMFASMS", device["id"],

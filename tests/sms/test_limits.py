@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import PREFIX, Ids, Stack
-from tests.sms.conftest import AUTH, USERS, Inbox, allow_sms, enroll_phone, new_phone
+from tests.sms.conftest import AUTH, USERS, allow_sms, enroll_phone, new_phone
+from tests.support.sms_gateway import Inbox
 
 NO_COOLDOWN = {"MFA_SMS_RESEND_COOLDOWN": "0", "MFA_SMS_USER_HOURLY_LIMIT": "100"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import jwt
@@ -10,15 +9,10 @@ import pytest
 
 from shared.http.schemas import LoginResponse
 from tests.conftest import PREFIX, Ids, Stack
-from tests.sms.conftest import (
-    AUTH,
-    Inbox,
-    allow_sms,
-    enroll_phone,
-    new_phone,
-    post_status,
-    wrong,
-)
+from tests.sms.conftest import AUTH, allow_sms, enroll_phone, new_phone
+from tests.support.bursts import burst
+from tests.support.codes import wrong_code
+from tests.support.sms_gateway import Inbox
 
 
 async def _login_code(stack: Stack, ids: Ids, inbox: Inbox) -> tuple[dict[str, Any], str, str]:
@@ -75,7 +69,7 @@ async def test_login_verify_wrong_code_counts_against_the_mfa_token(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
-    bad = {"mfaToken": session["mfaToken"], "otcToken": otc, "code": wrong(session["code"])}
+    bad = {"mfaToken": session["mfaToken"], "otcToken": otc, "code": wrong_code(session["code"])}
     for _ in range(4):
         err = await stack.post(f"{AUTH}/{device_id}/verify", bad, expected_status=400)
         assert err["errorCode"] == "ER-MFA-INVALID-CODE"
@@ -101,8 +95,7 @@ async def test_parallel_login_verify_has_exactly_one_winner(
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
     body = {"mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]}
-    statuses = await asyncio.gather(*(post_status(stack, f"{AUTH}/{device_id}/verify", body)
-                                      for _ in range(8)))
+    statuses = await burst(stack, [(f"{AUTH}/{device_id}/verify", body)] * 8)
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 401, 429}
     verified = [e for e in await stack.stores.audit.for_user(ids.tenant, ids.user)
                 if e["action"] == "verify"]
@@ -284,7 +277,6 @@ async def test_parallel_forced_enrollments_add_exactly_one_device(
                                                   "phoneNumber": phone})
         bodies.append({"mfaToken": session["mfaToken"], "otcToken": pre["otcToken"],
                        "code": inbox.code_for(phone)})
-    statuses = await asyncio.gather(*(post_status(stack, f"{AUTH}/enroll/verify", b)
-                                      for b in bodies))
+    statuses = await burst(stack, [(f"{AUTH}/enroll/verify", b) for b in bodies])
     assert sorted(statuses) == [200, 401, 401]
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1

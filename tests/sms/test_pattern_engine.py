@@ -8,7 +8,8 @@ import re2
 from shared.mfa.phones import InvalidPhone, check_pattern, parse_phone
 from shared.mfa.policies import tenant_pattern
 from tests.conftest import Ids, Stack
-from tests.sms.conftest import USERS, Inbox, allow_sms, new_phone
+from tests.sms.conftest import USERS, allow_sms, new_phone
+from tests.support.sms_gateway import Inbox
 
 # Nested stars over the same digits: Python's backtracking `re` takes ~22 s for 8 digits and
 # doubles with each further digit before it answers "no match".

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.sms.conftest import (
-    DEVICES,
-    USERS,
-    Inbox,
-    allow_sms,
-    begin_enroll,
-    enroll_phone,
-    new_phone,
-    post_status,
-    wrong,
-)
+from tests.sms.conftest import DEVICES, USERS, allow_sms, begin_enroll, enroll_phone, new_phone
+from tests.support.bursts import burst
+from tests.support.codes import wrong_code
+from tests.support.sms_gateway import Inbox
 
 
 async def test_enroll_sends_code_and_answers_full_number_to_its_owner(
@@ -120,7 +111,7 @@ async def test_enroll_verify_wrong_code_is_400_and_adds_nothing(
     await allow_sms(stack, ids)
     token, phone, otc = await begin_enroll(stack, ids)
     err = await stack.post(f"{USERS}/enroll/verify",
-                           {"otcToken": otc, "code": wrong(inbox.code_for(phone))},
+                           {"otcToken": otc, "code": wrong_code(inbox.code_for(phone))},
                            token=token, expected_status=400)
     assert err == {"errors": ["Invalid or expired code"], "errorCode": "ER-MFA-INVALID-CODE"}
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
@@ -136,7 +127,7 @@ async def test_enroll_code_dies_after_five_wrong_tries(
     code = inbox.code_for(phone)
     for _ in range(5):
         await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc,
-                                                   "code": wrong(code)},
+                                                   "code": wrong_code(code)},
                          token=token, expected_status=400)
     await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": code},
                      token=token, expected_status=400)
@@ -167,8 +158,7 @@ async def test_parallel_enroll_verify_has_exactly_one_winner(
     await allow_sms(stack, ids)
     token, phone, otc = await begin_enroll(stack, ids)
     body = {"otcToken": otc, "code": inbox.code_for(phone)}
-    statuses = await asyncio.gather(*(post_status(stack, f"{USERS}/enroll/verify", body, token)
-                                      for _ in range(8)))
+    statuses = await burst(stack, [(f"{USERS}/enroll/verify", body)] * 8, token=token)
     # The losers count as failed tries, so the later ones may meet the lockout delay (429).
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 429}
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
@@ -205,7 +195,7 @@ async def test_disable_verify_wrong_code_keeps_the_device(
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
     await stack.post(f"{USERS}/{device_id}/disable/verify",
-                     {"otcToken": pre["otcToken"], "code": wrong(inbox.code_for(phone))},
+                     {"otcToken": pre["otcToken"], "code": wrong_code(inbox.code_for(phone))},
                      token=token, expected_status=400)
     assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
 
@@ -293,8 +283,8 @@ async def test_parallel_disable_verify_has_exactly_one_winner(
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
     body = {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)}
-    statuses = await asyncio.gather(*(post_status(stack, f"{USERS}/{device_id}/disable/verify",
-                                              body, token) for _ in range(6)))
+    statuses = await burst(stack, [(f"{USERS}/{device_id}/disable/verify", body)] * 6,
+                           token=token)
     assert statuses.count(200) == 1 and set(statuses) <= {200, 400, 404, 429}
     removals = [e for e in await stack.stores.audit.for_user(ids.tenant, ids.user)
                 if e["action"] == "disable"]

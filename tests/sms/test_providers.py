@@ -21,8 +21,9 @@ from services.sms.providers.twilio import TwilioProvider
 from services.sms.providers.webhook import WebhookProvider
 from shared.clock import FrozenClock
 from shared.settings import Settings
-from tests.sms.conftest import Inbox, ServerFactory
-from tests.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, SERVICE_SID, FakeTwilio
+from tests.sms.conftest import ServerFactory
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, SERVICE_SID, FakeTwilio
+from tests.support.sms_gateway import Inbox
 
 MESSAGE = SmsMessage(to="+12015550123", body="123456 is your MFA verification code.",
                      locale="en", purpose="verify", to_masked="+1******0123", code="123456")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.sms.conftest import AUTH, DEVICES, USERS, allow_sms, new_phone
-from tests.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from tests.support.redis_server import free_port, wait_http_ok
+from bench.procs import free_port
+from tests.support.http import wait_http_ok
 
 _CONF = """
 daemon off;

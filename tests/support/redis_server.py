@@ -5,41 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 import redis.asyncio as aioredis
 
-START_S = 20.0  # generous (shared machine); a timeout fails the test loudly
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_http_ok(url: str, *, alive: Callable[[], str | None], what: str,
-                       seconds: float = START_S) -> None:
-    """Poll GET url until it answers 200; AssertionError when `alive()` reports the process
-    gone (its message) or after `seconds`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    async with aiohttp.ClientSession() as http:
-        while True:
-            gone = alive()
-            assert gone is None, gone
-            try:
-                async with http.get(url) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            assert loop.time() < deadline, f"{what} never answered {url}"
-            await asyncio.sleep(0.05)
+from bench.procs import free_port
+from tests.support.http import START_S
 
 
 class RedisServer:

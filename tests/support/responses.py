@@ -13,6 +13,14 @@ import jsonschema_rs
 ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
 
 
+def assert_envelope(body: Any, code_prefix: str = "ER-") -> None:
+    """Frontegg's error envelope: a list of messages and an error code."""
+    assert isinstance(body, dict), body
+    assert isinstance(body["errors"], list) and body["errors"] and all(
+        isinstance(m, str) and m for m in body["errors"])
+    assert body["errorCode"].startswith(code_prefix)
+
+
 def strict_responses(doc: dict[str, Any]) -> dict[str, Any]:
     """A copy of the document whose response schemas (and what they nest) refuse undeclared
     properties; request schemas stay as served (unknown input fields are ignored)."""

@@ -10,7 +10,8 @@ from services.totp.otp import DUMMY_SEED
 from services.totp.schemas import Enrollment
 from shared.http.schemas import LoginResponse
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, USERS, code, enroll, failures, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import AUTH, USERS, code, enroll, failures, login
 
 
 def claims(body: dict) -> dict:
@@ -52,7 +53,7 @@ async def test_wrong_code_is_400_and_counted(stack: Stack, ids: Ids) -> None:
     seed, _ = await enroll(stack, ids)
     token = await login(stack, ids)
     body = await stack.post(f"{AUTH}/verify",
-                            {"mfaToken": token, "value": wrong(code(stack, seed))},
+                            {"mfaToken": token, "value": wrong_code(code(stack, seed))},
                             expected_status=400)
     assert body == {"errors": ["Invalid or expired code"], "errorCode": "ER-MFA-INVALID-CODE"}
     assert len(await failures(stack, ids)) == 1
@@ -66,7 +67,7 @@ async def test_unknown_and_foreign_device_answer_like_a_wrong_code(stack: Stack,
     other_seed, other_device = await enroll(stack, other)
     token = await login(stack, ids)
     answers = []
-    for dev, value in ((device_id, wrong(code(stack, seed))),
+    for dev, value in ((device_id, wrong_code(code(stack, seed))),
                        ("no-such-device", code(stack, seed)),
                        (other_device, code(stack, other_seed))):
         answers.append(await stack.post(f"{AUTH}/authenticator/{dev}/verify",
@@ -90,7 +91,7 @@ async def test_unknown_device_checks_a_dummy_seed(stack: Stack, ids: Ids, monkey
     token = await login(stack, ids)
     for dev in (device_id, "no-such-device"):
         await stack.post(f"{AUTH}/authenticator/{dev}/verify",
-                         {"mfaToken": token, "value": wrong(code(stack, seed))},
+                         {"mfaToken": token, "value": wrong_code(code(stack, seed))},
                          expected_status=400)
     assert seen == [seed, seed, DUMMY_SEED, DUMMY_SEED]
 
@@ -147,7 +148,7 @@ async def test_auth_enroll_wrong_code_is_counted_and_enrolls_nothing(stack: Stac
     start = await stack.start_session(ids)
     res = await stack.post(f"{AUTH}/authenticator/enroll/verify",
                            {"mfaToken": start["mfaToken"],
-                            "token": wrong(code(stack, start["secret"]))}, expected_status=400)
+                            "token": wrong_code(code(stack, start["secret"]))}, expected_status=400)
     assert res["errorCode"] == "ER-MFA-INVALID-CODE"
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     assert len(await failures(stack, ids)) == 1

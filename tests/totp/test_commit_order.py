@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, code, enroll, login
+from tests.support.totp_flows import AUTH, code, enroll, login
 
 FAULT = """
 CREATE FUNCTION {name}() RETURNS trigger AS $$

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import Ids, Stack, unavailable
 from tests.contract.frontegg_client import FronteggApiError, FronteggClient, client_installed
-from tests.totp.support import code, enroll, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import code, enroll, login
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ async def test_login_box_totp_login(stack: Stack, ids: Ids, fc: FronteggClient) 
     seed, _ = await enroll(stack, ids)
     token = await login(stack, ids)
     with pytest.raises(FronteggApiError) as err:
-        await fc.call("auth.loginWithMfaV2", {"mfaToken": token, "value": wrong(code(stack, seed)),
+        await fc.call("auth.loginWithMfaV2", {"mfaToken": token,
+                                              "value": wrong_code(code(stack, seed)),
                                               "rememberDevice": False})
     assert (err.value.status_code, err.value.error_code) == (400, "ER-MFA-INVALID-CODE")
     assert err.value.message == "Invalid or expired code"
@@ -87,7 +89,7 @@ async def test_profile_page_enroll_verify_disable(stack: Stack, ids: Ids, fc: Fr
     assert set(done) == {"recoveryCode"}
     stack.clock.advance(30)
     with pytest.raises(FronteggApiError) as err:
-        await fc.call("auth.disableMfa", {"token": wrong(code(stack, pre["secret"]))},
+        await fc.call("auth.disableMfa", {"token": wrong_code(code(stack, pre["secret"]))},
                       access_token=jwt)
     assert err.value.status_code == 400
     await fc.call("auth.disableMfa", {"token": code(stack, pre["secret"])}, access_token=jwt)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, USERS, code, enroll, failures, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import AUTH, USERS, code, enroll, failures, login
 
 
 async def _drift(stack: Stack, ids: Ids) -> int:
@@ -73,7 +74,7 @@ async def test_a_code_from_a_wrong_clock_is_a_counted_failure_with_its_own_answe
 async def test_codes_beyond_ten_steps_and_plain_wrong_codes_get_the_usual_answer(
         stack: Stack, ids: Ids) -> None:
     seed, _ = await enroll(stack, ids)
-    for value in (code(stack, seed, 11), code(stack, seed, -11), wrong(code(stack, seed))):
+    for value in (code(stack, seed, 11), code(stack, seed, -11), wrong_code(code(stack, seed))):
         body = await _verify(stack, ids, value, status=400)
         assert body["errorCode"] == "ER-MFA-INVALID-CODE"
 

@@ -5,7 +5,8 @@ injected clock, in both modes."""
 from __future__ import annotations
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, USERS, code, enroll, failures, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import AUTH, USERS, code, enroll, failures, login
 
 
 async def state(stack: Stack, ids: Ids):  # type: ignore[no-untyped-def]
@@ -17,7 +18,7 @@ async def state(stack: Stack, ids: Ids):  # type: ignore[no-untyped-def]
 async def fail(stack: Stack, token: str, seed: str, status: int = 400) -> dict:
     """One wrong code."""
     return await stack.post(f"{AUTH}/verify",
-                            {"mfaToken": token, "value": wrong(code(stack, seed))},
+                            {"mfaToken": token, "value": wrong_code(code(stack, seed))},
                             expected_status=status)
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.support.bursts import burst, evaluated, refused_rows
-from tests.totp.support import AUTH, USERS, code, enroll, login, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import AUTH, USERS, code, enroll, login
 
 MAX_TOKEN_FAILURES = 5  # MFA_TOKEN_MAX_FAILURES
 DELAY_AFTER = 5  # MFA_LOCKOUT_DELAY_AFTER
@@ -20,7 +21,7 @@ async def test_parallel_wrong_codes_on_one_mfa_token_get_five_comparisons(
     seed, device_id = await enroll(stack, ids)
     token = await login(stack, ids)
     path = f"{AUTH}/verify" if route == "verify" else f"{AUTH}/authenticator/{device_id}/verify"
-    bad = wrong(code(stack, seed))
+    bad = wrong_code(code(stack, seed))
     statuses = await burst(stack, [(path, {"mfaToken": token, "value": bad})] * 20)
     assert evaluated(statuses) == MAX_TOKEN_FAILURES, statuses
     assert statuses.count(401) == 20 - MAX_TOKEN_FAILURES
@@ -34,7 +35,7 @@ async def test_a_burst_over_many_mfa_tokens_is_stopped_by_the_delay(stack: Stack
                                                                     ids: Ids) -> None:
     seed, _ = await enroll(stack, ids)
     tokens = [await login(stack, ids) for _ in range(30)]
-    bad = wrong(code(stack, seed))
+    bad = wrong_code(code(stack, seed))
     statuses = await burst(stack, [(f"{AUTH}/verify", {"mfaToken": t, "value": bad})
                                    for t in tokens for _ in range(5)])
     assert evaluated(statuses) <= DELAY_AFTER + 1, statuses
@@ -53,7 +54,7 @@ async def test_parallel_wrong_codes_on_a_forced_enrollment_get_five_comparisons(
         stack: Stack, ids: Ids) -> None:
     start = await stack.start_session(ids)
     token, seed = start["mfaToken"], start["secret"]
-    bad = wrong(code(stack, seed))
+    bad = wrong_code(code(stack, seed))
     for path, field in ((f"{AUTH}/authenticator/enroll/verify", "token"),):
         statuses = await burst(stack, [(path, {"mfaToken": token, field: bad})] * 20)
         assert evaluated(statuses) == MAX_TOKEN_FAILURES, statuses
@@ -72,7 +73,7 @@ async def test_parallel_wrong_codes_on_bearer_routes_count_against_the_lockout(
     path = {"disable": f"{USERS}/disable",
             "device-disable": f"{USERS}/authenticator/{device_id}/disable/verify",
             "enroll": f"{USERS}/authenticator/enroll/verify"}[route]
-    bad = wrong(code(stack, seed))
+    bad = wrong_code(code(stack, seed))
     statuses = await burst(stack, [(path, {"token": bad})] * 20, token=bearer)
     assert evaluated(statuses) == DELAY_AFTER, statuses
     assert statuses.count(429) == 20 - DELAY_AFTER

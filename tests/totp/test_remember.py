@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, USERS, code, enroll, login
+from tests.support.totp_flows import AUTH, USERS, code, enroll, login
 
 
 async def verify_raw(stack: Stack, body: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests.conftest import Ids, Stack
-from tests.totp.support import AUTH, USERS, code, enroll, failures, login
+from tests.support.totp_flows import AUTH, USERS, code, enroll, failures, login
 
 PARALLEL = 50
 

@@ -6,7 +6,8 @@ import pytest
 
 from services.totp.schemas import Enrolled, Enrollment
 from tests.conftest import Ids, Stack
-from tests.totp.support import USERS, code, enroll, failures, wrong
+from tests.support.codes import wrong_code
+from tests.support.totp_flows import USERS, code, enroll, failures
 
 PRE_ENROLL = (f"{USERS}/authenticator/enroll", f"{USERS}/enroll")
 VERIFY = {f"{USERS}/authenticator/enroll": f"{USERS}/authenticator/enroll/verify",
@@ -53,7 +54,7 @@ async def test_enroll_wrong_code_is_refused_and_counted(stack: Stack, ids: Ids) 
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/authenticator/enroll", token=token)
     res = await stack.post(f"{USERS}/authenticator/enroll/verify",
-                           {"token": wrong(code(stack, pre["secret"]))}, token=token,
+                           {"token": wrong_code(code(stack, pre["secret"]))}, token=token,
                            expected_status=400)
     assert res["errorCode"] == "ER-MFA-INVALID-CODE"
     assert len(await failures(stack, ids)) == 1
@@ -100,7 +101,7 @@ async def test_disable_device_refuses_wrong_unknown_and_foreign(stack: Stack, id
     other_seed, other_device = await enroll(stack, other)
     token = stack.user_token(ids)
     answers = []
-    for dev, value in ((device_id, wrong(code(stack, seed))), ("nope", code(stack, seed)),
+    for dev, value in ((device_id, wrong_code(code(stack, seed))), ("nope", code(stack, seed)),
                        (other_device, code(stack, other_seed))):
         answers.append(await stack.post(f"{USERS}/authenticator/{dev}/disable/verify",
                                         {"token": value}, token=token, expected_status=400))
@@ -114,7 +115,7 @@ async def test_disable_device_refuses_wrong_unknown_and_foreign(stack: Stack, id
 async def test_deprecated_disable_with_code(stack: Stack, ids: Ids) -> None:
     seed, _ = await enroll(stack, ids)
     token = stack.user_token(ids)
-    await stack.post(f"{USERS}/disable", {"token": wrong(code(stack, seed))}, token=token,
+    await stack.post(f"{USERS}/disable", {"token": wrong_code(code(stack, seed))}, token=token,
                      expected_status=400)
     await stack.post(f"{USERS}/disable", {"token": code(stack, seed)}, token=token)
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []

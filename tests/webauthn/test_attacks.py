@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.webauthn.helpers import (
+from tests.support.webauthn_flows import (
     AUTH,
     ENV,
     enroll_at_login,

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from shared.http.web import SERVICE
 from tests.conftest import Ids, Stack, unavailable
-from tests.webauthn.helpers import AUTH
+from tests.support.webauthn_flows import AUTH
 
 CHROMIUM = "/usr/bin/chromium"
 # The recipe's flags; Playwright adds --headless and its own fresh --user-data-dir.

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Ids, Stack, unavailable
 from tests.contract.frontegg_client import FronteggApiError, FronteggClient, client_installed
-from tests.webauthn.helpers import DEVICE_TYPE, ENV, key
+from tests.support.webauthn_flows import DEVICE_TYPE, ENV, as_posted, key
 
 MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
@@ -87,8 +87,6 @@ async def test_the_real_client_registers_a_passkey_and_logs_in_with_it(stack: St
                                                                        ids: Ids) -> None:
     """Passkeys through rest-api's own calls (the store's shapes: options under `options`,
     the assertion spread at the top level without a null userHandle)."""
-    from tests.webauthn.test_passkeys import as_posted
-
     k = key(attachment="platform")
     token = stack.user_token(ids)
     async with FronteggClient(stack.url) as fc:

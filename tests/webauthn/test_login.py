@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import Ids, Stack
 from tests.support.http import remember_token
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_decode
-from tests.webauthn.helpers import (
+from tests.support.webauthn_flows import (
     AUTH,
     ENV,
     OTHER_ORIGIN,

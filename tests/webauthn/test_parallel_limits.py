@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.support.bursts import burst, evaluated, refused_rows
-from tests.webauthn.helpers import AUTH, ENV, enroll_at_login, pre_verify, verify_body
+from tests.support.webauthn_flows import AUTH, ENV, enroll_at_login, pre_verify, verify_body
 
 
 @pytest.fixture

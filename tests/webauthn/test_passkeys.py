@@ -6,7 +6,6 @@ ceremony, no user verification)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 from typing import Any
 
 import aiohttp
@@ -15,9 +14,9 @@ import pytest
 
 from services.webauthn.passkeys import PASSKEY
 from tests.conftest import PREFIX, Ids, Stack
-from tests.gateway.test_gateway import assert_envelope
+from tests.support.responses import assert_envelope
 from tests.support.soft_authenticator import SoftAuthenticator
-from tests.webauthn.helpers import ENV, enroll_at_login, key, pre_verify
+from tests.support.webauthn_flows import ENV, as_posted, enroll_at_login, key, pre_verify
 
 PRELOGIN = "/resources/auth/v1/webauthn/prelogin"
 POSTLOGIN = "/resources/auth/v1/webauthn/postlogin"
@@ -27,15 +26,6 @@ DEVICES = "/resources/users/webauthn/v1/devices"
 @pytest.fixture
 def extra_env() -> dict[str, str]:
     return ENV
-
-
-def as_posted(assertion: dict[str, Any]) -> dict[str, Any]:
-    """What Frontegg's store posts: the credential at the top level, methods as {}, a null
-    userHandle dropped, recaptchaToken added."""
-    body = copy.deepcopy(assertion)
-    if body["response"].get("userHandle") is None:
-        body["response"].pop("userHandle", None)
-    return {**body, "recaptchaToken": "t"}
 
 
 async def register(stack: Stack, ids: Ids, authenticator: SoftAuthenticator | None = None

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import Ids, Stack
 from tests.support.soft_authenticator import SoftAuthenticator
-from tests.webauthn.helpers import DEVICE_TYPE, ENV, USERS, enroll_at_login, key
+from tests.support.webauthn_flows import DEVICE_TYPE, ENV, USERS, enroll_at_login, key
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import Ids, Stack, unavailable
-from tests.totp.support import AUTH, code
+from tests.support.totp_flows import AUTH, code
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "scale-services"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,15 @@ def key(alg: Alg = "ES256", attachment: Attachment = "cross-platform", **kw: Any
         ) -> SoftAuthenticator:
     """A fresh authenticator in a page at ORIGIN."""
     return SoftAuthenticator(origin=ORIGIN, alg=alg, attachment=attachment, **kw)
+
+
+def as_posted(assertion: dict[str, Any]) -> dict[str, Any]:
+    """What Frontegg's store posts: the credential at the top level, methods as {}, a null
+    userHandle dropped, recaptchaToken added."""
+    body = copy.deepcopy(assertion)
+    if body["response"].get("userHandle") is None:
+        body["response"].pop("userHandle", None)
+    return {**body, "recaptchaToken": "t"}
 
 
 @dataclass

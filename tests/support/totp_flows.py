@@ -1,4 +1,5 @@
-"""Helpers for the totp tests: codes from the frozen clock, enrolled users, login sessions."""
+"""TOTP through the gateway: codes from the frozen clock, enrolled users (also a device put
+in place directly), login sessions, a factor locked by failures."""
 
 from __future__ import annotations
 
@@ -6,21 +7,19 @@ from typing import Any
 
 import pyotp
 
+from shared.mfa.devices import Device, new_device_id
 from tests.conftest import Ids, Stack
+from tests.support.codes import wrong_code
 
 AUTH = "/resources/auth/v1/user/mfa"
 USERS = "/resources/users/v1/mfa"
 STEP = 30
+LOCK_ENV = {"MFA_LOCKOUT_DELAY_AFTER": "100", "MFA_LOCKOUT_MAX_FAILURES": "3"}
 
 
 def code(stack: Stack, seed: str, steps: int = 0) -> str:
     """The code of `seed` at the stack's (frozen) time, `steps` time steps away."""
     return pyotp.TOTP(seed).at(stack.clock.now(), counter_offset=steps)
-
-
-def wrong(right: str) -> str:
-    """A six-digit code that differs from `right`."""
-    return f"{(int(right) + 1) % 1_000_000:06d}"
 
 
 async def enroll(stack: Stack, ids: Ids) -> tuple[str, str]:
@@ -46,3 +45,27 @@ async def failures(stack: Stack, ids: Ids) -> list[dict[str, Any]]:
     """The user's audited TOTP failures."""
     rows = await stack.stores.audit.for_user(ids.tenant, ids.user)
     return [r for r in rows if r["factor"] == "totp" and r["action"] in ("failure", "lockout")]
+
+
+async def enrolled_user(stack: Stack, ids: Ids, *, remembered: bool = False) -> str:
+    """A user with one authenticator (and a remembered device when asked); its seed."""
+    seed, _ = await enroll(stack, ids)
+    if remembered:
+        await stack.stores.remembered.issue(ids.tenant, ids.user, 3600)
+    return seed
+
+
+async def enroll_totp_device(stack: Stack, ids: Ids) -> Device:
+    """Put a TOTP device in place directly (the TOTP service has its own tests)."""
+    d = Device(id=new_device_id(), tenant_id=ids.tenant, user_id=ids.user, kind="totp",
+               created_at=stack.clock.time())
+    await stack.stores.devices.add(d)
+    return d
+
+
+async def lock_totp(stack: Stack, ids: Ids, seed: str, times: int = 3) -> None:
+    """Fail the user's TOTP `times` times (3 locks it under LOCK_ENV)."""
+    for _ in range(times):
+        await stack.post(f"{AUTH}/verify", {"mfaToken": await login(stack, ids),
+                                            "value": wrong_code(code(stack, seed))},
+                         expected_status=400)

@@ -8,7 +8,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-from tests.support.redis_server import free_port, wait_http_ok
+from bench.procs import free_port
+from tests.support.http import wait_http_ok
 
 STARTUP_S = 30.0  # generous: the machine is shared; a timeout fails the test loudly
 

@@ -3,7 +3,7 @@ timestamp, deduplicates by event id, appends each new event to its log (fsynced)
 delivery to a raw log. With MFA_RECEIVER_DIE_AFTER=N it exits abruptly after logging the N-th
 new event, before answering (the sender never learns it arrived).
 
-Usage: python -m tests.operators.webhook_receiver PORT SECRET LOG_DIR"""
+Usage: python -m tests.support.webhook_receiver PORT SECRET LOG_DIR"""
 
 from __future__ import annotations
 
