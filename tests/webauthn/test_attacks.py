@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import Ids, Stack
 from tests.support.webauthn_flows import (
     AUTH,
-    ENV,
     enroll_at_login,
     enroll_body,
     key,
@@ -21,11 +20,6 @@ from tests.support.webauthn_flows import (
 )
 
 FAILED = "ER-MFA-WEBAUTHN-FAILED"
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    return ENV
 
 
 async def _failures(stack: Stack, ids: Ids) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Ids, Stack, unavailable
 from tests.contract.frontegg_client import FronteggApiError, FronteggClient, client_installed
-from tests.support.webauthn_flows import DEVICE_TYPE, ENV, as_posted, key
+from tests.support.webauthn_flows import DEVICE_TYPE, as_posted, key
 
 MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 
@@ -16,11 +16,6 @@ MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 def _client() -> None:
     if not client_installed():
         unavailable("@frontegg/rest-api (npm ci --prefix tests/contract/js)")
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    return ENV
 
 
 async def test_the_real_client_enrolls_then_verifies_at_login(stack: Stack, ids: Ids) -> None:

@@ -12,7 +12,6 @@ from tests.support.http import remember_token
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_decode
 from tests.support.webauthn_flows import (
     AUTH,
-    ENV,
     OTHER_ORIGIN,
     RP_ID,
     enroll_at_login,
@@ -29,11 +28,6 @@ def _client_data(assertion: dict[str, object]) -> str:
     response = assertion["response"]
     assert isinstance(response, dict)
     return b64url_decode(response["clientDataJSON"]).decode()
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    return ENV
 
 
 async def test_pre_enroll_answers_options_frontegg_can_decode(stack: Stack, ids: Ids) -> None:

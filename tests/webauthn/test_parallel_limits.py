@@ -3,17 +3,9 @@ the user's WebAuthn lockout before the signature is checked (shared.mfa.flow).""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import Ids, Stack
 from tests.support.bursts import burst, evaluated, refused_rows
-from tests.support.webauthn_flows import AUTH, ENV, enroll_at_login, pre_verify, verify_body
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    """The test relying party."""
-    return ENV
+from tests.support.webauthn_flows import AUTH, enroll_at_login, pre_verify, verify_body
 
 
 async def test_parallel_forged_assertions_on_one_mfa_token_get_five_checks(

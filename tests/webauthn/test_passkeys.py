@@ -16,16 +16,11 @@ from services.webauthn.passkeys import PASSKEY
 from tests.conftest import PREFIX, Ids, Stack
 from tests.support.responses import assert_envelope
 from tests.support.soft_authenticator import SoftAuthenticator
-from tests.support.webauthn_flows import ENV, as_posted, enroll_at_login, key, pre_verify
+from tests.support.webauthn_flows import as_posted, enroll_at_login, key, pre_verify
 
 PRELOGIN = "/resources/auth/v1/webauthn/prelogin"
 POSTLOGIN = "/resources/auth/v1/webauthn/postlogin"
 DEVICES = "/resources/users/webauthn/v1/devices"
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    return ENV
 
 
 async def register(stack: Stack, ids: Ids, authenticator: SoftAuthenticator | None = None

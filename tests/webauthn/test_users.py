@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.conftest import Ids, Stack
 from tests.support.soft_authenticator import SoftAuthenticator
-from tests.support.webauthn_flows import DEVICE_TYPE, ENV, USERS, enroll_at_login, key
-
-
-@pytest.fixture
-def extra_env() -> dict[str, str]:
-    return ENV
+from tests.support.webauthn_flows import DEVICE_TYPE, USERS, enroll_at_login, key
 
 
 async def _add_key(stack: Stack, token: str, k: SoftAuthenticator) -> dict[str, Any]:
