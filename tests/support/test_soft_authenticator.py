@@ -106,17 +106,17 @@ def authentication_options(allow: list[bytes] | None = None) -> tuple[dict[str, 
     return json.loads(options_to_json(opts)), opts.challenge
 
 
+def verify_registration(credential: dict[str, Any], challenge: bytes, **kw: Any) -> Any:
+    """Verify a registration like the server would (RP_ID, ORIGIN); py_webauthn's result."""
+    return verify_registration_response(credential=credential, expected_challenge=challenge,
+                                        expected_rp_id=RP_ID, expected_origin=ORIGIN, **kw)
+
+
 def register(auth: SoftAuthenticator, **create_kwargs: Any) -> Registered:
     """Run a full registration and verify it like the server would."""
     options, challenge = registration_options()
     credential = auth.create(options, **create_kwargs)
-    verified = verify_registration_response(
-        credential=credential,
-        expected_challenge=challenge,
-        expected_rp_id=RP_ID,
-        expected_origin=ORIGIN,
-        require_user_verification=True,
-    )
+    verified = verify_registration(credential, challenge, require_user_verification=True)
     return Registered(
         auth, verified.credential_id, verified.credential_public_key, verified.sign_count
     )
@@ -156,13 +156,7 @@ def test_register_then_authenticate(alg: Any, attachment: Any) -> None:
     # py_webauthn's default order is -8, -7, -257: ES256 must still pick -7.
     assert [p["alg"] for p in options["pubKeyCredParams"]] == [-8, -7, -257]
     credential = auth.create(options)
-    verified = verify_registration_response(
-        credential=credential,
-        expected_challenge=challenge,
-        expected_rp_id=RP_ID,
-        expected_origin=ORIGIN,
-        require_user_verification=True,
-    )
+    verified = verify_registration(credential, challenge, require_user_verification=True)
     assert str(getattr(verified.fmt, "value", verified.fmt)) == "none"
     assert verified.aaguid == "00000000-0000-0000-0000-000000000000"
     assert verified.sign_count == 0
@@ -327,13 +321,8 @@ def test_server_restricting_algs_rejects_other_key() -> None:
     options, challenge = registration_options()
     credential = auth.create(options)
     with pytest.raises(InvalidRegistrationResponse, match="Unsupported credential public key alg"):
-        verify_registration_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            supported_pub_key_algs=[COSEAlgorithmIdentifier.ECDSA_SHA_256],
-        )
+        verify_registration(credential, challenge,
+                            supported_pub_key_algs=[COSEAlgorithmIdentifier.ECDSA_SHA_256])
 
 
 # ---------------------------------------------------------------------------- browser-side refusals
@@ -397,12 +386,7 @@ def test_wrong_origin_registration_rejected() -> None:
     options, challenge = registration_options()
     credential = auth.create(options, origin="https://evil.example")
     with pytest.raises(InvalidRegistrationResponse, match="Unexpected client data origin"):
-        verify_registration_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-        )
+        verify_registration(credential, challenge)
 
 
 def test_wrong_origin_authentication_rejected() -> None:
@@ -433,12 +417,7 @@ def test_wrong_rp_id_registration_rejected() -> None:
         options, challenge = registration_options()
         credential = auth.create(options, **kwargs)
         with pytest.raises(InvalidRegistrationResponse, match="Unexpected RP ID hash"):
-            verify_registration_response(
-                credential=credential,
-                expected_challenge=challenge,
-                expected_rp_id=RP_ID,
-                expected_origin=ORIGIN,
-            )
+            verify_registration(credential, challenge)
 
 
 def test_wrong_rp_id_authentication_rejected() -> None:
@@ -469,12 +448,7 @@ def test_replayed_registration_rejected_for_new_challenge() -> None:
     credential = auth.create(options)
     _, other_challenge = registration_options()
     with pytest.raises(InvalidRegistrationResponse, match="challenge was not expected"):
-        verify_registration_response(
-            credential=credential,
-            expected_challenge=other_challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-        )
+        verify_registration(credential, other_challenge)
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
@@ -513,17 +487,6 @@ def test_user_not_verified_rejected_when_required() -> None:
     options, challenge = registration_options()
     credential = auth.create(options)
     with pytest.raises(InvalidRegistrationResponse, match="User verification is required"):
-        verify_registration_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=RP_ID,
-            expected_origin=ORIGIN,
-            require_user_verification=True,
-        )
-    verified = verify_registration_response(
-        credential=credential,
-        expected_challenge=challenge,
-        expected_rp_id=RP_ID,
-        expected_origin=ORIGIN,
-    )
+        verify_registration(credential, challenge, require_user_verification=True)
+    verified = verify_registration(credential, challenge)
     assert verified.user_verified is False
