@@ -1,5 +1,5 @@
 """HTTP handlers of Frontegg's migration routes (the MFA fields; vendor credential): parse,
-call services.operators.importing, dump. Served by the session service."""
+call services.operators.importing, dump. Served by the operators service."""
 
 from __future__ import annotations
 

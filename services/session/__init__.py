@@ -1,1 +1,1 @@
-"""The session service: MFA session start, policy, devices, step-up, recovery and JWKS."""
+"""The session service: MFA session start, devices, step-up, recovery, trusted devices and JWKS."""
