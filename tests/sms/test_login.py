@@ -24,6 +24,13 @@ async def _login_code(stack: Stack, ids: Ids, inbox: Inbox) -> tuple[dict[str, A
     return session, device_id, pre["otcToken"]
 
 
+async def _verify(stack: Stack, device_id: str, mfa_token: str, otc: str, code: str,
+                  **kw: Any) -> Any:
+    """Post a login code to the device's verify route."""
+    return await stack.post(f"{AUTH}/{device_id}/verify",
+                            {"mfaToken": mfa_token, "otcToken": otc, "code": code}, **kw)
+
+
 # --- login with an enrolled phone ----------------------------------------------------------
 
 async def test_login_code_goes_to_the_enrolled_phone_shown_masked(
@@ -42,8 +49,7 @@ async def test_login_verify_answers_a_login_response_with_sms_amr(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
-    body = await stack.post(f"{AUTH}/{device_id}/verify", {
-        "mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]})
+    body = await _verify(stack, device_id, session["mfaToken"], otc, session["code"])
     assert LoginResponse().validate(body) == {}
     claims = jwt.decode(body["accessToken"], options={"verify_signature": False})
     assert (claims["sub"], claims["tenantId"]) == (ids.user, ids.tenant)
@@ -107,9 +113,8 @@ async def test_login_code_of_one_device_fails_for_another(
     await allow_sms(stack, ids)
     session, _, otc = await _login_code(stack, ids, inbox)
     other_device, _ = await enroll_phone(stack, ids, inbox)
-    await stack.post(f"{AUTH}/{other_device}/verify", {
-        "mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]},
-        expected_status=400)
+    await _verify(stack, other_device, session["mfaToken"], otc, session["code"],
+                  expected_status=400)
 
 
 async def test_login_code_is_bound_to_its_mfa_session(
@@ -117,9 +122,8 @@ async def test_login_code_is_bound_to_its_mfa_session(
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
     second = await stack.start_session(ids)
-    await stack.post(f"{AUTH}/{device_id}/verify", {
-        "mfaToken": second["mfaToken"], "otcToken": otc, "code": session["code"]},
-        expected_status=400)
+    await _verify(stack, device_id, second["mfaToken"], otc, session["code"],
+                  expected_status=400)
 
 
 async def test_disable_code_does_not_log_in(stack: Stack, ids: Ids, inbox: Inbox) -> None:
@@ -128,9 +132,8 @@ async def test_disable_code_does_not_log_in(stack: Stack, ids: Ids, inbox: Inbox
     pre = await stack.post(f"/resources/users/v1/mfa/sms/{device_id}/disable",
                            token=stack.user_token(ids))
     session = await stack.start_session(ids)
-    await stack.post(f"{AUTH}/{device_id}/verify", {
-        "mfaToken": session["mfaToken"], "otcToken": pre["otcToken"],
-        "code": inbox.code_for(phone)}, expected_status=400)
+    await _verify(stack, device_id, session["mfaToken"], pre["otcToken"], inbox.code_for(phone),
+                  expected_status=400)
 
 
 async def test_login_code_expires_after_five_minutes(
@@ -138,9 +141,8 @@ async def test_login_code_expires_after_five_minutes(
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
     stack.clock.advance(301)
-    await stack.post(f"{AUTH}/{device_id}/verify", {
-        "mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]},
-        expected_status=400)
+    await _verify(stack, device_id, session["mfaToken"], otc, session["code"],
+                  expected_status=400)
 
 
 async def test_login_send_to_foreign_or_unknown_device_is_404_and_sends_nothing(
@@ -177,9 +179,8 @@ async def test_login_verify_refuses_a_removed_device(
     await allow_sms(stack, ids)
     session, device_id, otc = await _login_code(stack, ids, inbox)
     await stack.stores.devices.delete(ids.tenant, ids.user, device_id)
-    await stack.post(f"{AUTH}/{device_id}/verify", {
-        "mfaToken": session["mfaToken"], "otcToken": otc, "code": session["code"]},
-        expected_status=400)
+    await _verify(stack, device_id, session["mfaToken"], otc, session["code"],
+                  expected_status=400)
 
 
 # --- forced enrollment mid-login -----------------------------------------------------------
