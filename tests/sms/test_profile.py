@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Ids, Stack
@@ -9,6 +11,17 @@ from tests.sms.conftest import DEVICES, USERS, allow_sms, begin_enroll, enroll_p
 from tests.support.bursts import burst
 from tests.support.codes import wrong_code
 from tests.support.sms_gateway import Inbox
+
+
+async def _verify(stack: Stack, step: str, otc: str, code: str, token: str, **kw: Any) -> Any:
+    """Post a code to `{USERS}/{step}/verify` (step: "enroll" or "<device id>/disable")."""
+    return await stack.post(f"{USERS}/{step}/verify", {"otcToken": otc, "code": code},
+                            token=token, **kw)
+
+
+async def _phones(stack: Stack, token: str) -> list[dict[str, Any]]:
+    """The user's phones as the devices list shows them."""
+    return list((await stack.get(DEVICES, token=token))["phones"])
 
 
 async def test_enroll_sends_code_and_answers_full_number_to_its_owner(
@@ -29,14 +42,12 @@ async def test_enroll_verify_stores_phone_encrypted_and_gives_first_recovery_cod
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     token, phone, otc = await begin_enroll(stack, ids)
-    done = await stack.post(f"{USERS}/enroll/verify",
-                            {"otcToken": otc, "code": inbox.code_for(phone)},
-                            token=token)
+    done = await _verify(stack, "enroll", otc, inbox.code_for(phone), token)
     assert len(done["recoveryCode"]) == 23
     [device] = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "sms")
     assert phone not in (device.secret or "") and phone[-8:] not in str(device.data)
     assert device.data["phoneMasked"] == f"+1******{phone[-4:]}"
-    phones = (await stack.get(DEVICES, token=token))["phones"]
+    phones = await _phones(stack, token)
     assert [{k: p[k] for k in ("id", "phoneNumber")} for p in phones] == [
         {"id": device.id, "phoneNumber": f"+1******{phone[-4:]}"}]
 
@@ -46,9 +57,7 @@ async def test_second_enrollment_gives_no_recovery_code(
     await allow_sms(stack, ids)
     await enroll_phone(stack, ids, inbox)
     token, phone, otc = await begin_enroll(stack, ids)
-    done = await stack.post(f"{USERS}/enroll/verify",
-                            {"otcToken": otc, "code": inbox.code_for(phone)},
-                            token=token)
+    done = await _verify(stack, "enroll", otc, inbox.code_for(phone), token)
     assert done == {}
 
 
@@ -110,13 +119,11 @@ async def test_enroll_verify_wrong_code_is_400_and_adds_nothing(
         stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     token, phone, otc = await begin_enroll(stack, ids)
-    err = await stack.post(f"{USERS}/enroll/verify",
-                           {"otcToken": otc, "code": wrong_code(inbox.code_for(phone))},
-                           token=token, expected_status=400)
+    err = await _verify(stack, "enroll", otc, wrong_code(inbox.code_for(phone)), token,
+                        expected_status=400)
     assert err == {"errors": ["Invalid or expired code"], "errorCode": "ER-MFA-INVALID-CODE"}
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
-    await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": otc, "code": inbox.code_for(phone)}, token=token)
+    await _verify(stack, "enroll", otc, inbox.code_for(phone), token)
 
 
 @pytest.mark.parametrize("sms_env", [{"MFA_LOCKOUT_DELAY_AFTER": "10"}])
@@ -126,11 +133,8 @@ async def test_enroll_code_dies_after_five_wrong_tries(
     token, phone, otc = await begin_enroll(stack, ids)
     code = inbox.code_for(phone)
     for _ in range(5):
-        await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc,
-                                                   "code": wrong_code(code)},
-                         token=token, expected_status=400)
-    await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": code},
-                     token=token, expected_status=400)
+        await _verify(stack, "enroll", otc, wrong_code(code), token, expected_status=400)
+    await _verify(stack, "enroll", otc, code, token, expected_status=400)
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
 
 
@@ -139,17 +143,15 @@ async def test_enroll_code_expires_after_five_minutes(
     await allow_sms(stack, ids)
     token, phone, otc = await begin_enroll(stack, ids)
     stack.clock.advance(301)
-    await stack.post(f"{USERS}/enroll/verify",
-                     {"otcToken": otc, "code": inbox.code_for(phone)},
-                     token=token, expected_status=400)
+    await _verify(stack, "enroll", otc, inbox.code_for(phone), token, expected_status=400)
 
 
 async def test_enroll_token_is_bound_to_the_user(stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     _, phone, otc = await begin_enroll(stack, ids)
     other = ids.other()
-    await stack.post(f"{USERS}/enroll/verify", {"otcToken": otc, "code": inbox.code_for(phone)},
-                     token=stack.user_token(other), expected_status=400)
+    await _verify(stack, "enroll", otc, inbox.code_for(phone), stack.user_token(other),
+                  expected_status=400)
     assert await stack.stores.devices.list_for_user(other.tenant, other.user) == []
 
 
@@ -179,11 +181,10 @@ async def test_disable_verify_with_code_removes_the_device(
     device_id, phone = await enroll_phone(stack, ids, inbox)
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
-    done = await stack.post(f"{USERS}/{device_id}/disable/verify",
-                            {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
-                            token=token)
+    done = await _verify(stack, f"{device_id}/disable", pre["otcToken"], inbox.code_for(phone),
+                         token)
     assert done == {}
-    assert (await stack.get(DEVICES, token=token))["phones"] == []
+    assert (await _phones(stack, token)) == []
     actions = [e["action"] for e in await stack.stores.audit.for_user(ids.tenant, ids.user)]
     assert actions.count("disable") == 1  # (same frozen time: the order is not kept)
 
@@ -194,10 +195,9 @@ async def test_disable_verify_wrong_code_keeps_the_device(
     device_id, phone = await enroll_phone(stack, ids, inbox)
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{device_id}/disable", token=token)
-    await stack.post(f"{USERS}/{device_id}/disable/verify",
-                     {"otcToken": pre["otcToken"], "code": wrong_code(inbox.code_for(phone))},
-                     token=token, expected_status=400)
-    assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
+    await _verify(stack, f"{device_id}/disable", pre["otcToken"], wrong_code(inbox.code_for(phone)),
+                  token, expected_status=400)
+    assert len(await _phones(stack, token)) == 1
 
 
 async def test_disable_token_of_one_device_fails_for_another(
@@ -207,20 +207,18 @@ async def test_disable_token_of_one_device_fails_for_another(
     second, _ = await enroll_phone(stack, ids, inbox)
     token = stack.user_token(ids)
     pre = await stack.post(f"{USERS}/{first}/disable", token=token)
-    await stack.post(f"{USERS}/{second}/disable/verify",
-                     {"otcToken": pre["otcToken"], "code": inbox.code_for(phone)},
-                     token=token, expected_status=400)
-    assert len((await stack.get(DEVICES, token=token))["phones"]) == 2
+    await _verify(stack, f"{second}/disable", pre["otcToken"], inbox.code_for(phone), token,
+                  expected_status=400)
+    assert len(await _phones(stack, token)) == 2
 
 
 async def test_enroll_token_does_not_disable(stack: Stack, ids: Ids, inbox: Inbox) -> None:
     await allow_sms(stack, ids)
     device_id, _ = await enroll_phone(stack, ids, inbox)
     token, phone, otc = await begin_enroll(stack, ids)
-    await stack.post(f"{USERS}/{device_id}/disable/verify",
-                     {"otcToken": otc, "code": inbox.code_for(phone)},
-                     token=token, expected_status=400)
-    assert len((await stack.get(DEVICES, token=token))["phones"]) == 1
+    await _verify(stack, f"{device_id}/disable", otc, inbox.code_for(phone), token,
+                  expected_status=400)
+    assert len(await _phones(stack, token)) == 1
 
 
 async def test_foreign_and_unknown_devices_are_the_same_404(
@@ -248,7 +246,7 @@ async def test_disable_without_code_needs_another_factor(
     assert err["errorCode"] == "ER-MFA-CODE-REQUIRED"
     other, _ = await enroll_phone(stack, ids, inbox)
     await stack.post(f"{USERS}/{only}/disable/verify", {}, token=token)
-    phones = (await stack.get(DEVICES, token=token))["phones"]
+    phones = await _phones(stack, token)
     assert [p["id"] for p in phones] == [other]
 
 
