@@ -40,9 +40,15 @@ def smtp_env(server: SmtpServer, tls: str = "none", **more: str) -> dict[str, st
 
 
 @pytest.fixture
-def extra_env(smtp: SmtpServer) -> dict[str, str]:
-    """The stack sends through the test's SMTP server."""
-    return smtp_env(smtp)
+def email_env() -> dict[str, str]:
+    """Per-module MFA_EMAIL_* / MFA_SMTP_* overrides."""
+    return {}
+
+
+@pytest.fixture
+def extra_env(smtp: SmtpServer, email_env: dict[str, str]) -> dict[str, str]:
+    """The stack sends through the test's SMTP server, with the module's overrides."""
+    return smtp_env(smtp, **email_env)
 
 
 async def email_session(stack: Stack, ids: Ids, **policy: Any) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.email.conftest import SEND, code_in, email_session, request_code, smtp_env, verify
+from tests.email.conftest import SEND, code_in, email_session, request_code, verify
 from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture
-def extra_env(smtp: SmtpServer) -> dict[str, str]:
+def email_env() -> dict[str, str]:
     """No cooldown; three sends per user and four per tenant per hour."""
-    return smtp_env(smtp, MFA_EMAIL_RESEND_COOLDOWN="0", MFA_EMAIL_USER_HOURLY_CAP="3",
-                    MFA_EMAIL_TENANT_HOURLY_CAP="4")
+    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_CAP": "3",
+            "MFA_EMAIL_TENANT_HOURLY_CAP": "4"}
 
 
 async def test_the_user_cap_refuses_the_fourth_send_of_the_hour(

@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.email.conftest import SEND, code_in, email_session, request_code, smtp_env, verify
+from tests.email.conftest import SEND, code_in, email_session, request_code, verify
 from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture
-def extra_env(smtp: SmtpServer) -> dict[str, str]:
+def email_env() -> dict[str, str]:
     """A one-second resend cooldown."""
-    return smtp_env(smtp, MFA_EMAIL_RESEND_COOLDOWN="1")
+    return {"MFA_EMAIL_RESEND_COOLDOWN": "1"}
 
 
 async def test_a_resend_after_the_cooldown_is_sent_and_both_codes_work(

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Ids, Stack
-from tests.email.conftest import VERIFY, login_code, smtp_env, verify
+from tests.email.conftest import VERIFY, login_code, verify
 from tests.support.bursts import burst, evaluated, refused_rows
 from tests.support.codes import wrong_code
 from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture
-def extra_env(smtp: SmtpServer) -> dict[str, str]:
+def email_env() -> dict[str, str]:
     """A code per login without waiting: no resend cooldown, a high hourly cap."""
-    return smtp_env(smtp, MFA_EMAIL_RESEND_COOLDOWN="0", MFA_EMAIL_USER_HOURLY_CAP="1000")
+    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_CAP": "1000"}
 
 
 async def test_parallel_wrong_codes_on_one_mfa_token_get_five_comparisons(
