@@ -23,6 +23,14 @@ def vendor(stack: Stack, tenant: str | None = None) -> dict[str, str]:
     return {**h, "frontegg-tenant-id": tenant} if tenant else h
 
 
+async def lockout_policy(stack: Stack, tenant: str, enabled: bool, max_attempts: int,
+                         **kw: Any) -> Any:
+    """POST a tenant's lockout policy with the internal API key."""
+    return await stack.post(f"{CONFIG}/lockout-policy",
+                            {"enabled": enabled, "maxAttempts": max_attempts},
+                            headers=vendor(stack, tenant), **kw)
+
+
 async def config_audit(stack: Stack, ids: Ids, action: str) -> list[dict[str, Any]]:
     """The tenant's configuration audit rows of one action, oldest first: their details."""
     rows = await stack.stores.db.fetch(
@@ -35,11 +43,9 @@ async def test_lockout_policy_create_conflict_update_and_read(stack: Stack, ids:
     h = vendor(stack, ids.tenant)
     res = await stack.get(f"{CONFIG}/lockout-policy", headers=h, expected_status=404)
     assert res["errors"] == ["Lockout policy is not defined"]
-    made = await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 5},
-                            headers=h, expected_status=201)
+    made = await lockout_policy(stack, ids.tenant, True, 5, expected_status=201)
     assert made["enabled"] is True and made["maxAttempts"] == 5 and made["id"]
-    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 5},
-                     headers=h, expected_status=409)
+    await lockout_policy(stack, ids.tenant, True, 5, expected_status=409)
     changed = await stack.call("PATCH", f"{CONFIG}/lockout-policy",
                                json={"id": made["id"], "enabled": False, "maxAttempts": 3},
                                headers=h)
@@ -69,8 +75,7 @@ async def test_lockout_policy_refuses_bad_bodies_and_non_admins(stack: Stack, id
 async def test_a_tenants_lockout_policy_locks_a_factor_at_its_max_attempts(stack: Stack,
                                                                            ids: Ids) -> None:
     seed = await enrolled_user(stack, ids)
-    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 2},
-                     headers=vendor(stack, ids.tenant), expected_status=201)
+    await lockout_policy(stack, ids.tenant, True, 2, expected_status=201)
     await lock_totp(stack, ids, seed, times=2)
     res = await stack.post(f"{AUTH}/verify", {"mfaToken": await login(stack, ids),
                                               "value": code(stack, seed)},
@@ -81,8 +86,7 @@ async def test_a_tenants_lockout_policy_locks_a_factor_at_its_max_attempts(stack
 
 async def test_parallel_attempts_cannot_pass_a_tenants_lockout(stack: Stack, ids: Ids) -> None:
     seed = await enrolled_user(stack, ids)
-    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": True, "maxAttempts": 3},
-                     headers=vendor(stack, ids.tenant), expected_status=201)
+    await lockout_policy(stack, ids.tenant, True, 3, expected_status=201)
     tokens = [await login(stack, ids) for _ in range(10)]
 
     async def attempt(token: str) -> int:
@@ -101,8 +105,7 @@ async def test_parallel_attempts_cannot_pass_a_tenants_lockout(stack: Stack, ids
 async def test_a_disabled_or_laxer_lockout_policy_keeps_the_deployments(stack: Stack,
                                                                         ids: Ids) -> None:
     seed = await enrolled_user(stack, ids)
-    await stack.post(f"{CONFIG}/lockout-policy", {"enabled": False, "maxAttempts": 1},
-                     headers=vendor(stack, ids.tenant), expected_status=201)
+    await lockout_policy(stack, ids.tenant, False, 1, expected_status=201)
     await lock_totp(stack, ids, seed, times=2)
     state = await stack.stores.lockout.state(ids.tenant, ids.user, "totp",
                                              now=stack.clock.time())
