@@ -320,22 +320,14 @@ class SoftAuthenticator:
         client_data = _client_data_json("webauthn.create", challenge, origin)
 
         self._credentials[raw_id] = credential
-        return {
-            "id": credential.id,
-            "type": "public-key",
-            "rawId": credential.id,
-            "authenticatorAttachment": self.attachment,
-            "response": {
-                "clientDataJSON": b64url_encode(client_data),
-                "attestationObject": b64url_encode(attestation_object),
-                "getTransports": {},
-                "getAuthenticatorData": {},
-                "getPublicKey": {},
-                "getPublicKeyAlgorithm": {},
-            },
-            "getClientExtensionResults": {},
-            "toJSON": {},
-        }
+        return self._public_key_credential(credential, {
+            "clientDataJSON": b64url_encode(client_data),
+            "attestationObject": b64url_encode(attestation_object),
+            "getTransports": {},
+            "getAuthenticatorData": {},
+            "getPublicKey": {},
+            "getPublicKeyAlgorithm": {},
+        })
 
     def get(
         self,
@@ -387,22 +379,27 @@ class SoftAuthenticator:
         client_data = _client_data_json("webauthn.get", challenge, origin)
         signature = _sign(credential.private_key, auth_data + hashlib.sha256(client_data).digest())
         user_handle = credential.user_handle if credential.resident else None
+        return self._public_key_credential(credential, {
+            "clientDataJSON": b64url_encode(client_data),
+            "authenticatorData": b64url_encode(auth_data),
+            "signature": b64url_encode(signature),
+            "userHandle": None if user_handle is None else b64url_encode(user_handle),
+        })
+
+    # ------------------------------------------------------------------ internals
+
+    def _public_key_credential(self, credential: SoftCredential, response: dict[str, Any]
+                               ) -> dict[str, Any]:
+        """The PublicKeyCredential as Frontegg's client posts it (its methods as {})."""
         return {
             "id": credential.id,
             "type": "public-key",
             "rawId": credential.id,
             "authenticatorAttachment": self.attachment,
-            "response": {
-                "clientDataJSON": b64url_encode(client_data),
-                "authenticatorData": b64url_encode(auth_data),
-                "signature": b64url_encode(signature),
-                "userHandle": None if user_handle is None else b64url_encode(user_handle),
-            },
+            "response": response,
             "getClientExtensionResults": {},
             "toJSON": {},
         }
-
-    # ------------------------------------------------------------------ internals
 
     @staticmethod
     def _origin_host(origin: str) -> str:
