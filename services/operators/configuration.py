@@ -149,7 +149,6 @@ async def policy_of(stores: Stores, *, caller: TenantCaller) -> dict[str, Any]:
     return (await stores.policies.get(caller.tenant_id)).to_json()
 
 
-
 def vendor_policy(stores: Stores) -> dict[str, Any]:
     """The deployment-wide default policy."""
     return default_policy(stores.settings).to_json()

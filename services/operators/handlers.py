@@ -34,7 +34,6 @@ async def unlock(request: web.Request) -> web.Response:
     return json_ok({})
 
 
-
 @api(response=schemas.PolicyOut, auth="tenant")
 async def get_policy(request: web.Request) -> web.Response:
     """GET .../mfa-policy: the tenant's effective policy."""

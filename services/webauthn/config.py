@@ -39,7 +39,6 @@ class WebAuthnConfig:
             check_origin(origin, self.rp_id)
 
 
-
 def load(settings: Settings) -> WebAuthnConfig:
     """Read MFA_WEBAUTHN_* from the settings' environment; refuse what cannot work."""
     e: Mapping[str, str] = settings.env
