@@ -13,7 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.procs import free_port
 from tests.conftest import Ids, Stack
+from tests.support.codes import wrong_code
 from tests.support.gateway_process import STARTUP_S, Conn, GatewayProcess
+from tests.support.totp_flows import AUTH, code, enroll, login
 
 DEVICES = "/resources/users/v1/mfa/devices"  # routed to the session upstream
 
@@ -133,3 +135,26 @@ async def test_metrics_count_requests_and_verify_outcomes(stack: Stack, ids: Ids
     assert ids.user not in after and "mfaToken" not in after
     # The public listener never serves them, even with the internal one on.
     await stack.get("/metrics", prefix="", expected_status=404)
+
+
+async def test_a_burned_mfa_token_is_counted_as_burned_not_expired(stack: Stack,
+                                                                    ids: Ids) -> None:
+    metrics = f"http://127.0.0.1:{stack.settings.metrics_port}/metrics"
+    burned = {"factor": "session", "outcome": "burned"}
+    expired = {"factor": "session", "outcome": "expired"}
+    seed, _ = await enroll(stack, ids)
+    token = await login(stack, ids)
+    for _ in range(stack.settings.mfa_token_max_failures):
+        await stack.post(f"{AUTH}/verify", {"mfaToken": token,
+                                            "value": wrong_code(code(stack, seed))},
+                         expected_status=400)
+    async with stack.http.get(metrics) as r:
+        before = await r.text()
+    await stack.post(f"{AUTH}/verify", {"mfaToken": token, "value": code(stack, seed)},
+                     expected_status=401)
+    async with stack.http.get(metrics) as r:
+        after = await r.text()
+    assert (_sample(after, "mfa_verify_total", **burned)
+            - _sample(before, "mfa_verify_total", **burned)) == 1
+    assert _sample(after, "mfa_verify_total", **expired) == _sample(
+        before, "mfa_verify_total", **expired)
