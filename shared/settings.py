@@ -120,7 +120,7 @@ class Settings:
     lockout_max_failures: int = 50
     recovery_attempts: int = 10
     step_up_max_age: int = 3600
-    recovery_ip_cap: int = 50
+    recovery_ip_limit: int = 50
     recovery_window: int = 3600
     enforce_mfa: str = "Force"
     default_strategies: tuple[str, ...] = ("AuthenticatorApp", "WebAuthnPlatform",
@@ -188,7 +188,8 @@ class Settings:
             lockout_max_failures=env_int(e, "MFA_LOCKOUT_MAX_FAILURES", 50),
             recovery_attempts=env_int(e, "MFA_RECOVERY_ATTEMPTS", 10),
             step_up_max_age=env_int(e, "MFA_STEP_UP_MAX_AGE", 3600),
-            recovery_ip_cap=env_int(e, "MFA_RECOVERY_IP_CAP", 50),
+            recovery_ip_limit=env_int_renamed(e, "MFA_RECOVERY_IP_LIMIT", "MFA_RECOVERY_IP_CAP",
+                                              50),
             recovery_window=env_int(e, "MFA_RECOVERY_WINDOW", 3600),
             enforce_mfa=env_str(e, "MFA_ENFORCE", "Force"),
             default_strategies=env_list(e, "MFA_STRATEGIES", cls.default_strategies),

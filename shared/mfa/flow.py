@@ -249,7 +249,7 @@ async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncItera
     clears the (email, IP) count; a refusal inside stays counted."""
     settings = stores.settings
     pair = f"recover:{token_hash(email.lower() + chr(0) + ip)}"
-    for key, cap in ((f"recover-ip:{ip[:64]}", settings.recovery_ip_cap),
+    for key, cap in ((f"recover-ip:{ip[:64]}", settings.recovery_ip_limit),
                      (pair, settings.recovery_attempts)):
         if await stores.eph.incr(key, settings.recovery_window) > cap:
             verified("recovery", "locked")

@@ -73,7 +73,9 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_LOCKOUT_DELAY_AFTER": "design default (5)",
     "MFA_LOCKOUT_MAX_FAILURES": "design default (50, under NIST's 100)",
     "MFA_RECOVERY_ATTEMPTS": "design default (10 per email and client address an hour)",
-    "MFA_RECOVERY_IP_CAP": "design default (50 per client address an hour)",
+    "MFA_RECOVERY_IP_LIMIT": "design default (50 per client address an hour)",
+    "MFA_RECOVERY_IP_CAP": "the old name of MFA_RECOVERY_IP_LIMIT (still read, with a "
+                           "warning): never set it",
     "MFA_RECOVERY_WINDOW": "design default (1 h)",
     "MFA_STEP_UP_MAX_AGE": "design cap (1 h) on a step-up's maxAge",
     "MFA_ENFORCE": "tenant policy default (Force); tenants tune it through the API",

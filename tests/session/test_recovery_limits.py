@@ -46,7 +46,7 @@ async def test_a_stranger_cannot_block_the_owners_recovery(stack: Stack, ids: Id
 
 
 async def test_one_address_is_capped_across_emails(stack: Stack, ids: Ids) -> None:
-    cap = stack.settings.recovery_ip_cap
+    cap = stack.settings.recovery_ip_limit
     guesses = [{"email": f"u{i}@example.test", "recoveryCode": "WRONG-CODE"}
                for i in range(cap + 5)]
     statuses = await _from(stack, "127.0.0.5", guesses)

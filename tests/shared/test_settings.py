@@ -104,3 +104,11 @@ async def test_the_operators_report_the_lifetimes_and_sender_the_factors_use() -
     assert out["sms"]["tokenLifetimeSeconds"] == sms_config(settings).code_ttl == 120
     assert out["email"]["tokenLifetimeSeconds"] == email_config(settings).code_ttl == 600
     assert out["email"]["sender"] == "mfa@example.test"
+
+
+def test_the_recovery_address_limit_is_read_under_its_new_and_its_old_name(
+        caplog: pytest.LogCaptureFixture) -> None:
+    assert Settings.from_env({"MFA_RECOVERY_IP_LIMIT": "7"}).recovery_ip_limit == 7
+    with caplog.at_level(logging.WARNING, logger="mfa.settings"):
+        assert Settings.from_env({"MFA_RECOVERY_IP_CAP": "8"}).recovery_ip_limit == 8
+    assert "MFA_RECOVERY_IP_LIMIT" in caplog.text
