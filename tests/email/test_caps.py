@@ -12,8 +12,8 @@ from tests.support.smtp_server import SmtpServer
 @pytest.fixture
 def email_env() -> dict[str, str]:
     """No cooldown; three sends per user and four per tenant per hour."""
-    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_CAP": "3",
-            "MFA_EMAIL_TENANT_HOURLY_CAP": "4"}
+    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_LIMIT": "3",
+            "MFA_EMAIL_TENANT_HOURLY_LIMIT": "4"}
 
 
 async def test_the_user_cap_refuses_the_fourth_send_of_the_hour(

@@ -15,7 +15,7 @@ from tests.support.smtp_server import SmtpServer
 @pytest.fixture
 def email_env() -> dict[str, str]:
     """A code per login without waiting: no resend cooldown, a high hourly cap."""
-    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_CAP": "1000"}
+    return {"MFA_EMAIL_RESEND_COOLDOWN": "0", "MFA_EMAIL_USER_HOURLY_LIMIT": "1000"}
 
 
 async def test_parallel_wrong_codes_on_one_mfa_token_get_five_comparisons(
