@@ -1,5 +1,5 @@
 """The admin API is internal: without MFA_EXPOSE_INTERNAL_API the gateway neither routes it
-nor documents it (the session service still serves it to in-cluster callers), both modes."""
+nor documents it (the operators service still serves it to in-cluster callers), both modes."""
 
 from __future__ import annotations
 

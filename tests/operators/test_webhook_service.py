@@ -1,4 +1,4 @@
-"""The session service runs the dispatcher when MFA_WEBHOOK_URLS is set: an enrollment made
+"""The operators service runs the dispatcher when MFA_WEBHOOK_URLS is set: an enrollment made
 over HTTP reaches a receiver, signed, in both modes."""
 
 from __future__ import annotations
