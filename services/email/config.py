@@ -11,9 +11,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from shared.settings import (
-    CODE_TTL_RANGE,
     Settings,
-    check_range,
     env_float,
     env_int,
     env_int_renamed,
@@ -95,7 +93,6 @@ def load(settings: Settings) -> EmailConfig:
     # NIST SP 800-63B 5.1.3: out-of-band secrets of at least 6 decimal digits.
     if not 6 <= cfg.digits <= 8:
         raise ValueError("MFA_EMAIL_CODE_DIGITS must be 6, 7 or 8")
-    check_range("MFA_EMAIL_CODE_TTL", cfg.code_ttl, CODE_TTL_RANGE)
     if cfg.cooldown < 0 or cfg.user_hourly < 0 or cfg.tenant_hourly < 0:
         raise ValueError("MFA_EMAIL_RESEND_COOLDOWN and the hourly limits must not be negative")
     return cfg

@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.settings import (
-    CODE_TTL_RANGE,
     Settings,
-    check_range,
     env_bool,
     env_float,
     env_int,
@@ -56,7 +54,6 @@ class SmsConfig:
                              "MFA_SMS_WEBHOOK_SECRET of at least 16 characters")
         if not 6 <= self.code_digits <= 10:
             raise ValueError("MFA_SMS_CODE_DIGITS must be between 6 and 10")
-        check_range("MFA_SMS_CODE_TTL", self.code_ttl, CODE_TTL_RANGE)
         if self.provider_timeout <= 0:
             raise ValueError("MFA_SMS_PROVIDER_TIMEOUT must be positive")
         if any(not c.isdigit() or len(c) > 3 for c in self.allowed_country_codes):
