@@ -60,7 +60,9 @@ ARRAYS: tuple[str, ...] = ("webauthn", "phones", "authenticators", "emails")
 # The policy's strategies, in the order Frontegg lists them.
 STRATEGIES: tuple[str, ...] = tuple(s for k in (TOTP, WEBAUTHN, SMS, EMAIL) for s in k.strategies)
 # amr values that show a second factor was proven (not a recovery code, not a remembered
-# browser): what "recent MFA" asks of a token.
+# browser): what step-up asks of a token it re-issues (services/session/profile.py). The
+# "recent MFA" of enrollments and recovery-code sets (flow.require_recent_mfa) asks only for
+# "mfa" and a fresh auth_time today.
 PROOF_AMR: tuple[str, ...] = tuple(dict.fromkeys(
     m for k in KINDS if k.mfa for m in k.amr if m != "mfa"))
 
