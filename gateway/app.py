@@ -83,8 +83,8 @@ def create_app(settings: Settings, upstreams: dict[str, str] | None = None) -> w
     app[REPLICAS] = {}
     for setting in app[UPSTREAMS].values():  # a bad URL is a start-up error
         replicas_of(app[REPLICAS], setting)
-    # Ready only when every upstream is: the README promises /readyz reflects them, and a
-    # gateway whose factor is down would answer that factor's routes with 502s.
+    # Ready only when every upstream is (docs/frontegg-contract.md section 9 promises /readyz
+    # reflects them): a gateway whose factor is down would answer that factor's routes with 502s.
     app[READY_CHECKS].extend([drain.not_draining, _upstreams_ready])
     app.cleanup_ctx.append(_client_ctx)
     app.cleanup_ctx.append(metrics_listener)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.http.client_ip import parse_networks
 from shared.mfa.registry import STRATEGIES
 
 SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")
@@ -80,7 +81,7 @@ def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting shared by the gateway and the services; see the README's table."""
+    """Every setting shared by the gateway and the services; see docs/configuration.md."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -234,8 +235,6 @@ class Settings:
             raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE")
         if self.webhook_urls and len(self.webhook_secret) < 16:
             raise ValueError("MFA_WEBHOOK_URLS needs MFA_WEBHOOK_SECRET (at least 16 characters)")
-        from shared.http.client_ip import parse_networks
-
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
 
     def validate_split(self) -> None:

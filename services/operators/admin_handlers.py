@@ -1,7 +1,7 @@
 """HTTP handlers of the native admin API under /internal/v1/admin (internal API key; routed
 by the gateway only with MFA_EXPOSE_INTERNAL_API): a user's factors, the audit trail and its
-export, a tenant's adoption. Parse, call services.operators, dump. The operator may name themself in
-`X-MFA-Actor` (kept in the audit rows; default `admin`)."""
+export, a tenant's adoption. Parse, call the cores (shared.mfa.resets, trail, adoption), dump.
+The operator may name themself in `X-MFA-Actor` (kept in the audit rows; default `admin`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from services.operators import adoption, schemas, trail
-from services.operators.handlers import path_id
 from shared.http.errors import BadRequest
 from shared.http.schemas import Empty, Reason
-from shared.http.web import api, json_ok, read_body, stores_of
+from shared.http.web import api, json_ok, path_id, read_body, stores_of
 from shared.mfa import resets as factors
 
 _FILTERS = {"tenantId?": "tenant", "userId?": "user", "factor?": "totp, sms, email, "

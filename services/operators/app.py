@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.operators import config as operators_config
 from services.operators.config import OperatorsConfig
+from services.operators.webhooks import WebhookDispatcher
 from shared.clock import Clock
 from shared.http.web import STORES, service_app
 from shared.settings import Settings
@@ -22,7 +23,7 @@ CONFIG = web.AppKey("operators_config", OperatorsConfig)
 
 
 def setup_routes(app: web.Application) -> None:
-    """The operators' routes (Frontegg's paths, docs/frontegg-contract.md sections 6 and 7)."""
+    """The operators' routes (Frontegg's paths, docs/frontegg-contract.md sections 5.6 and 6)."""
     from services.operators import admin_handlers as admin  # lazily, like every service
     from services.operators import handlers as h
     from services.operators import import_handlers as imp
@@ -72,8 +73,6 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     """The dispatcher as a background task, stopped before the stores close."""
-    from services.operators.webhooks import WebhookDispatcher
-
     cfg = app[CONFIG].webhooks
     assert cfg is not None  # only added when the dispatcher is configured
     async with aiohttp.ClientSession() as http:

@@ -7,9 +7,8 @@ from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.operators import importing
-from services.operators.handlers import path_id
 from shared.http import access
-from shared.http.web import api, json_ok, read_body, stores_of
+from shared.http.web import api, json_ok, path_id, read_body, stores_of
 
 
 class MigrateUser(Schema):

@@ -216,7 +216,7 @@ def _devices(stores: Stores, rec: ImportRecord) -> list[Device]:
                                     ("period", seed.period))
                   if v != TotpSeed.__dataclass_fields__[k].default}
         out.append(Device(id=did, tenant_id=t, user_id=u, kind=TOTP.name, created_at=now,
-                          name=seed.name or "Authenticator app", data=params,
+                          name=seed.name or TOTP.label, data=params,
                           secret=stores.cipher.encrypt(seed.secret.encode(),
                                                        device_aad(t, u, did))))
     for i, raw in enumerate(rec.phones):

@@ -11,7 +11,7 @@ from shared.stores.bundle import Stores
 
 
 def setup_routes(app: web.Application) -> None:
-    """The session service's routes (Frontegg's paths, docs/frontegg-contract.md section 6):
+    """The session service's routes (Frontegg's paths, docs/frontegg-contract.md 5.4 and 6):
     the host's session start, recovery, step-up, the user's devices, trusted devices and
     recovery-code set, and the JWKS."""
     from services.session import handlers  # lazily, like every service

@@ -1,4 +1,5 @@
-"""Response schemas shared by every service (Frontegg's shapes), for OpenAPI and tests."""
+"""Schemas more than one service uses: Frontegg's response shapes (for OpenAPI and tests) and
+the vendor routes' request bodies (totp and operators)."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from shared.clock import Clock, SystemClock
 from shared.http import access, drain
 from shared.http.client_ip import behind_gateway
-from shared.http.errors import STORE_FAULTS, BadRequest, MfaError, NotFound
+from shared.http.errors import STORE_FAULTS, BadRequest, MfaError
 from shared.http.jsonbody import dumps, parse_json
-from shared.http.logs import language_var, request_id_var
+from shared.http.logs import configure_logging, language_var, request_id_var
 from shared.http.metrics import STORE_ERRORS, metrics_handler, request_metrics
 from shared.mfa.flow import LoginResult
 from shared.settings import Settings
@@ -265,10 +265,6 @@ async def _readyz(request: web.Request) -> web.Response:
     return json_ok({"status": "ready", "service": request.app[SERVICE]})
 
 
-async def _not_found(request: web.Request) -> web.Response:
-    raise NotFound("Unknown route", code="ER-MFA-ROUTE")
-
-
 async def _freeze_startup_objects(app: web.Application) -> None:
     """Everything built before the first request lives as long as the process: move it out of
     the garbage collector's generations, so collections during load walk only request garbage
@@ -318,8 +314,6 @@ def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Appli
 
 def serve(create_app: Callable[[Settings], web.Application]) -> None:
     """`python -m <part>`: settings from the environment, JSON logs, then run the app."""
-    from shared.http.logs import configure_logging
-
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     run(create_app(settings), settings)

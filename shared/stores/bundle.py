@@ -22,6 +22,7 @@ from shared.mfa.users import UserRecords
 from shared.settings import Settings
 from shared.stores.database import Database, SqliteDatabase, connect
 from shared.stores.ephemeral import Ephemeral, MemoryEphemeral, RedisEphemeral
+from shared.stores.migrate import migrate
 
 
 @dataclass
@@ -113,7 +114,5 @@ async def open_embedded_stores(settings: Settings, clock: Clock) -> Stores:
     eph: Ephemeral = (RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
                       if settings.redis_url else MemoryEphemeral(clock))
     if isinstance(db, SqliteDatabase):
-        from shared.stores.migrate import migrate
-
         await migrate(db, "up")
     return build_stores(settings, clock, eph, db)

@@ -156,11 +156,6 @@ class _SqliteTx:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
-    async def executescript(self, sql: str) -> None:
-        """Run several statements (migrations)."""
-        for stmt in split_statements(sql):
-            await self._c.execute(stmt)
-
 
 def _private_files(path: str) -> None:
     """The database's folder 0700 when we create it; the file 0600 before SQLite opens it."""

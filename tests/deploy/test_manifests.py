@@ -27,7 +27,7 @@ OVERLAYS = ("dev", "prod")
 # The oldest Kubernetes minor the manifests must be valid for.
 K8S_VERSION = "1.31.0"
 
-# The health paths every process serves (see the README's operations section); probes use
+# The health paths every process serves (docs/frontegg-contract.md section 9); probes use
 # nothing else.
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 READINESS_PATH = "/readyz"

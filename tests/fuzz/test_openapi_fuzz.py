@@ -37,7 +37,7 @@ USER = f"u-fuzz-{uuid.uuid4().hex[:8]}"
 @pytest.fixture(scope="module")
 def split(keys: dict[str, str], pg_url: str, redis_url: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[SplitProcesses]:
-    """The gateway and the five services as processes, and the SMTP server email codes use."""
+    """The gateway and every service as processes, and the SMTP server email codes use."""
     smtp = SmtpServer().start()
     # Redis keys of its own: its thousands of requests from 127.0.0.1 fill per-address caps
     # (recovery, SMS) that the other tests of the run rely on being empty.

@@ -11,7 +11,7 @@ from tests.conftest import PREFIX, Ids, Stack
 
 ROUTES = (
     "/resources/auth/v1/user/mfa/recover",                     # session
-    "/resources/configurations/v1/mfa-policy",                 # session (admin bearer)
+    "/resources/configurations/v1/mfa-policy",                 # operators (admin bearer)
     "/resources/auth/v1/user/step-up/generate",                # session (bearer)
     "/resources/auth/v1/user/mfa/verify",                      # totp
     "/resources/users/v1/mfa/authenticator/enroll/verify",     # totp (bearer)

@@ -1,4 +1,4 @@
-"""`python -m services.operators` run as a subprocess against the test run's real Postgres and
+"""`python -m services.operators.cli` run as a subprocess against the test run's real Postgres and
 Redis (split mode) and against embedded mode's SQLite file: list, reset, unlock, delete,
 export the audit trail, adoption."""
 

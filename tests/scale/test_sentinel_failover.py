@@ -21,7 +21,7 @@ from tests.conftest import Ids, Stack, make_settings, split_stack
 from tests.support.scale_stores import Private, one_login
 from tests.support.totp_flows import AUTH, code
 
-RECOVERY_S = 20.0  # stated in the README; measured 3.5-4.3 s on a loaded 2-core machine
+RECOVERY_S = 20.0  # stated in docs/scale-out.md; measured 3.5-4.3 s on a loaded 2-core machine
 BEFORE, AFTER = 5, 5  # logins before the kill, and after the first one that succeeds again
 DEADLINE_S = 120.0
 MASTER = 101  # the master's port offset (scripts/scale_services.py)

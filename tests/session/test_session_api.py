@@ -1,4 +1,5 @@
-"""The session service over HTTP: session start, policy, devices, step-up, recovery, JWKS."""
+"""Through the gateway: the session start, devices, step-up, recovery and JWKS (session), and
+the tenant policy and strategies they follow (served by operators)."""
 
 from __future__ import annotations
 

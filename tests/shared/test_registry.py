@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.email.notices import TEMPLATE_DIR, NoticeTemplates
+from services.email.message import TEMPLATE_DIR
+from services.email.notices import NoticeTemplates
 from services.operators import cli
 from services.operators.schemas import Factor
 from services.session.profile import device_name, enrolled, mfa_devices
