@@ -34,7 +34,8 @@ def mfa_devices(devices: list[Device], email: str, policy: Policy, *,
     (the logged-in device list only)."""
     out: dict[str, list[Any]] = {name: [] for name in registry.ARRAYS}
     for d in devices:
-        array = registry.kind(d.kind).array if d.kind in registry.BY_NAME else None
+        kind = registry.BY_NAME.get(d.kind)
+        array = kind.array if kind else None
         if array is None:
             continue
         item: dict[str, Any] = {"id": d.id}

@@ -200,4 +200,3 @@ async def run(argv: list[str], out: TextIO = sys.stdout) -> int:
 def main() -> None:
     """Console script entry point."""
     sys.exit(asyncio.run(run(sys.argv[1:])))
-
