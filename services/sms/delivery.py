@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from services.sms.credentials import phone_of, refuse_known_phone, sms_policy
 from services.sms.providers import ProviderError, SmsMessage, SmsProvider
 from services.sms.templates import render
 from shared.crypto import numeric_code
+from shared.http.client_ip import ip_bucket
 from shared.http.errors import BadGateway, TooManyRequests
 from shared.http.metrics import code_sent
 from shared.mfa.devices import Device, device_aad, new_device_id
@@ -65,20 +65,6 @@ class Send:
 def phone_tag(stores: Stores, phone: Phone) -> str:
     """A keyed digest of the number, so rate-limit keys never hold the number itself."""
     return stores.hasher.digest("sms-phone", phone.e164)[:32]
-
-
-def ip_bucket(ip: str) -> str:
-    """The rate-limit bucket of a client address: the address, or its /64 for IPv6 (one
-    subscriber usually holds a whole /64)."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip[:64]
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((addr, 64), strict=False))
-    return str(addr)
 
 
 def _caps(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> list[Cap]:

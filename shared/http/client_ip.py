@@ -69,3 +69,17 @@ def behind_gateway(forwarded_for: str | None, peer: str | None, trusted: Sequenc
     if forwarded_for and forwarded_for.strip():
         return client_ip(forwarded_for, None, trusted)
     return client_ip(None, peer, trusted)
+
+
+def ip_bucket(ip: str) -> str:
+    """The rate-limit bucket of a client address: the address, or its /64 for IPv6 (one
+    subscriber usually holds a whole /64)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)

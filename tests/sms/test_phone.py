@@ -1,11 +1,11 @@
-"""Phone normalisation and masking, the locale pick, and the client-address bucket."""
+"""Phone normalisation and masking, the locale pick, and the client-address bucket (shared)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.sms.delivery import ip_bucket
 from services.sms.templates import pick_locale, render
+from shared.http.client_ip import ip_bucket
 from shared.mfa.phones import (
     InvalidPhone,
     Phone,
