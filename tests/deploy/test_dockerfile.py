@@ -81,6 +81,8 @@ def test_the_builder_installs_pinned_requirements_without_deps() -> None:
     builder = "\n".join(stages()[0])
     assert "pip install --no-deps -r requirements.txt" in builder
     assert "pip install --no-deps ." in builder
+    # What --no-deps cannot see, checked on the image's own Python before it ships.
+    assert "pip check" in builder
 
 
 def test_dockerignore_keeps_out_state_tests_and_caches() -> None:
