@@ -123,6 +123,7 @@ class Settings:
     step_up_max_age: int = 3600
     recovery_ip_limit: int = 50
     recovery_window: int = 3600
+    recovery_email_limit: int = 100
     enforce_mfa: str = "Force"
     default_strategies: tuple[str, ...] = ("AuthenticatorApp", "WebAuthnPlatform",
                                            "WebAuthnCrossPlatform")
@@ -192,6 +193,7 @@ class Settings:
             recovery_ip_limit=env_int_renamed(e, "MFA_RECOVERY_IP_LIMIT", "MFA_RECOVERY_IP_CAP",
                                               50),
             recovery_window=env_int(e, "MFA_RECOVERY_WINDOW", 3600),
+            recovery_email_limit=env_int(e, "MFA_RECOVERY_EMAIL_LIMIT", 100),
             enforce_mfa=env_str(e, "MFA_ENFORCE", "Force"),
             default_strategies=env_list(e, "MFA_STRATEGIES", cls.default_strategies),
             allow_remember_device=env_bool(e, "MFA_ALLOW_REMEMBER_DEVICE", False),

@@ -21,6 +21,7 @@ class WebAuthnConfig:
     attestation: str = "none"
     timeout_ms: int = 60000
     demo: bool = False
+    passkey_challenges: int = 10000
 
     @property
     def challenge_ttl(self) -> int:
@@ -33,6 +34,8 @@ class WebAuthnConfig:
             raise ValueError("MFA_WEBAUTHN_RP_ID must be a bare host name (no scheme, no port)")
         if self.attestation not in ATTESTATIONS:
             raise ValueError(f"MFA_WEBAUTHN_ATTESTATION must be one of {', '.join(ATTESTATIONS)}")
+        if self.passkey_challenges < 1:
+            raise ValueError("MFA_WEBAUTHN_PASSKEY_CHALLENGES must be at least 1")
         if not 1000 <= self.timeout_ms <= 600000:
             raise ValueError("MFA_WEBAUTHN_TIMEOUT_MS must be between 1000 and 600000")
         for origin in self.origins:
@@ -51,6 +54,7 @@ def load(settings: Settings) -> WebAuthnConfig:
         attestation=env_str(e, "MFA_WEBAUTHN_ATTESTATION", "none").lower(),
         timeout_ms=env_int(e, "MFA_WEBAUTHN_TIMEOUT_MS", 60000),
         demo=env_bool(e, "MFA_WEBAUTHN_DEMO", False),
+        passkey_challenges=env_int(e, "MFA_WEBAUTHN_PASSKEY_CHALLENGES", 10000),
     )
     cfg.validate()
     return cfg

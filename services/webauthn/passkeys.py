@@ -30,6 +30,7 @@ from services.webauthn.credentials import (
     user_handle,
 )
 from shared.crypto import token_hash
+from shared.http.client_ip import ip_bucket
 from shared.http.errors import TooManyRequests
 from shared.mfa.devices import Device, new_device_id
 from shared.mfa.flow import LoginResult, login_body, require_recent_mfa
@@ -60,15 +61,29 @@ def _register_key(tenant_id: str, user_id: str) -> str:
     return f"passkey:register:{token_hash(tenant_id + chr(0) + user_id)}"
 
 
-PRELOGIN_PER_MINUTE = 60  # challenges one client address may have handed out per minute
+PRELOGIN_PER_MINUTE = 60  # challenges one client address (IPv6: one /64) may start per minute
+
+
+async def _admit_prelogin(stores: Stores, cfg: WebAuthnConfig, client_ip: str) -> None:
+    """429 beyond the per-address rate, or when the deployment already holds its ceiling of
+    outstanding login challenges: every prelogin is a record in Redis until it expires, and
+    nothing authenticates it. The ceiling counts in windows of the challenge lifetime, so at
+    most twice `MFA_WEBAUTHN_PASSKEY_CHALLENGES` are alive at once (this window's and the
+    last one's)."""
+    for key, cap, window in ((f"passkey:prelogin-ip:{ip_bucket(client_ip)}",
+                              PRELOGIN_PER_MINUTE, 60),
+                             ("passkey:prelogin-all", cfg.passkey_challenges, cfg.challenge_ttl)):
+        if await stores.eph.incr(key, window) > cap:
+            raise TooManyRequests("Too many passkey logins started, try again later",
+                                  retry_after=int(await stores.eph.ttl(key)) + 1,
+                                  code="ER-MFA-PASSKEY-LIMIT")
 
 
 async def prelogin(stores: Stores, cfg: WebAuthnConfig, *, client_ip: str) -> dict[str, Any]:
-    """{options} for navigator.credentials.get() of a discoverable credential (counted per
-    client address first: each one is a record in Redis until it expires)."""
-    if await stores.eph.incr(f"passkey:prelogin-ip:{client_ip[:64]}", 60) > PRELOGIN_PER_MINUTE:
-        raise TooManyRequests("Too many passkey logins started, try again later",
-                              retry_after=60, code="ER-MFA-PASSKEY-LIMIT")
+    """{options} for navigator.credentials.get() of a discoverable credential (admitted
+    first: per client address, and under the deployment's ceiling of outstanding
+    challenges)."""
+    await _admit_prelogin(stores, cfg, client_ip)
     challenge, options = ceremony.authentication_options(cfg, allow=[],
                                                          user_verification="required")
     await stores.eph.put(_login_key(ceremony.b64url(challenge)),

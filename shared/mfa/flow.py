@@ -26,6 +26,7 @@ from typing import Any
 
 from shared.crypto import token_hash
 from shared.events.audit import AuditEvent
+from shared.http.client_ip import ip_bucket
 from shared.http.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.http.metrics import verified
 from shared.mfa.challenges import InvalidChallenge
@@ -244,12 +245,16 @@ async def check_unlocked(stores: Stores, p: Principal, factor: str) -> None:
 
 @asynccontextmanager
 async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncIterator[None]:
-    """A recovery code attempt, counted before it is compared: per (email, client IP), so a
-    stranger elsewhere cannot block the owner's recovery, and per IP across emails. A success
-    clears the (email, IP) count; a refusal inside stays counted."""
+    """A recovery code attempt, counted before it is compared: per (email, client address),
+    so a stranger elsewhere cannot block the owner's recovery; per address across emails; and
+    per email across addresses, so spreading guesses over addresses does not multiply them.
+    Addresses count per /64 for IPv6 (ip_bucket): one subscriber holds a whole /64. A success
+    clears the (email, address) count; a refusal inside stays counted."""
     settings = stores.settings
-    pair = f"recover:{token_hash(email.lower() + chr(0) + ip)}"
-    for key, cap in ((f"recover-ip:{ip[:64]}", settings.recovery_ip_limit),
+    bucket, mail = ip_bucket(ip), email.lower()
+    pair = f"recover:{token_hash(mail + chr(0) + bucket)}"
+    for key, cap in ((f"recover-ip:{bucket}", settings.recovery_ip_limit),
+                     (f"recover-email:{token_hash(mail)}", settings.recovery_email_limit),
                      (pair, settings.recovery_attempts)):
         if await stores.eph.incr(key, settings.recovery_window) > cap:
             verified("recovery", "locked")
