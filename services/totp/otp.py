@@ -64,13 +64,18 @@ DRIFT_PROBE = range(2, 11)  # a wrong code matching 2-10 steps away: the clock l
 
 
 def far_offset(totp: pyotp.TOTP, code: str, *, for_time: datetime, window: int,
-               drift: int = 0) -> int | None:
-    """For a code that did not match: the offset in steps from now (2-10 either way, outside
-    the accepted window) at which it would have matched, the nearest first; else None."""
+               drift: int = 0, ahead: bool = False) -> int | None:
+    """For a code that did not match: the offset in steps from now (2-10 behind, and ahead
+    too when `ahead`; outside the accepted window) at which it would have matched, the nearest
+    first; else None.
+
+    Only a caller who already holds the seed may learn of a future step: for an enrolled
+    device, "this code matches 150 s from now" tells a guesser a code that will log in when
+    its time comes, while a past step never becomes valid again (docs/factors/totp.md)."""
     now = totp.timecode(for_time)
     accepted = accepted_steps(now, window, drift)
     for distance in DRIFT_PROBE:
-        for offset in (-distance, distance):
+        for offset in (-distance, distance) if ahead else (-distance,):
             if now + offset not in accepted and _match(totp, code, [now + offset]) is not None:
                 return offset
     return None

@@ -29,8 +29,9 @@ class Proof:
 
 
 class ClockDrift(InvalidChallenge):
-    """A wrong code that would match 2-10 steps away: still a failure (counted like any), but
-    the answer says the phone's clock looks off, and the audit row records the offset."""
+    """A wrong code that would match 2-10 steps away (for an enrolled device only steps in
+    the past: see otp.far_offset): still a failure (counted like any), but the answer says the
+    phone's clock looks off, and the audit row records the offset."""
 
     code = "ER-MFA-CLOCK-DRIFT"
     reason = "clock-drift"
@@ -52,7 +53,9 @@ def device_totp(stores: Stores, d: Device) -> pyotp.TOTP:
 def wrong_code(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
                ) -> InvalidChallenge:
     """The error for a code no device accepted: ClockDrift when it matches one of them 2-10
-    steps away, else the one answer for every wrong code."""
+    steps in the past (a slow phone), else the one answer for every wrong code. A code of a
+    future step gets the plain answer: it would become valid, so saying so would hand a
+    guesser a working code."""
     if not devices:  # the same work as for a known device, and the same answer as ever
         _wrong(stores, cfg, [(totp_for(DUMMY_SEED), 0)], code)
         return InvalidChallenge()
@@ -63,16 +66,18 @@ def wrong_code(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
 def wrong_enrollment_code(stores: Stores, cfg: TotpConfig, seed: str, code: str
                           ) -> InvalidChallenge:
     """The same for the code that should prove a pending seed (a phone set to the wrong time
-    when the QR code is scanned)."""
-    return _wrong(stores, cfg, [(totp_for(seed), 0)], code)
+    when the QR code is scanned), ahead or behind: whoever sends it was just shown the seed,
+    so a future step discloses nothing."""
+    return _wrong(stores, cfg, [(totp_for(seed), 0)], code, ahead=True)
 
 
-def _wrong(stores: Stores, cfg: TotpConfig, totps: list[tuple[pyotp.TOTP, int]], code: str
-           ) -> InvalidChallenge:
+def _wrong(stores: Stores, cfg: TotpConfig, totps: list[tuple[pyotp.TOTP, int]], code: str,
+           *, ahead: bool = False) -> InvalidChallenge:
     now = stores.clock.now()
     code = normalise_code(code)
     for totp, drift in totps:
-        offset = far_offset(totp, code, for_time=now, window=cfg.window, drift=drift)
+        offset = far_offset(totp, code, for_time=now, window=cfg.window, drift=drift,
+                            ahead=ahead)
         if offset is not None:
             return ClockDrift(offset)
     return InvalidChallenge()

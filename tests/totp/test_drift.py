@@ -1,5 +1,7 @@
 """TOTP clock drift: learned per device from accepted codes (bounded), and a wrong code that
-matches 2-10 steps away answered with its own errorCode, still counted, the offset audited."""
+matches 2-10 steps in the past answered with its own errorCode, still counted, the offset
+audited; a code of a future step (it would become valid) answered like any wrong code, except
+while enrolling (the sender holds the seed)."""
 
 from __future__ import annotations
 
@@ -53,22 +55,38 @@ async def test_a_code_from_a_wrong_clock_is_a_counted_failure_with_its_own_answe
         stack: Stack, ids: Ids) -> None:
     seed, device_id = await enroll(stack, ids)
     token = await login(stack, ids)
-    for n, offset in enumerate((-5, 2, 10, -10, 7)):
+    for n, offset in enumerate((-5, -2, -10, -7, -3)):
         body = await stack.post(f"{AUTH}/verify", {"mfaToken": token,
                                                    "value": code(stack, seed, offset)},
                                 expected_status=400)
         assert body["errorCode"] == "ER-MFA-CLOCK-DRIFT", (n, body)
-        assert f"{abs(offset) * 30} seconds" in body["errors"][0]
+        assert f"{abs(offset) * 30} seconds behind" in body["errors"][0]
     # Five attempts: the mfaToken is spent, even for the right code.
     await stack.post(f"{AUTH}/verify", {"mfaToken": token, "value": code(stack, seed)},
                      expected_status=401)
     rows = await failures(stack, ids)
     details = [json.loads(r["detail"]) for r in rows]
-    assert sorted(d["offsetSteps"] for d in details) == [-10, -5, 2, 7, 10]
+    assert sorted(d["offsetSteps"] for d in details) == [-10, -7, -5, -3, -2]
     assert all(d["reason"] == "clock-drift" and d["offsetSeconds"] == d["offsetSteps"] * 30
                and d["error"] == "ER-MFA-CLOCK-DRIFT" for d in details)
     assert {r["device_id"] for r in rows} == {None}
     assert await _drift(stack, ids) == 0  # a failure teaches nothing
+
+
+async def test_a_code_that_becomes_valid_later_is_not_disclosed(stack: Stack, ids: Ids) -> None:
+    """The review's M6: a guess that hits step now+5 must not be told apart from a miss."""
+    seed, _ = await enroll(stack, ids)
+    plain = await _verify(stack, ids, wrong_code(code(stack, seed)), status=400)
+    for offset in (2, 5, 10):
+        ahead = await _verify(stack, ids, code(stack, seed, offset), status=400)
+        assert ahead == plain == {"errors": ["Invalid or expired code"],
+                                  "errorCode": "ER-MFA-INVALID-CODE"}
+    details = [json.loads(r["detail"]) for r in await failures(stack, ids)]
+    assert len(details) == 4 and not any("offsetSteps" in d for d in details), details
+    token = stack.user_token(ids)  # the logged-in routes that take a code of a device too
+    body = await stack.post(f"{USERS}/disable", {"token": code(stack, seed, 5)}, token=token,
+                            expected_status=400)
+    assert body["errorCode"] == "ER-MFA-INVALID-CODE"
 
 
 async def test_codes_beyond_ten_steps_and_plain_wrong_codes_get_the_usual_answer(
