@@ -19,12 +19,13 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 run: $(VENV)/.installed
 	$(PY) -m gateway --embedded
 
-## Everything the tests need (Redis, Postgres, Node client, Chromium, k8s tools, nginx), then the suite.
+## Everything the tests need (Redis, Postgres, Node client, Chromium, k8s tools, nginx, promtool), then the suite.
 test: $(VENV)/.installed $(JS)/node_modules/.installed
 	scripts/services-up
 	scripts/ensure-chromium
 	scripts/ensure-k8s-tools
 	scripts/ensure-nginx
+	scripts/ensure-promtool
 	MFA_TEST_STRICT=$${MFA_TEST_STRICT:-1} $(PY) -m pytest -q
 
 ## The suite without the set-up steps (for quick local runs).

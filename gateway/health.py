@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from shared.http.errors import NotFound, Unavailable
-from shared.http.metrics import metrics_handler
+from shared.http.metrics import UPSTREAM_READY, metrics_handler
 from shared.http.web import SETTINGS
 
 log = logging.getLogger("mfa.gateway")
@@ -39,6 +39,8 @@ async def check_upstreams(client: aiohttp.ClientSession, upstreams: dict[str, st
                                      for name, url in asked))
     ready = {name for (name, _), sick in zip(asked, results, strict=True) if sick is None}
     sick = sorted(set(upstreams) - ready)
+    for name in upstreams:
+        UPSTREAM_READY.labels(name).set(0 if name in sick else 1)
     if sick:
         log.warning("upstreams not ready", extra={"fields": {"upstreams": sick}})
         raise Unavailable("Not ready", code="ER-MFA-NOT-READY")

@@ -18,11 +18,12 @@ import aiohttp
 from shared.clock import Clock
 from shared.events.outbox import Outbox, OutboxEvent, run_forever
 from shared.events.signing import signed_request
-from shared.http.metrics import event_handled
+from shared.http.metrics import WEBHOOK_BACKLOG, WEBHOOK_OLDEST, event_handled
 from shared.stores.database import Database
 
 log = logging.getLogger("mfa.webhooks")
 EVENT_TYPE_HEADER = "X-MFA-Event-Type"
+BACKLOG_EVERY = 15.0  # seconds between two reads of the backlog gauges
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class WebhookDispatcher:
         self._clock = clock
         self._http = http
         self._cfg = cfg
+        self._backlog_read_at = float("-inf")
 
     async def _lease(self, e: OutboxEvent) -> bool:
         now = self._clock.time()
@@ -92,9 +94,20 @@ class WebhookDispatcher:
         event_handled("webhook", "delivered")
         return True
 
+    async def measure_backlog(self) -> None:
+        """Set the backlog gauges (count, age of the oldest), at most every BACKLOG_EVERY s."""
+        now = self._clock.time()
+        if now - self._backlog_read_at < BACKLOG_EVERY:
+            return
+        self._backlog_read_at = now
+        count, oldest = await self._outbox.backlog()
+        WEBHOOK_BACKLOG.set(count)
+        WEBHOOK_OLDEST.set(max(0.0, now - oldest) if oldest is not None else 0)
+
     async def run_once(self) -> int:
         """One batch, oldest first; a user whose event failed gets no later one in this
         batch. The number delivered."""
+        await self.measure_backlog()
         delivered, held = 0, set()
         for e in await self._outbox.undelivered(self._cfg.batch):
             user = (e.tenant_id, e.user_id)

@@ -12,6 +12,7 @@ from services.sms.config import SmsConfig
 from services.sms.delivery import Sender
 from services.sms.providers import build_provider
 from shared.clock import Clock
+from shared.http.metrics import SMS_BUDGET
 from shared.http.web import CLOCK, service_app
 from shared.settings import Settings
 from shared.stores.bundle import Stores
@@ -54,5 +55,8 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     config = sms_config.load(settings, embedded=stores is not None)
     app = service_app("sms", settings, setup_routes, stores=stores, clock=clock)
     app[CONFIG] = config
+    SMS_BUDGET.labels("tenant", "").set(config.tenant_hourly)
+    for country, sends in config.country_budgets:
+        SMS_BUDGET.labels("country", country).set(sends)
     app.cleanup_ctx.append(_sender_ctx)
     return app

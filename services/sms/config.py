@@ -39,6 +39,9 @@ class SmsConfig:
     tenant_hourly: int = 1000
     allowed_country_codes: tuple[str, ...] = ()
     default_region: str = ""
+    # Alerting budgets (sends an hour) per calling code, "*" for the others: exported as
+    # mfa_sms_hourly_budget for deploy/monitoring's alert; nothing is refused by them.
+    country_budgets: tuple[tuple[str, int], ...] = ()
 
     def validate(self) -> None:
         """Refuse settings that cannot work."""
@@ -58,6 +61,21 @@ class SmsConfig:
             raise ValueError("MFA_SMS_PROVIDER_TIMEOUT must be positive")
         if any(not c.isdigit() or len(c) > 3 for c in self.allowed_country_codes):
             raise ValueError("MFA_SMS_ALLOWED_COUNTRY_CODES holds calling codes such as 1,44")
+        if any(not (c == "*" or c.isdigit() and len(c) <= 3) or n < 0
+               for c, n in self.country_budgets):
+            raise ValueError("MFA_SMS_COUNTRY_BUDGETS holds CODE=SENDS pairs such as 44=200,*=1000")
+
+
+def _budgets(items: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    out = []
+    for item in items:
+        code, _, sends = item.partition("=")
+        try:
+            out.append((code.strip().lstrip("+"), int(sends)))
+        except ValueError:
+            raise ValueError("MFA_SMS_COUNTRY_BUDGETS holds CODE=SENDS pairs such as "
+                             "44=200,*=1000") from None
+    return tuple(out)
 
 
 def load(settings: Settings, *, embedded: bool = False) -> SmsConfig:
@@ -84,6 +102,7 @@ def load(settings: Settings, *, embedded: bool = False) -> SmsConfig:
         allowed_country_codes=tuple(c.lstrip("+") for c in env_list(
             env, "MFA_SMS_ALLOWED_COUNTRY_CODES")),
         default_region=env_str(env, "MFA_SMS_DEFAULT_REGION").upper(),
+        country_budgets=_budgets(env_list(env, "MFA_SMS_COUNTRY_BUDGETS")),
     )
     c.validate()
     return c

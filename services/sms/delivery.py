@@ -13,7 +13,7 @@ from services.sms.templates import render
 from shared.crypto import numeric_code
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import BadGateway, TooManyRequests
-from shared.http.metrics import code_sent
+from shared.http.metrics import code_sent, sms_sent
 from shared.mfa.devices import Device, device_aad, new_device_id
 from shared.mfa.phones import Phone, check_country, check_pattern, parse_phone
 from shared.mfa.ratelimit import Cap
@@ -112,10 +112,12 @@ async def send_code(stores: Stores, sender: Sender, who: Requester, s: Send) -> 
             "provider": sender.provider.name, "reason": str(e), "purpose": s.purpose}})
         await _audit(stores, s, sender.provider.name, "error")
         code_sent("sms", sender.provider.name, "failed")
+        sms_sent(s.tenant_id, s.phone.country_code, "failed")
         raise BadGateway("The SMS code could not be sent, please try again",
                          code="ER-MFA-SMS-PROVIDER") from None
     await _audit(stores, s, sender.provider.name, "success")
     code_sent("sms", sender.provider.name, "sent")
+    sms_sent(s.tenant_id, s.phone.country_code, "sent")
     return token
 
 

@@ -53,6 +53,13 @@ class Outbox:
             f"ORDER BY {self._order} LIMIT $2", self._clock.time(), limit)
         return [_event(r) for r in rows]
 
+    async def backlog(self) -> tuple[int, float | None]:
+        """Events no webhook has taken yet, and when the oldest of them happened."""
+        row = await self._db.fetchrow(
+            "SELECT count(*) AS n, min(at) AS oldest FROM outbox_events "
+            "WHERE delivered_at IS NULL")
+        return (int(row["n"]), row["oldest"]) if row is not None else (0, None)
+
     async def mark_delivered(self, event_id: str) -> None:
         """Every endpoint took the event."""
         await self._db.execute(

@@ -25,7 +25,7 @@ from shared.http.client_ip import behind_gateway
 from shared.http.errors import STORE_FAULTS, BadRequest, MfaError
 from shared.http.jsonbody import dumps, parse_json
 from shared.http.logs import configure_logging, language_var, request_id_var
-from shared.http.metrics import STORE_ERRORS, metrics_handler, request_metrics
+from shared.http.metrics import READY, STORE_ERRORS, metrics_handler, request_metrics
 from shared.mfa.flow import LoginResult
 from shared.settings import Settings
 from shared.stores.bundle import Stores, open_stores
@@ -257,11 +257,14 @@ _NOT_READY: tuple[type[BaseException], ...] = (TimeoutError, MfaError, *STORE_FA
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    ready = READY.labels(request.app[SERVICE])
     try:
         for check in request.app[READY_CHECKS]:
             await asyncio.wait_for(check(request.app), 3)
     except _NOT_READY:
+        ready.set(0)
         return error_response(503, "Not ready", "ER-MFA-NOT-READY")
+    ready.set(1)
     return json_ok({"status": "ready", "service": request.app[SERVICE]})
 
 

@@ -28,7 +28,7 @@ from shared.crypto import token_hash
 from shared.events.audit import AuditEvent
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
-from shared.http.metrics import verified
+from shared.http.metrics import locked, refused, verified
 from shared.mfa.challenges import InvalidChallenge
 from shared.mfa.devices import Device
 from shared.mfa.lockout import Lockout
@@ -80,8 +80,10 @@ class LoginResult:
 def _refusal(r: Reservation, factor: str) -> MfaError:
     if r.status == "gone":
         verified("session", "burned" if r.burned else "expired")
+        refused(factor, "burned" if r.burned else "expired")
         return InvalidMfaToken()
     verified(factor, "locked")
+    refused(factor, "locked" if r.status == "locked" else "delayed")
     if r.status == "locked":
         return TooManyRequests("This factor is locked after too many failed attempts",
                                code="ER-MFA-LOCKED")
@@ -159,8 +161,11 @@ class Attempt:
     async def failed(self, error: MfaError) -> None:
         """The proof did not hold: already counted; audit it."""
         limits = self.stores.lockout.limits
-        locked = self.failures >= (self.lock_at or limits.lock_at)
-        verified(self.factor, "locked" if locked else "wrong_code")
+        threshold = self.lock_at or limits.lock_at
+        is_locked = self.failures >= threshold
+        verified(self.factor, "locked" if is_locked else "wrong_code")
+        if self.failures == threshold:
+            locked(self.factor, self.tenant_id)
         detail: dict[str, Any] = {"consecutive": self.failures, "error": error.code,
                                   "tokenBurned": self.session is not None
                                   and self.session_failures >= limits.session_max}
@@ -169,7 +174,7 @@ class Attempt:
         detail.update(getattr(error, "audit_detail", {}))  # e.g. a TOTP clock offset
         await self.stores.audit.record(
             tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
-            action="lockout" if locked else "failure", outcome="refused",
+            action="lockout" if is_locked else "failure", outcome="refused",
             device_id=self.device_id, detail=detail)
 
 
@@ -258,6 +263,7 @@ async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncItera
                      (pair, settings.recovery_attempts)):
         if await stores.eph.incr(key, settings.recovery_window) > cap:
             verified("recovery", "locked")
+            refused("recovery", "recovery_limit")
             raise TooManyRequests("Too many recovery attempts, try again later",
                                   retry_after=int(await stores.eph.ttl(key)) + 1,
                                   code="ER-MFA-RECOVERY-LIMIT")

@@ -102,6 +102,8 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_SMS_PHONE_HOURLY_LIMIT": "design default",
     "MFA_SMS_IP_HOURLY_LIMIT": "design default",
     "MFA_SMS_TENANT_HOURLY_LIMIT": "design default",
+    "MFA_SMS_COUNTRY_BUDGETS": "no per-country SMS alert budget until the deployment knows "
+                               "its traffic (set in the overlay then)",
     "MFA_SMS_PROVIDER_TIMEOUT": "10 s, under the gateway's MFA_UPSTREAM_TIMEOUT",
     "MFA_EMAIL_CODE_DIGITS": "design default (6)",
     "MFA_EMAIL_RESEND_COOLDOWN": "design default (30 s)",

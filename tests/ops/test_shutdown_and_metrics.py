@@ -15,7 +15,7 @@ from bench.procs import free_port
 from tests.conftest import Ids, Stack
 from tests.support.codes import wrong_code
 from tests.support.gateway_process import STARTUP_S, Conn, GatewayProcess
-from tests.support.totp_flows import AUTH, code, enroll, login
+from tests.support.totp_flows import AUTH, code, enroll, enrolled_user, lock_totp, login
 
 DEVICES = "/resources/users/v1/mfa/devices"  # routed to the session upstream
 
@@ -158,3 +158,32 @@ async def test_a_burned_mfa_token_is_counted_as_burned_not_expired(stack: Stack,
             - _sample(before, "mfa_verify_total", **burned)) == 1
     assert _sample(after, "mfa_verify_total", **expired) == _sample(
         before, "mfa_verify_total", **expired)
+
+
+async def test_lockouts_refusals_and_readiness_are_exported(stack: Stack, ids: Ids) -> None:
+    """What the alerts of deploy/monitoring read: a factor reaching the tenant's threshold
+    counts one lockout (with the tenant), the refusal after it one refused attempt, and a
+    readiness check sets the readiness gauges."""
+    metrics = f"http://127.0.0.1:{stack.settings.metrics_port}/metrics"
+    seed = await enrolled_user(stack, ids)
+    await stack.post("/resources/configurations/v1/lockout-policy",
+                     {"enabled": True, "maxAttempts": 2}, expected_status=201,
+                     headers={"Authorization": f"Bearer {stack.settings.internal_api_key}",
+                              "frontegg-tenant-id": ids.tenant})
+    async with stack.http.get(metrics) as r:
+        before = await r.text()
+    await lock_totp(stack, ids, seed, times=2)
+    for _ in range(3):
+        await stack.post(f"{AUTH}/verify", {"mfaToken": await login(stack, ids),
+                                            "value": code(stack, seed)}, expected_status=429)
+    await stack.get("/readyz", prefix="")
+    async with stack.http.get(metrics) as r:
+        after = await r.text()
+    locked = {"factor": "totp", "tenant": ids.tenant}
+    assert _sample(after, "mfa_lockouts_total", **locked) - _sample(
+        before, "mfa_lockouts_total", **locked) == 1
+    refused = {"factor": "totp", "reason": "locked"}
+    assert _sample(after, "mfa_attempts_refused_total", **refused) - _sample(
+        before, "mfa_attempts_refused_total", **refused) == 3
+    assert _sample(after, "mfa_upstream_ready", upstream="totp") == 1
+    assert _sample(after, "mfa_ready", service="totp") == 1

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY, generate_latest
 
 from tests.conftest import PREFIX, Ids, Stack
 from tests.sms.conftest import AUTH, USERS, allow_sms, enroll_phone, new_phone
@@ -208,3 +209,28 @@ async def test_message_language_follows_accept_language(
         await _enroll_send(stack, ids, phone, headers={"Accept-Language": header})
         [sms] = inbox.to(phone)
         assert words in sms["body"], sms
+
+
+@pytest.mark.parametrize("sms_env", [{**NO_COOLDOWN, "MFA_SMS_TENANT_HOURLY_LIMIT": "77",
+                                      "MFA_SMS_COUNTRY_BUDGETS": "44=20,*=5"}])
+async def test_sends_are_counted_per_tenant_and_country_beside_the_budgets(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    """The series the SMS budget alerts read (deploy/monitoring): sends by tenant and calling
+    code, and the budgets from the settings; no number in any label."""
+    def sent() -> float:
+        return REGISTRY.get_sample_value(
+            "mfa_sms_sends_total", {"tenant": ids.tenant, "country": "1",
+                                    "outcome": "sent"}) or 0.0
+
+    await allow_sms(stack, ids)
+    before = sent()
+    phones = [new_phone(), new_phone()]
+    for phone in phones:
+        await _enroll_send(stack, ids, phone)
+    assert sent() - before == 2 and len(inbox.messages) == 2
+    budget = {"tenant": ("tenant", ""), "44": ("country", "44"), "*": ("country", "*")}
+    assert {k: REGISTRY.get_sample_value("mfa_sms_hourly_budget",
+                                         {"scope": scope, "country": country})
+            for k, (scope, country) in budget.items()} == {"tenant": 77, "44": 20, "*": 5}
+    page = generate_latest().decode()
+    assert not any(p[1:] in page for p in phones)
