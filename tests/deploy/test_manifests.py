@@ -77,6 +77,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_RECOVERY_IP_CAP": "the old name of MFA_RECOVERY_IP_LIMIT (still read, with a "
                            "warning): never set it",
     "MFA_RECOVERY_WINDOW": "design default (1 h)",
+    "MFA_RECOVERY_EMAIL_LIMIT": "design default (100 per email an hour, across addresses)",
     "MFA_STEP_UP_MAX_AGE": "design cap (1 h) on a step-up's maxAge",
     "MFA_ENFORCE": "tenant policy default (Force); tenants tune it through the API",
     "MFA_STRATEGIES": "tenant policy default; tenants tune it through the API",
@@ -120,6 +121,9 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_WEBAUTHN_ATTESTATION": "design default (none)",
     "MFA_WEBAUTHN_TIMEOUT_MS": "default ceremony timeout (60 s)",
     "MFA_WEBAUTHN_DEMO": "off: a demo page has no place in a cluster",
+    "MFA_WEBAUTHN_PASSKEY_CHALLENGES": "design default (10000 passkey login challenges per "
+                                       "challenge lifetime); an overlay with more passkey "
+                                       "logins per two minutes raises it",
     "MFA_READY_TIMEOUT": "1 s per upstream /readyz, under the readiness probe's 2 s timeout",
 }
 
