@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError
 
-from services.operators import adoption, schemas, trail
+from services.operators import adoption, importing, schemas, trail
 from shared.http.errors import BadRequest
 from shared.http.schemas import Empty, Reason
 from shared.http.web import api, json_ok, path_id, read_body, stores_of
+from shared.mfa import hotp
 from shared.mfa import resets as factors
 
 _FILTERS = {"tenantId?": "tenant", "userId?": "user", "factor?": "totp, sms, email, "
@@ -59,6 +60,25 @@ async def delete_factor(request: web.Request) -> web.Response:
     await factors.delete_factor(stores_of(request), _actor(request, body["reason"]),
                                 *_who(request), path_id(request, "deviceId"))
     return json_ok({})
+
+
+@api(request=schemas.ImportBody, response=schemas.ImportResult, auth="internal")
+async def import_user(request: web.Request) -> web.Response:
+    """POST .../users/{userId}/import: the native import of one user's enrollments."""
+    body = await read_body(request)
+    return json_ok(await importing.import_user(stores_of(request), *_who(request), body,
+                                               actor=_actor(request, None).name))
+
+
+@api(request=schemas.Resync, response=schemas.Resynced, auth="internal")
+async def resync(request: web.Request) -> web.Response:
+    """POST .../users/{userId}/factors/{deviceId}/resync {codes}: an HOTP token's counter moved
+    past two consecutive codes."""
+    body = await read_body(request)
+    first, second = body["codes"]
+    counter = await hotp.resync(stores_of(request), _actor(request, body["reason"]),
+                                *_who(request), path_id(request, "deviceId"), first, second)
+    return json_ok({"counter": counter})
 
 
 @api(request=Reason, response=schemas.Removed, auth="internal")

@@ -52,6 +52,8 @@ def setup_routes(app: web.Application) -> None:
     user = f"{base}/tenants/{{tenantId}}/users/{{userId}}"
     r.add_get(f"{user}/factors", admin.list_factors)
     r.add_delete(f"{user}/factors/{{deviceId}}", admin.delete_factor)
+    r.add_post(f"{user}/factors/{{deviceId}}/resync", admin.resync)
+    r.add_post(f"{user}/import", admin.import_user)
     r.add_post(f"{user}/reset", admin.reset)
     r.add_post(f"{user}/unlock", admin.unlock)
     r.add_get(f"{base}/audit", admin.audit)

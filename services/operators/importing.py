@@ -1,6 +1,7 @@
 """Importing existing enrollments, so that moved users log in without enrolling again: TOTP
-seeds (with their algorithm, digits and period; or an otpauth:// URI), phone numbers, and
-WebAuthn credentials (public key, sign count, transports). No HTTP here.
+seeds (with their algorithm, digits and period; or an otpauth:// URI), HOTP hardware tokens
+(seed, digits, counter), phone numbers, and WebAuthn credentials (public key, sign count,
+transports). No HTTP here.
 
 Idempotent: a device's id is derived from (tenant, user, kind, what identifies it: a keyed
 digest of the seed, the number, the credential id), and an insert of an existing one changes
@@ -21,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from webauthn.helpers import base64url_to_bytes, decode_credential_public_key
 
 from shared.http.errors import BadRequest, MfaError, NotFound
+from shared.mfa import hotp
 from shared.mfa.devices import Device, device_aad
 from shared.mfa.phones import Phone, parse_phone  # the one place numbers are parsed
-from shared.mfa.registry import SMS, TOTP, WEBAUTHN
+from shared.mfa.registry import HOTP, SMS, TOTP, WEBAUTHN
 from shared.stores.bundle import Stores
 
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
@@ -71,6 +73,7 @@ class ImportRecord:
     totp: tuple[TotpSeed, ...] = ()
     phones: tuple[str, ...] = ()
     webauthn: tuple[WebAuthnCredential, ...] = ()
+    hotp: tuple[hotp.Token, ...] = ()
 
 
 @dataclass
@@ -127,6 +130,19 @@ def _seed(obj: dict[str, Any], where: str) -> TotpSeed:
                     algorithm, int(digits), int(period), _str(obj, "name", limit=64))
 
 
+def _token(obj: dict[str, Any], where: str) -> hotp.Token:
+    if not isinstance(obj, dict):
+        raise InvalidRecord(f"{where}: an object")
+    digits, counter = obj.get("digits", 6), obj.get("counter", 0)
+    if digits not in hotp.DIGITS or isinstance(digits, bool):
+        raise InvalidRecord(f"{where}.digits: 6 or 8")
+    if not isinstance(counter, int) or isinstance(counter, bool) or \
+            not 0 <= counter <= hotp.MAX_COUNTER:
+        raise InvalidRecord(f"{where}.counter: the next code's counter, 0 to 2^53")
+    return hotp.Token(_seed_secret(_str(obj, "secret", required=True, limit=256), where),
+                      int(digits), counter, _str(obj, "name", limit=64))
+
+
 def parse_otpauth(uri: str, where: str = "otpauth") -> TotpSeed:
     """An otpauth://totp/ URI (Key URI Format) as a seed; its label becomes the name."""
     parts = urlsplit(uri)
@@ -176,8 +192,9 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
 
 def record_from_json(obj: Any) -> ImportRecord:
     """One native import record: {tenantId, userId, email?, totp: [{secret, algorithm?,
-    digits?, period?, name?} | {otpauth}], phones: ["+..."], webauthn: [{credentialId,
-    publicKey, signCount?, transports?, deviceType?, name?}]}."""
+    digits?, period?, name?} | {otpauth}], hotp: [{secret, digits?, counter?, name?}],
+    phones: ["+..."], webauthn: [{credentialId, publicKey, signCount?, transports?,
+    deviceType?, name?}]}."""
     if not isinstance(obj, dict):
         raise InvalidRecord("a JSON object per line")
     phones = _list(obj, "phones")
@@ -187,6 +204,7 @@ def record_from_json(obj: Any) -> ImportRecord:
         tenant_id=_str(obj, "tenantId", required=True), user_id=_str(obj, "userId", required=True),
         email=_str(obj, "email", limit=320).lower(),
         totp=tuple(_seed(s, f"totp[{i}]") for i, s in enumerate(_list(obj, "totp"))),
+        hotp=tuple(_token(t, f"hotp[{i}]") for i, t in enumerate(_list(obj, "hotp"))),
         phones=tuple(phones),
         webauthn=tuple(_credential(c, f"webauthn[{i}]")
                        for i, c in enumerate(_list(obj, "webauthn"))))
@@ -219,6 +237,9 @@ def _devices(stores: Stores, rec: ImportRecord) -> list[Device]:
                           name=seed.name or TOTP.label, data=params,
                           secret=stores.cipher.encrypt(seed.secret.encode(),
                                                        device_aad(t, u, did))))
+    for token in rec.hotp:
+        out.append(hotp.device(stores, token, tenant_id=t, user_id=u,
+                               device_id=_device_id(stores, rec, HOTP.name, token.secret)))
     for i, raw in enumerate(rec.phones):
         phone = _phone(raw, f"phones[{i}]")
         did = _device_id(stores, rec, SMS.name, phone.e164)
@@ -276,6 +297,17 @@ async def import_lines(stores: Stores, lines: Iterable[str], *, actor: str
             continue
         yield {"line": n, "ok": True, "tenantId": done.tenant_id, "userId": done.user_id,
                "added": len(done.added), "existing": len(done.existing)}
+
+
+async def import_user(stores: Stores, tenant_id: str, user_id: str, body: dict[str, Any], *,
+                      actor: str) -> dict[str, int]:
+    """The admin API's import of one user (the native record, ids from the path)."""
+    try:
+        done = await import_record(stores, record_from_json(
+            {**body, "tenantId": tenant_id, "userId": user_id}), actor=actor)
+    except InvalidRecord as e:
+        raise BadRequest(str(e), code="ER-MFA-VALIDATION") from None
+    return {"added": len(done.added), "existing": len(done.existing)}
 
 
 # Frontegg's migration routes (docs/frontegg-contract.md, migration): the MFA fields only.

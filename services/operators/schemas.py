@@ -61,6 +61,40 @@ class Unlocked(Schema):
     wasLocked = fields.List(fields.String(), required=True)
 
 
+class ImportBody(Schema):
+    """One user's enrollments in the native import format (docs/operators.md), without the
+    ids the path names; every entry is checked by the import itself."""
+
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    totp = fields.List(fields.Dict(), load_default=list)
+    hotp = fields.List(fields.Dict(), load_default=list)
+    phones = fields.List(fields.String(), load_default=list)
+    webauthn = fields.List(fields.Dict(), load_default=list)
+
+
+class ImportResult(Schema):
+    """Devices an import added, and those already there (the same import again adds none)."""
+
+    added = fields.Integer(required=True)
+    existing = fields.Integer(required=True)
+
+
+_CODE = fields.String(validate=validate.Regexp(r"^[0-9]{6,8}$", error="6 or 8 digits"))
+
+
+class Resync(Schema):
+    """Two consecutive codes of an HOTP token (its button pressed twice)."""
+
+    codes = fields.List(_CODE, required=True, validate=validate.Length(equal=2))
+    reason = reason_field()
+
+
+class Resynced(Schema):
+    """The counter of the token's next code."""
+
+    counter = fields.Integer(required=True)
+
+
 class Instant(fields.Field):
     """A time as ISO 8601 (with a zone) or Unix seconds; loaded as Unix seconds."""
 

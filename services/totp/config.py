@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.mfa import hotp
 from shared.settings import Settings, env_int
 
 _MAX_WINDOW = 3  # more than +-90 s of drift makes a code guessable for too long
@@ -18,6 +19,7 @@ class TotpConfig:
     window: int = 1
     enroll_ttl: int = 600
     max_drift: int = 2
+    hotp_look_ahead: int = hotp.LOOK_AHEAD
 
     def bounded(self, drift: int) -> int:
         """A learned drift within +-max_drift steps."""
@@ -25,7 +27,8 @@ class TotpConfig:
 
 
 def load(settings: Settings) -> TotpConfig:
-    """MFA_TOTP_WINDOW, MFA_TOTP_ENROLL_TTL, MFA_TOTP_MAX_DRIFT and MFA_ISSUER_NAME."""
+    """MFA_TOTP_WINDOW, MFA_TOTP_ENROLL_TTL, MFA_TOTP_MAX_DRIFT, MFA_ISSUER_NAME and
+    MFA_HOTP_LOOK_AHEAD."""
     window = env_int(settings.env, "MFA_TOTP_WINDOW", 1)
     ttl = env_int(settings.env, "MFA_TOTP_ENROLL_TTL", 600)
     drift = env_int(settings.env, "MFA_TOTP_MAX_DRIFT", 2)
@@ -35,4 +38,5 @@ def load(settings: Settings) -> TotpConfig:
         raise ValueError("MFA_TOTP_ENROLL_TTL must be between 60 and 86400 seconds")
     if not 0 <= drift <= _MAX_DRIFT:
         raise ValueError(f"MFA_TOTP_MAX_DRIFT must be between 0 and {_MAX_DRIFT}")
-    return TotpConfig(issuer=settings.issuer_name, window=window, enroll_ttl=ttl, max_drift=drift)
+    return TotpConfig(issuer=settings.issuer_name, window=window, enroll_ttl=ttl, max_drift=drift,
+                      hotp_look_ahead=hotp.look_ahead(settings.env))

@@ -92,7 +92,8 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
     t, u = attempt.tenant_id, attempt.user_id
     session = attempt.session
     assert session is not None
-    carried = session.devices(KIND)  # the session start's rows: no Postgres read
+    # The session start's rows (apps and HOTP tokens): no Postgres read.
+    carried = None if session.carried is None else totp_devices(list(session.carried))
     if device_id is None:
         if carried and not session.pending.totp_seed:
             devices = carried
@@ -111,6 +112,7 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
         raise wrong_code(stores, cfg, devices, code)
+    attempt.factor = proof.device.kind  # the kind proven names the success (audit, amr)
     if not await spend(stores, proof, attempt.event(device_id=proof.device.id)):
         attempt.device_id = proof.device.id
         raise ReplayedProof()

@@ -74,7 +74,7 @@ async def disable_any(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, toke
     """Deprecated /users/v1/mfa/disable: a code of one of the user's authenticators removes
     that one; the recovery code (single use) removes all of them."""
     t, u = attempt.tenant_id, attempt.user_id
-    devices = await stores.devices.list_for_user(t, u, KIND)
+    devices = totp_devices(list(await stores.devices.list_for_user(t, u)))
     code = normalise_code(token)
     if code.isdigit() and len(code) in CODE_LENGTHS:
         await _disable_by_code(stores, cfg, attempt, devices, code)
@@ -91,7 +91,7 @@ async def _disable_by_code(stores: Stores, cfg: TotpConfig, attempt: Attempt,
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
         raise wrong_code(stores, cfg, devices, code)
-    attempt.device_id = proof.device.id
+    attempt.device_id, attempt.factor = proof.device.id, proof.device.kind
     if not await spend(stores, proof, attempt.event()):
         raise ReplayedProof()
     await attempt.succeed()
@@ -102,4 +102,4 @@ async def _remove(stores: Stores, attempt: Attempt, devices: list[Device]) -> No
     for d in devices:
         if await stores.devices.delete(attempt.tenant_id, attempt.user_id, d.id):
             await after_removal(stores, tenant_id=attempt.tenant_id, user_id=attempt.user_id,
-                                factor=KIND, device_id=d.id)
+                                factor=d.kind, device_id=d.id)

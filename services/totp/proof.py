@@ -11,6 +11,7 @@ from services.totp.config import TotpConfig
 from services.totp.credentials import KIND, seed_of
 from services.totp.otp import DUMMY_SEED, PERIOD, far_offset, match_step, normalise_code, totp_for
 from shared.events.audit import AuditEvent
+from shared.mfa import hotp
 from shared.mfa.challenges import InvalidChallenge
 from shared.mfa.devices import Device
 from shared.stores.bundle import Stores
@@ -59,8 +60,8 @@ def wrong_code(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
     if not devices:  # the same work as for a known device, and the same answer as ever
         _wrong(stores, cfg, [(totp_for(DUMMY_SEED), 0)], code)
         return InvalidChallenge()
-    return _wrong(stores, cfg, [(device_totp(stores, d), cfg.bounded(d.drift)) for d in devices],
-                  code)
+    return _wrong(stores, cfg, [(device_totp(stores, d), cfg.bounded(d.drift)) for d in devices
+                                if d.kind == KIND], code)  # no hint from an HOTP token's codes
 
 
 def wrong_enrollment_code(stores: Stores, cfg: TotpConfig, seed: str, code: str
@@ -83,9 +84,14 @@ def _wrong(stores: Stores, cfg: TotpConfig, totps: list[tuple[pyotp.TOTP, int]],
     return InvalidChallenge()
 
 
+# What this service's codes prove: authenticator apps, and HOTP tokens (Frontegg's client
+# sees them as authenticators; shared.mfa.hotp).
+CODE_KINDS = (KIND, hotp.KIND)
+
+
 def totp_devices(devices: list[Device | None]) -> list[Device]:
-    """Only the authenticator apps (an SMS or WebAuthn id is as unknown as a made-up one)."""
-    return [d for d in devices if d is not None and d.kind == KIND]
+    """Only the authenticators (an SMS or WebAuthn id is as unknown as a made-up one)."""
+    return [d for d in devices if d is not None and d.kind in CODE_KINDS]
 
 
 def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
@@ -103,6 +109,11 @@ def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
         return None
     found: Proof | None = None
     for d in devices:
+        if d.kind == hotp.KIND:
+            counter = hotp.match(stores, d, code, cfg.hotp_look_ahead)
+            if counter is not None and found is None:
+                found = Proof(d, counter)
+            continue
         totp = device_totp(stores, d)
         step = match_step(totp, code, for_time=now, window=cfg.window,
                           drift=cfg.bounded(d.drift))

@@ -29,6 +29,14 @@ class Kind:
 TOTP = Kind("totp", "Authenticator app", amr=("mfa", "otp"), lockout="totp",
             array="authenticators", strategies=("AuthenticatorApp",), stored=True, mfa=True,
             carried=True)
+# An HOTP hardware token (RFC 4226), imported (shared/mfa/hotp.py). Frontegg's client knows
+# it as an authenticator: the authenticator routes verify it, on the authenticator app's
+# lockout counter, under the authenticator app's strategy. Carried: its proof needs only the
+# row (seed and counter); a counter carried by an older session start only narrows the
+# look-ahead, and the conditional UPDATE refuses a counter spent since.
+HOTP = Kind("hotp", "Hardware token", amr=("mfa", "otp"), lockout="totp",
+            array="authenticators", strategies=("AuthenticatorApp",), stored=True, mfa=True,
+            carried=True)
 SMS = Kind("sms", "Phone", amr=("mfa", "sms"), lockout="sms", array="phones",
            strategies=("SMS",), stored=True, mfa=True)
 # No device row: the code goes to the user's email address, which the host names at login.
@@ -46,7 +54,7 @@ RECOVERY = Kind("recovery", "Recovery code", amr=("mfa", "rec"), lockout="recove
 # A remembered browser (trusted device): skips the second factor until it expires.
 REMEMBERED = Kind("remembered", "Trusted device", amr=("mfa", "rmd"))
 
-KINDS: tuple[Kind, ...] = (TOTP, SMS, EMAIL, WEBAUTHN, PASSKEY, RECOVERY, REMEMBERED)
+KINDS: tuple[Kind, ...] = (TOTP, HOTP, SMS, EMAIL, WEBAUTHN, PASSKEY, RECOVERY, REMEMBERED)
 BY_NAME = {k.name: k for k in KINDS}
 
 # Every lockout counter, in declaration order (what operators see and unlock).

@@ -11,7 +11,7 @@ from typing import Any
 from shared.events.audit import AuditEvent
 from shared.http.errors import BadRequest, NotFound
 from shared.mfa.policies import iso_time
-from shared.mfa.registry import LOCKOUT_FACTORS
+from shared.mfa.registry import BY_NAME, LOCKOUT_FACTORS
 from shared.stores.bundle import Stores
 
 
@@ -58,7 +58,8 @@ async def list_factors(stores: Stores, tenant_id: str, user_id: str) -> dict[str
     devices = await stores.devices.list_for_user(tenant_id, user_id)
     return {
         "factors": [{"kind": d.kind, "id": d.id, "name": d.name, "createdAt": iso(d.created_at),
-                     "lastUsedAt": iso(d.last_used_at), "locked": states[d.kind].locked}
+                     "lastUsedAt": iso(d.last_used_at),
+                     "locked": states[BY_NAME[d.kind].lockout or ""].locked}
                     for d in devices],
         "lockouts": [{"factor": f, "failures": s.failures, "locked": s.locked,
                       "retryAfter": int(s.retry_after)} for f, s in states.items()],

@@ -20,8 +20,10 @@ _TAG_LEN = 16
 # The factors whose proof needs nothing but the device row: a session start, which lists the
 # user's devices anyway, copies these rows into the session (the TOTP seed as stored: sealed
 # to its tenant, user and device), so a verify reads no device from Postgres. The step advance
-# stays a conditional UPDATE of the row itself, so a device removed since is refused there.
-_CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at", "drift")
+# stays a conditional UPDATE of the row itself, so a device removed since is refused there
+# (last_step: an HOTP token's counter, where its look-ahead starts).
+_CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at", "drift",
+                   "last_step")
 
 
 def user_tag(hasher: CodeHasher, tenant_id: str, user_id: str) -> str:

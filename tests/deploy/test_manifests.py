@@ -118,6 +118,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_TOTP_WINDOW": "design default (-1..+1 step)",
     "MFA_TOTP_MAX_DRIFT": "design default (a learned clock offset of at most 2 steps)",
     "MFA_TOTP_ENROLL_TTL": "default lifetime of a pending TOTP secret",
+    "MFA_HOTP_LOOK_AHEAD": "design default (10 skipped button presses)",
     "MFA_WEBAUTHN_ATTESTATION": "design default (none)",
     "MFA_WEBAUTHN_TIMEOUT_MS": "default ceremony timeout (60 s)",
     "MFA_WEBAUTHN_DEMO": "off: a demo page has no place in a cluster",

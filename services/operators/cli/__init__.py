@@ -22,6 +22,7 @@ from services.operators import adoption, trail
 from services.operators.schemas import Instant
 from shared.clock import SystemClock
 from shared.http.errors import MfaError
+from shared.mfa import hotp
 from shared.mfa import resets as factors
 from shared.mfa.registry import LOCKOUT_FACTORS
 from shared.settings import Settings
@@ -92,6 +93,18 @@ def _delete_args(p: argparse.ArgumentParser) -> None:
 async def _delete(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
     await factors.delete_factor(stores, _actor(args), args.tenant, args.user, args.device)
     return _print(out, {"deleted": args.device})
+
+
+def _resync_args(p: argparse.ArgumentParser) -> None:
+    _delete_args(p)
+    p.add_argument("codes", nargs=2, metavar="CODE", help="two consecutive codes of the token")
+
+
+@command("resync", "move an HOTP token's counter past two consecutive codes", _resync_args)
+async def _resync(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
+    counter = await hotp.resync(stores, _actor(args), args.tenant, args.user, args.device,
+                                *args.codes)
+    return _print(out, {"counter": counter})
 
 
 def _unlock_args(p: argparse.ArgumentParser) -> None:
