@@ -69,3 +69,17 @@ async def lock_totp(stack: Stack, ids: Ids, seed: str, times: int = 3) -> None:
         await stack.post(f"{AUTH}/verify", {"mfaToken": await login(stack, ids),
                                             "value": wrong_code(code(stack, seed))},
                          expected_status=400)
+
+
+async def import_token(stack: Stack, ids: Ids, *, counter: int = 0, digits: int = 6
+                       ) -> tuple[pyotp.HOTP, str]:
+    """An HOTP hardware token imported through the admin API; (its generator, device id). Its
+    next code is `hotp.at(counter)`."""
+    seed = pyotp.random_base32()
+    h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
+    done = await stack.post(f"/internal/v1/admin/tenants/{ids.tenant}/users/{ids.user}/import",
+                            {"hotp": [{"secret": seed, "counter": counter, "digits": digits}]},
+                            headers=h, prefix="")
+    assert done == {"added": 1, "existing": 0}
+    [token] = await stack.stores.devices.list_for_user(ids.tenant, ids.user, "hotp")
+    return pyotp.HOTP(seed, digits=digits), token.id

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Ids, Stack, unavailable
 from tests.contract.frontegg_client import FronteggApiError, FronteggClient, client_installed
 from tests.support.codes import wrong_code
-from tests.support.totp_flows import code, enroll, login
+from tests.support.totp_flows import code, enroll, import_token, login
 
 
 @pytest.fixture
@@ -77,6 +77,28 @@ async def test_verify_for_login_with_device_id(stack: Stack, ids: Ids, fc: Front
     body = await fc.call("auth.verifyMFAAuthenticatorAppForLogin", device_id,
                          {"mfaToken": await login(stack, ids), "value": code(stack, seed)})
     assert body["mfaRequired"] is False and body["userId"] == ids.user
+
+
+async def test_login_box_with_an_imported_hotp_token(stack: Stack, ids: Ids,
+                                                     fc: FronteggClient) -> None:
+    """An HOTP hardware token is an authenticator to the client: the login box's
+    loginWithMfaV2 and the device's verify both take its codes, each once."""
+    token, device_id = await import_token(stack, ids, counter=7)
+    start = await stack.start_session(ids)
+    assert start["mfaDevices"]["authenticators"] == [{"id": device_id}]
+    result = await fc.call("auth.loginWithMfaV2", {"mfaToken": start["mfaToken"],
+                                                   "value": token.at(7), "rememberDevice": False})
+    assert_logged_in(result, ids)
+    with pytest.raises(FronteggApiError) as err:
+        await fc.call("auth.verifyMFAAuthenticatorAppForLogin", device_id,
+                      {"mfaToken": await login(stack, ids), "value": token.at(7)})
+    assert (err.value.status_code, err.value.error_code) == (400, "ER-MFA-INVALID-CODE")
+    body = await fc.call("auth.verifyMFAAuthenticatorAppForLogin", device_id,
+                         {"mfaToken": await login(stack, ids), "value": token.at(9)})
+    assert body["mfaRequired"] is False and body["amr"] == ["mfa", "otp"]
+    devices = await fc.call("auth.getMFADevices", access_token=body["accessToken"])
+    assert [(d["id"], d["name"]) for d in devices["authenticators"]] == [
+        (device_id, "Hardware token")]
 
 
 async def test_profile_page_enroll_verify_disable(stack: Stack, ids: Ids, fc: FronteggClient
