@@ -82,9 +82,8 @@ def _generator(stores: Stores, d: Device) -> pyotp.HOTP:
 def _first_match(hotp: pyotp.HOTP, codes: tuple[str, ...], start: int, count: int
                  ) -> int | None:
     """The lowest counter in [start, start + count) whose code, and the next counters' codes,
-    equal `codes`; every counter is computed and compared in constant time (no early exit)."""
-    if any(len(c) != hotp.digits for c in codes):
-        return None
+    equal `codes`; every counter is computed and compared in constant time (no early exit; a
+    code of another length matches nothing)."""
     wanted = [c.encode() for c in codes]
     generated = [hotp.generate_otp(c).encode()
                  for c in range(start, start + count + len(codes) - 1)]
