@@ -165,6 +165,16 @@ async def test_unknown_and_foreign_tokens_answer_like_a_wrong_code(stack: Stack,
     assert foreign is not None and foreign.last_step == -1
 
 
+async def test_a_tokens_wrong_code_never_gets_the_clock_drift_hint(stack: Stack, ids: Ids
+                                                                  ) -> None:
+    token, device_id = await import_token(stack, ids)
+    # What an authenticator app with the token's seed showed 3 steps ago: an app's drift.
+    app_code = pyotp.TOTP(token.secret).at(stack.clock.now(), counter_offset=-3)
+    for dev in (device_id, None):
+        res = await _verify(stack, ids, app_code, dev, expected_status=400)
+        assert res["errorCode"] == "ER-MFA-INVALID-CODE"
+
+
 async def test_the_import_refuses_bad_tokens_and_changes_nothing(stack: Stack, ids: Ids) -> None:
     short = base64.b32encode(b"\x01" * 9).decode()  # 72 bits
     good = base64.b32encode(b"\x02" * 10).decode()
