@@ -1,10 +1,11 @@
-# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# Three commands do all set-up on a fresh machine: `make run`, `make demo` and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 JS := tests/contract/js
+BOX := demo/box
 
-.PHONY: run test test-fast split migrate bench lint clean services
+.PHONY: run demo test test-fast split migrate bench lint clean services
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +16,30 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Frontegg's login box for `make demo` and its browser test: the exact packages of the lock file
+# (integrity-checked by npm ci), then bundled offline by esbuild.
+$(BOX)/node_modules/.installed: $(BOX)/package.json $(BOX)/package-lock.json
+	npm ci --prefix $(BOX) --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BOX)/dist/index.html: $(BOX)/node_modules/.installed $(BOX)/entry.js $(BOX)/index.html
+	rm -rf $(BOX)/dist
+	$(BOX)/node_modules/.bin/esbuild $(BOX)/entry.js --bundle --format=esm --splitting \
+		--minify --define:process.env.NODE_ENV='"production"' --outdir=$(BOX)/dist \
+		--log-level=warning
+	cp $(BOX)/index.html $@
+
 ## Serve the whole API on 127.0.0.1:8080 in one process (embedded: no Redis/Postgres needed).
 run: $(VENV)/.installed
 	$(PY) -m gateway --embedded
 
-## Everything the tests need (Redis, Postgres, Node client, Chromium, k8s tools, nginx, promtool), then the suite.
-test: $(VENV)/.installed $(JS)/node_modules/.installed
+## The embedded service behind Frontegg's own login box on a demo host; prints the URL to open.
+demo: $(VENV)/.installed $(BOX)/dist/index.html
+	$(PY) -m demo
+
+## Everything the tests need (Redis, Postgres, Node client, login box, Chromium, k8s tools,
+## nginx, promtool), then the suite.
+test: $(VENV)/.installed $(JS)/node_modules/.installed $(BOX)/dist/index.html
 	scripts/services-up
 	scripts/ensure-chromium
 	scripts/ensure-k8s-tools
@@ -48,8 +67,8 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway services shared tests bench
+	$(VENV)/bin/ruff check gateway services shared tests bench demo
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules var
+	rm -rf $(VENV) $(JS)/node_modules $(BOX)/node_modules $(BOX)/dist var

@@ -10,7 +10,6 @@ shared fixture, in both modes.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -20,13 +19,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared.http.web import SERVICE
-from tests.conftest import Ids, Stack, unavailable
+from tests.conftest import Ids, Stack
+from tests.support.browser import chromium
 from tests.support.webauthn_flows import AUTH
 
-CHROMIUM = "/usr/bin/chromium"
-# The recipe's flags; Playwright adds --headless and its own fresh --user-data-dir.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGE = "/mfa-demo/webauthn"
 STEP_S = 30  # a hung ceremony fails the test instead of blocking the run
 
@@ -75,19 +71,9 @@ async def aiohttp_server(aiohttp_server: Callable[..., Awaitable[TestServer]],
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    """Debian's Chromium through Playwright (never `playwright install`)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"Chromium at {CHROMIUM} (scripts/ensure-chromium)")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        unavailable("Python Playwright")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    """Debian's Chromium through Playwright (tests/support/browser.py)."""
+    async with chromium() as b:
+        yield b
 
 
 class Tab:
