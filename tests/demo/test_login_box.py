@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pyotp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from demo.host import BOX_DIR, HostConfig, create_host_app, user_id_for
+from demo.host import BOX_DIR, user_id_for
 from shared.clock import FrozenClock
 from tests.conftest import Ids, Stack, unavailable
 from tests.support.browser import chromium
+from tests.support.demo_host import start_host
 
 STEP_MS = 30_000  # a screen that never comes fails the test instead of blocking the run
 PASSWORD = "mfa-demo"
@@ -47,16 +47,10 @@ def extra_env() -> dict[str, str]:
 
 @pytest.fixture
 async def host(stack: Stack, ids: Ids, aiohttp_server: Any) -> str:
-    """The demo host in front of the stack (this test's own tenant); its origin on localhost,
-    a secure context where Chromium keeps the Secure remember-device cookie."""
+    """The demo host serving the built box in front of the stack."""
     if not (BOX_DIR / "index.html").exists():
         unavailable("the login box bundle (make demo/box/dist/index.html)")
-    config = HostConfig(mfa_url=stack.url, session_url=stack.session_url,
-                        internal_api_key=stack.settings.internal_api_key,
-                        issuer=stack.settings.jwt_issuer,
-                        remember_cookie=stack.settings.remember_cookie, tenant_id=ids.tenant)
-    server: TestServer = await aiohttp_server(create_host_app(config))
-    return f"http://localhost:{server.port}"
+    return await start_host(stack, ids, aiohttp_server)
 
 
 @pytest.fixture
@@ -179,6 +173,8 @@ async def test_the_login_box_enrolls_signs_in_remembers_and_recovers(
     await first.page.click("button:has-text('Continue')")
     panel = await first.signed_in_as()
     assert email in panel and "mfa, otp" in panel and stack.settings.jwt_key_id in panel
+    await first.page.reload()  # the host's session: still signed in, no second factor asked
+    assert email in await first.signed_in_as()
 
     # A fresh browser: the code screen; a wrong code shows the server's error and stays.
     second = await open_box()
