@@ -45,9 +45,10 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("MFA_VAR_DIR", os.path.join("var", "demo"))
     env.setdefault("MFA_EXPOSE_INTERNAL_API", "true")
-    env.setdefault("MFA_LOG_LEVEL", "WARNING")
+    env.setdefault("MFA_LOG_LEVEL", "ERROR")  # the URL alone (email codes: not in this box)
     env.setdefault("MFA_ALLOW_REMEMBER_DEVICE", "true")  # the box shows "remember this device"
-    settings = Settings.from_env(ensure_dev_keys(env["MFA_VAR_DIR"], env))
+    # The internal API key is the demo host's alone: not printed.
+    settings = Settings.from_env(ensure_dev_keys(env["MFA_VAR_DIR"], env, announce=False))
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings, int(env.get("MFA_DEMO_PORT", "8090"))))

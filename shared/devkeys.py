@@ -12,8 +12,10 @@ from shared.crypto import b64e
 from shared.mfa.tokens import new_signing_key_pem
 
 
-def ensure_dev_keys(var_dir: str, env: dict[str, str]) -> dict[str, str]:
-    """Fill missing key settings from ./var/dev-keys.json, creating it when absent."""
+def ensure_dev_keys(var_dir: str, env: dict[str, str], *, announce: bool = True
+                    ) -> dict[str, str]:
+    """Fill missing key settings from ./var/dev-keys.json, creating it when absent (and then
+    printing the internal API key, unless `announce` is false)."""
     path = Path(var_dir) / "dev-keys.json"
     Path(var_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and the database
     created = not path.exists()
@@ -33,7 +35,7 @@ def ensure_dev_keys(var_dir: str, env: dict[str, str]) -> dict[str, str]:
     for k, v in keys.items():
         if not out.get(k):
             out[k] = v
-    if created and not env.get("MFA_INTERNAL_API_KEY"):
+    if created and announce and not env.get("MFA_INTERNAL_API_KEY"):
         print(f"Development keys written to {path}.\n"
               f"Internal API key (Authorization: Bearer ...): {out['MFA_INTERNAL_API_KEY']}",
               file=sys.stderr)
