@@ -13,7 +13,8 @@ browser test (tests/demo/):
   service unchanged: method, path, query, headers, body, and back status, headers (the
   remember-device cookie) and body;
 - a user is signed in only once the access token the MFA service signed verifies with the
-  service's JWKS (issuer, expiry, and "mfa" in amr), as the README tells a real host to.
+  service's JWKS (signature, issuer, expiry, its tenant, "mfa" in amr), as the README tells
+  a real host to.
 
 Nothing here reaches anything but the MFA service it is given.
 """

@@ -5,10 +5,11 @@ import { initialize } from '@frontegg/admin-portal';
 
 const LOGIN = '/account/login';
 const SIGNED_IN = '/signed-in';
+const LOGOUT = '/account/logout';
 
 const app = initialize({
   contextOptions: { baseUrl: window.location.origin },
-  authOptions: { routes: { authenticatedUrl: SIGNED_IN, loginUrl: LOGIN } },
+  authOptions: { routes: { authenticatedUrl: SIGNED_IN, loginUrl: LOGIN, logoutUrl: LOGOUT } },
   // Nothing leaves the machine: no background image from Frontegg's image host, no Sentry.
   // (The box also links a Google font; the host's Content-Security-Policy blocks it.)
   themeOptions: { loginBox: { rootStyle: { backgroundImage: 'none', background: '#f5f6fa' } } },
@@ -34,7 +35,7 @@ function render() {
       line('Signed in as ', user.email),
       line('Proof of MFA (amr): ', (user.amr || []).join(', ')),
       line('Verified by the host with the JWKS: key ', user.metadata ? JSON.parse(user.metadata).verifiedWithKey : '?'),
-      link(LOGIN, 'Sign in as someone else'),
+      link(LOGOUT, 'Sign out'),
     );
   } else {
     panel.replaceChildren(line('Not signed in. ', ''), link(LOGIN, 'Sign in'));
@@ -68,4 +69,3 @@ for (const name of ['pushState', 'replaceState']) {
 app.store.subscribe(render);
 window.addEventListener('popstate', render);
 render();
-window.demoBox = app;

@@ -23,6 +23,7 @@ import pytest
 
 from demo.host import BOX_DIR, user_id_for
 from shared.clock import FrozenClock
+from shared.mfa.challenges import InvalidChallenge
 from tests.conftest import Ids, Stack, unavailable
 from tests.support.browser import chromium
 from tests.support.demo_host import start_host
@@ -126,7 +127,8 @@ async def open_box(browser: Any, host: str) -> AsyncIterator[Any]:
         await page.route("**/*", route)
         page.on("pageerror", lambda e: box.errors.append(str(e)))
         await page.goto(host + "/")
-        await page.locator("input[name=email]").wait_for()
+        # Ready: the password field shows once the box has the host's login strategy.
+        await page.locator("input[name=password]").wait_for()
         boxes.append(box)
         return box
 
@@ -180,8 +182,9 @@ async def test_the_login_box_enrolls_signs_in_remembers_and_recovers(
     second = await open_box()
     await second.sign_in(email)
     await second.type_code(_wrong_code(secret, clock))  # six digits: the box sends them
-    await second.page.locator("text=Invalid or expired code").wait_for()
+    await second.page.locator(f"text={InvalidChallenge.default_message}").wait_for()
     assert "/signed-in" not in second.page.url
+    assert await second.page.locator("[data-test-id=mfa-code-input] input").count() == 6
     assert await second.page.locator("img[src^='data:image']").count() == 0  # no QR here
     # The right code of a later step (the enrollment's step is spent), remembering the device.
     clock.advance(30)
@@ -193,8 +196,8 @@ async def test_the_login_box_enrolls_signs_in_remembers_and_recovers(
     assert remember["httpOnly"] and remember["secure"]
 
     # The remembered device: signed out, then in again with the password alone.
-    await second.page.goto(second.page.url.replace("/signed-in", "/account/logout"))
-    await second.page.locator("input[name=email]").wait_for()
+    await second.page.click("#signed-in >> text=Sign out")
+    await second.page.locator("input[name=password]").wait_for()
     await second.sign_in(email)
     assert "mfa, rmd" in await second.signed_in_as()
     rotated = {c["name"]: c["value"] for c in await second.page.context.cookies()}
