@@ -46,7 +46,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/resources/users/v1/{}/unlock", "operators"),
 )
 INTERNAL_ROUTES: tuple[tuple[str, str], ...] = (("/internal", "session"),
-                                                 ("/internal/v1/admin", "operators"))
+                                                 ("/internal/v1/admin", "operators"),
+                                                 ("/internal/console", "operators"))
 
 _BY_LENGTH = sorted(ROUTES, key=lambda r: len(r[0]), reverse=True)
 _INTERNAL = sorted(ROUTES + INTERNAL_ROUTES, key=lambda r: len(r[0]), reverse=True)

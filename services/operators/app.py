@@ -13,9 +13,11 @@ from aiohttp import web
 
 from services.operators import config as operators_config
 from services.operators.config import OperatorsConfig
+from services.operators.console import config as console_config
+from services.operators.console import handlers as console
 from services.operators.webhooks import WebhookDispatcher
 from shared.clock import Clock
-from shared.http.web import STORES, service_app
+from shared.http.web import CLOCK, STORES, service_app
 from shared.settings import Settings
 from shared.stores.bundle import Stores
 
@@ -68,6 +70,8 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
     config = operators_config.load(settings)
     app = service_app("operators", settings, setup_routes, stores=stores, clock=clock)
     app[CONFIG] = config
+    console.setup(app, console_config.load(settings, embedded=stores is not None),
+                  app[CLOCK])
     if config.webhooks is not None:
         app.cleanup_ctx.append(_webhooks_ctx)
     return app

@@ -98,3 +98,11 @@ async def export(db: Database, f: AuditFilter) -> AsyncIterator[str]:
             yield json.dumps(event_json(row), separators=(",", ":")) + "\n"
         if cursor is None:
             return
+
+
+async def recent(db: Database, tenant_id: str, user_id: str, limit: int) -> list[Row]:
+    """The user's latest `limit` rows, most recent first (the console's timeline)."""
+    return await db.fetch(
+        "SELECT id, at, tenant_id, user_id, factor, action, outcome, device_id, request_id, "
+        "detail FROM audit_events WHERE tenant_id = $1 AND user_id = $2 "
+        "ORDER BY at DESC, id DESC LIMIT $3", tenant_id, user_id, max(1, min(limit, MAX_PAGE)))

@@ -25,6 +25,7 @@ EVENT_TYPES = {
     "reset": "mfa.reset",
     "recovery": "mfa.recovery_code.used",
     "lockout": "mfa.factor.locked",
+    "unlock": "mfa.factor.unlocked",
     "remembered-revoke": "mfa.remembered_devices.revoked",
 }
 

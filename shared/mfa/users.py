@@ -38,7 +38,12 @@ class UserRecords:
 
     async def user_by_email(self, tenant_id: str, email: str) -> str | None:
         """The one user of the tenant last seen with this email, or None (none, or several)."""
+        found = await self.users_by_email(tenant_id, email, limit=2)
+        return found[0] if len(found) == 1 else None
+
+    async def users_by_email(self, tenant_id: str, email: str, limit: int = 20) -> list[str]:
+        """The users of the tenant last seen with this email (the support console's search)."""
         rows = await self._db.fetch(
-            "SELECT user_id FROM mfa_users WHERE tenant_id = $1 AND email = $2 LIMIT 2",
-            tenant_id, email.lower())
-        return str(rows[0]["user_id"]) if len(rows) == 1 else None
+            "SELECT user_id FROM mfa_users WHERE tenant_id = $1 AND email = $2 "
+            "ORDER BY user_id LIMIT $3", tenant_id, email.strip().lower(), limit)
+        return [str(r["user_id"]) for r in rows]
