@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import unavailable
@@ -33,3 +34,15 @@ async def chromium() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+# What browser tests saw (screenshots), for people to look at: MFA_TEST_ARTIFACTS, else
+# var/test-artifacts (ignored by git).
+ARTIFACTS = Path(os.environ.get("MFA_TEST_ARTIFACTS", "var/test-artifacts"))
+
+
+def artifacts(*parts: str) -> Path:
+    """A folder under ARTIFACTS, made."""
+    path = ARTIFACTS.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -70,9 +71,15 @@ def _when(value: Any) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _plain(value: Any) -> str:
+    """An audit detail's value as text: strings as they are, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 TEMPLATES.filters["when"] = _when
+TEMPLATES.filters["plain"] = _plain
 
 
 def render(request: web.Request, template: str, status: int = 200, notice: str = "",
