@@ -163,6 +163,7 @@ async def test_markup_in_a_user_id_stays_text_in_the_browser(
     await tab.page.locator("#tenant").fill(ids.tenant)
     await tab.page.locator("#q").fill(ids.user)
     await tab.page.keyboard.press("Enter")
+    await tab.page.wait_for_url("**/internal/console/user?**")
     heading = tab.page.get_by_role("heading", level=1)
     assert await heading.inner_text() == f"User {ids.user}"
     assert await tab.page.locator("main img").count() == 0
