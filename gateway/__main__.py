@@ -22,7 +22,9 @@ def main(argv: list[str]) -> None:
         settings = Settings.from_env(env)
         configure_logging(settings.log_level)
         print(f"MFA service (embedded) on http://{settings.host}:{settings.port}"
-              f"{settings.mount_prefix}/resources/...", file=sys.stderr)
+              f"{settings.mount_prefix}/resources/...\nSupport console: http://{settings.host}:"
+              f"{settings.port}/internal/console/ (sign in with the internal API key, in "
+              f"{settings.var_dir}/dev-keys.json)", file=sys.stderr)
         run(create_embedded_app(settings), settings)
     else:
         from gateway.app import create_app

@@ -26,14 +26,16 @@ _VENDOR_FORM = ("A vendor credential (the internal API key, or a token granting 
 
 def public_routes(*, internal: bool = False) -> list[tuple[str, str, str, Any]]:
     """(service, method, path, handler) of every route the gateway serves publicly (and,
-    with `internal`, the internal API it routes when MFA_EXPOSE_INTERNAL_API is on)."""
+    with `internal`, the internal API it routes when MFA_EXPOSE_INTERNAL_API is on). The
+    support console's pages declare no API (`@api`): they are not in the document."""
     out = []
     for name, setup_routes in service_route_setups().items():
         app = web.Application()
         setup_routes(app)
         for route in app.router.routes():
             path = route.resource.canonical if route.resource else ""
-            if route.method != "HEAD" and match(path, internal=internal) == name:
+            if (route.method != "HEAD" and match(path, internal=internal) == name
+                    and hasattr(route.handler, "__api__")):
                 out.append((name, route.method, path, route.handler))
     return sorted(out, key=lambda r: (r[2], r[1]))
 

@@ -96,6 +96,14 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_WEBHOOK_SECRET": "goes with MFA_WEBHOOK_URLS",
     "MFA_WEBHOOK_TIMEOUT": "design default (5 s)",
     "MFA_WEBHOOK_MAX_BACKOFF": "design default (10 min)",
+    "MFA_CONSOLE": "the support console is on (on the operators' internal side only)",
+    "MFA_CONSOLE_OIDC_SCOPES": "openid profile: the console reads the ID token's claims",
+    "MFA_CONSOLE_ROLES_CLAIM": "the IdP claim default (roles); set per deployment if yours "
+                               "differs",
+    "MFA_CONSOLE_SUPPORT_ROLE": "the read-only role's default value (mfa-support)",
+    "MFA_CONSOLE_ADMIN_ROLE": "the acting role's default value (mfa-admin)",
+    "MFA_CONSOLE_IDLE_TIMEOUT": "design default (15 min without a request signs out)",
+    "MFA_CONSOLE_MAX_AGE": "design default (8 h, a shift)",
     "MFA_NOTIFICATIONS": "off until the deployment has SMTP and turns user mails on",
     "MFA_SMS_CODE_DIGITS": "design default (6)",
     "MFA_SMS_RESEND_COOLDOWN": "design default (30 s)",
@@ -399,13 +407,21 @@ def test_every_hpa_and_pdb_targets_an_existing_deployment(objs: tuple[Obj, ...])
 
 
 def test_ingress_routes_to_the_gateway_only(objs: tuple[Obj, ...]) -> None:
+    """The public ingress reaches the gateway only; the console's internal ingress (another
+    class) reaches the operators Service under /internal/console only."""
     services = by_name(objs, "Service")
     for ing in of_kind(objs, "Ingress"):
+        internal = ing["metadata"]["name"] == "operators-console"
+        if internal:
+            assert ing["spec"]["ingressClassName"] != by_name(objs, "Ingress")["gateway"][
+                "spec"]["ingressClassName"]
         for rule in ing["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
-                assert backend["name"] == "gateway"
-                port_names = {p["name"] for p in services["gateway"]["spec"]["ports"]}
+                assert backend["name"] == ("operators" if internal else "gateway")
+                if internal:
+                    assert path["path"] == "/internal/console"
+                port_names = {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
                 assert backend["port"]["name"] in port_names
 
 

@@ -1,18 +1,20 @@
 """The operators Deployment: in from the gateway (its public Frontegg routes) and from pods
-labelled as operator tooling (the admin API), never from the ingress controller; out to the
+labelled as operator tooling (the admin API), never from the public ingress controller (the
+internal one only where the support console's internal Ingress is rendered); out to the
 datastores and the webhook receivers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.deploy.test_manifests import Obj, objs, of_kind, overlay
+from tests.deploy.test_manifests import Obj, by_name, objs, of_kind, overlay
 
 __all__ = ["objs", "overlay"]  # the fixtures: every overlay's rendered objects
 
 TOOLS_LABEL = {"mfa.example.com/operator-tools": "true"}
 OPERATORS = {"app": "operators", "app.kubernetes.io/part-of": "mfa"}
 PROMETHEUS = "monitoring"  # components/network-policies/prometheus.yaml
+CONSOLE_INGRESS = "ingress-nginx-internal"  # components/console-ingress
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -41,6 +43,9 @@ def test_operators_take_requests_from_the_gateway_and_labelled_tools_only(
         assert "ipBlock" not in peer, peer
         if namespaces.get("kubernetes.io/metadata.name") == PROMETHEUS:
             continue  # scrapes /metrics (the admin API still wants the internal API key)
+        if namespaces.get("kubernetes.io/metadata.name") == CONSOLE_INGRESS:
+            assert "operators-console" in by_name(objs, "Ingress"), peer
+            continue  # routes /internal/console only (test_manifests checks the Ingress)
         if "namespaceSelector" in peer:  # another namespace: only with the explicit label
             assert peer.get("podSelector", {}).get("matchLabels") == TOOLS_LABEL, peer
 
