@@ -246,3 +246,6 @@ async def test_the_internal_key_signs_in_only_embedded(
     assert (await v.sign_in_with_key("wrong" * 8)).status == 403
     page = await v.sign_in_with_key(key)
     assert page.status == 303 and "internal API key" in (await v.get("/")).text
+    for _ in range(8):  # ten sign-ins a quarter of an hour per address, counted first
+        assert (await v.sign_in_with_key("wrong" * 8)).status == 403
+    assert (await v.sign_in_with_key(key)).status == 429
