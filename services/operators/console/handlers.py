@@ -254,7 +254,9 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
 
 async def _signed_in(request: web.Request, actor: str, name: str, role: str, *,
                      continue_page: bool) -> web.StreamResponse:
-    token = await _sessions(request).start(actor[:150], name, role)
+    sessions = _sessions(request)
+    await sessions.end(request.cookies.get(COOKIE))  # a sign-in never keeps an older session
+    token = await sessions.start(actor[:150], name, role)
     # After the identity provider, a same-site page goes on: a SameSite=Strict cookie set in
     # a redirect chain that began cross-site is not sent along that chain.
     resp = render(request, "continue.html") if continue_page else _see_other("/")
