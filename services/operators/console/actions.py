@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.operators.console.views import counter_label
 from shared.http.errors import BadRequest
 from shared.mfa import resets
 from shared.mfa.registry import BY_NAME, LOCKOUT_FACTORS
@@ -49,7 +50,7 @@ async def describe(stores: Stores, action: str, tenant_id: str, user_id: str,
     if action == "unlock" and target:
         if target not in LOCKOUT_FACTORS:
             raise BadRequest("Unknown factor")
-        return f"Unlock {BY_NAME[target].label}", a.effect
+        return f"Unlock {counter_label(target)}", a.effect
     if action == "remove":
         device = await stores.devices.get(tenant_id, user_id, target)
         if device is None:

@@ -72,7 +72,7 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
     listed = await resets.list_factors(stores, tenant_id, user_id)
     kinds = [KindView(k, [f for f in listed["factors"] if f["kind"] == k.name]) for k in KINDS]
     now = stores.clock.time()
-    lockouts = [{**x, "label": _lockout_label(x["factor"]),
+    lockouts = [{**x, "label": counter_label(x["factor"]),
                  "liftsAt": now + x["retryAfter"] if x["retryAfter"] > 0 else None}
                 for x in listed["lockouts"]]
     left, made = await stores.recovery_sets.remaining(tenant_id, user_id)
@@ -87,9 +87,10 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
         timeline=[{**r, "detail": _detail(r)} for r in rows])
 
 
-def _lockout_label(counter: str) -> str:
-    """The label of the kind whose name is the lockout counter's (every counter is one)."""
-    return next((k.label for k in KINDS if k.name == counter), counter)
+def counter_label(counter: str) -> str:
+    """A lockout counter by the labels of the kinds whose wrong proofs count on it
+    (`Authenticator app / Hardware token`)."""
+    return " / ".join(k.label for k in KINDS if k.lockout == counter) or counter
 
 
 async def find_users(stores: Stores, tenant_id: str, by: str, q: str) -> list[str]:

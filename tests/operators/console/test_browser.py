@@ -92,15 +92,16 @@ async def test_support_finds_a_locked_user_sees_why_and_unlocks_them_by_keyboard
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/internal/console/user?**")
     alert = await page.get_by_role("alert").inner_text()
-    assert "Locked out: Authenticator app (3 wrong tries in a row)" in alert
+    assert "Locked out: Authenticator app / Hardware token (3 wrong tries in a row)" in alert
     timeline = await page.locator("#timeline + .scroll").inner_text()
     assert timeline.count("failure") == 2 and "lockout" in timeline  # the third locked it
     assert "consecutive: 3" in timeline
     await admin.shot("3-user-locked")
 
-    await admin.tab_to("Unlock Authenticator app")
+    await admin.tab_to("Unlock Authenticator app / Hardware token")
     await page.keyboard.press("Enter")
-    await page.get_by_role("heading", name="Confirm: Unlock Authenticator app").wait_for()
+    await page.get_by_role("heading", name="Confirm: Unlock Authenticator app / Hardware "
+                           "token").wait_for()
     await page.locator("#reason").fill("ticket 4711: locked out after a new phone")
     await admin.shot("4-confirm-unlock")
     await page.keyboard.press("Tab")  # to the confirmation

@@ -115,7 +115,8 @@ async def test_the_read_only_role_sees_no_action_and_is_refused_one(
     ann = visitor()
     await ann.sign_in("ann")
     page = await ann.get(user_path(ids))
-    assert page.status == 200 and "Locked out: Authenticator app (3 wrong tries" in page.text
+    assert page.status == 200
+    assert "Locked out: Authenticator app / Hardware token (3 wrong tries" in page.text
     assert "/confirm" not in page.text and page.text.count("<form") == 1  # sign-out only
     assert (await ann.get(f"/confirm?tenant={ids.tenant}&user={ids.user}&action=reset")
             ).status == 403
