@@ -77,10 +77,11 @@ class Mailbox:
 
 
 class SmtpServer:
-    """aiosmtpd's Controller (its own thread and loop) on a fixed loopback port."""
+    """aiosmtpd's Controller (its own thread and loop) on a fixed loopback port (or `host`'s)."""
 
     def __init__(self, *, port: int | None = None, tls: str = "none",
-                 cert: Certs | None = None, users: dict[str, str] | None = None) -> None:
+                 cert: Certs | None = None, users: dict[str, str] | None = None,
+                 host: str = HOST) -> None:
         self.port = port or free_port()
         self.tls = tls
         self.mailbox = Mailbox(users=dict(users or {}))
@@ -96,7 +97,7 @@ class SmtpServer:
             # encrypted, so its require-TLS check would wrongly hide AUTH.
             kwargs.update(authenticator=self.mailbox.authenticate,
                           auth_require_tls=tls != "implicit")
-        self._controller = Controller(self.mailbox, hostname=HOST, port=self.port,
+        self._controller = Controller(self.mailbox, hostname=host, port=self.port,
                                       server_hostname="mail.test", **kwargs)
         self.running = False
 

@@ -17,18 +17,21 @@ def via(url: str, port: int) -> str:
 
 
 class TcpProxy:
-    """Listens on a loopback port and forwards to a target; stop() drops every connection."""
+    """Listens on a loopback port (or `listen_host`'s) and forwards to a target; stop() drops
+    every connection."""
 
-    def __init__(self, target_host: str, target_port: int, listen_port: int = 0) -> None:
+    def __init__(self, target_host: str, target_port: int, listen_port: int = 0,
+                 listen_host: str = "127.0.0.1") -> None:
         self._target = (target_host, target_port)
         self.port = listen_port
+        self.host = listen_host
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         """Start (or restart on the same port) forwarding."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
+        self._server = await asyncio.start_server(self._handle, self.host, self.port,
                                                   reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
 
