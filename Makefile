@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 JS := tests/contract/js
 BOX := demo/box
 
-.PHONY: run demo test test-fast split migrate bench lint clean services
+.PHONY: run demo test test-fast split migrate bench lint clean services deploy-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: $(VENV)/.installed $(JS)/node_modules/.installed $(BOX)/dist/index.html
 	scripts/ensure-nginx
 	scripts/ensure-promtool
 	MFA_TEST_STRICT=$${MFA_TEST_STRICT:-1} $(PY) -m pytest -q
+
+## The image built with podman, the prod overlay's parts run as their manifests say, logins
+## through the gateway container (part of `make test` too; needs root). deploy/README.md.
+deploy-check: $(VENV)/.installed
+	scripts/deploy-check
 
 ## The suite without the set-up steps (for quick local runs).
 test-fast: $(VENV)/.installed

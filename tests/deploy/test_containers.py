@@ -22,6 +22,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,9 +116,9 @@ def generated_secret(host: HostSide, database: str) -> dict[str, str]:
     return secret
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """The prod overlay's parts running in podman, ready."""
+@contextmanager
+def deployed(replicas: dict[str, int]) -> Iterator[Cluster]:
+    """The prod overlay's parts running in podman, ready; removed afterwards."""
     if renderer() is None:
         unavailable("kubectl (scripts/ensure-k8s-tools)")
     image = build_image()
@@ -129,8 +130,7 @@ def cluster() -> Iterator[Cluster]:
     network, gateway_ip = Cluster.create_network(RUN_ID, image)
     host = HostSide(gateway_ip, redis=(REDIS.hostname or "127.0.0.1", REDIS.port or 6379),
                     postgres=(PG.hostname or "127.0.0.1", PG.port or 5432))
-    c = Cluster((), image, RUN_ID, SECRET_NAME, {}, host, replicas={DRAINED: 2},
-                network=network)
+    c = Cluster((), image, RUN_ID, SECRET_NAME, {}, host, replicas=replicas, network=network)
     try:
         host.start()
         c.objs = site_config(_render("prod"), host)
@@ -141,6 +141,13 @@ def cluster() -> Iterator[Cluster]:
         c.down()
         host.stop()
         run_sync(pg_admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """Every part, one replica each but totp's two."""
+    with deployed({DRAINED: 2}) as c:
+        yield c
 
 
 def host_settings(c: Cluster) -> Settings:

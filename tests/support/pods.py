@@ -15,6 +15,7 @@ host, reached at the network's gateway address under names given with --add-host
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -322,7 +323,7 @@ class Replica:
     started: float
     ready: float | None = None
 
-    @property
+    @functools.cached_property
     def ip(self) -> str:
         """Its address on the network."""
         out = podman("inspect", self.name, "--format",
@@ -412,28 +413,33 @@ class Cluster:
         """running, exited, ..."""
         return podman("inspect", name, "--format", "{{.State.Status}}").stdout.strip()
 
-    def wait_ready(self, replica: Replica, startup_timeout: float) -> None:
-        """startupProbe within its budget (failureThreshold x periodSeconds), then readiness."""
-        deadline = time.monotonic() + startup_timeout
-        found = replica.part.probe("startupProbe")
-        while found is not None:
-            path, port, _ = found
-            if http_status(replica.url(port) + path) == 200:
-                break
-            assert self.state(replica.name) == "running" and time.monotonic() < deadline, (
-                f"{replica.name} did not start ({self.state(replica.name)}):\n"
-                f"{self.logs(replica.name)}")
-            time.sleep(0.1)
-        ready = replica.part.probe("readinessProbe")
-        while ready is not None:
-            path, port, _ = ready
-            if http_status(replica.url(port) + path) == 200:
-                break
-            assert self.state(replica.name) == "running" and time.monotonic() < deadline, (
-                f"{replica.name} never got ready ({self.state(replica.name)}):\n"
-                f"{self.logs(replica.name)}")
-            time.sleep(0.1)
-        replica.ready = time.monotonic()
+    def wait_ready(self, started: list[Replica]) -> None:
+        """Poll every replica's startupProbe, then its readinessProbe, all at once (each
+        replica's `ready` is when its readiness first passed); AssertionError with the
+        container's log when a startupProbe's budget (failureThreshold x periodSeconds) runs
+        out or a process exits."""
+        pending = {r.name: (r, "startupProbe") for r in started}
+        looked = time.monotonic()
+        while pending:
+            look = time.monotonic() - looked > 1  # podman inspect is slow: once a second
+            looked = time.monotonic() if look else looked
+            for name, (replica, kind) in list(pending.items()):
+                found = replica.part.probe(kind)
+                if found is None or http_status(replica.url(found[1]) + found[0]) == 200:
+                    if kind == "startupProbe":
+                        pending[name] = (replica, "readinessProbe")
+                    else:
+                        replica.ready = time.monotonic()
+                        del pending[name]
+                    continue
+                probe = replica.part.probe("startupProbe")
+                budget = 60.0 if probe is None else (
+                    float(probe[2].get("periodSeconds", 10))
+                    * int(probe[2].get("failureThreshold", 3)))
+                state = self.state(name) if look else "running"
+                assert state == "running" and time.monotonic() - replica.started < budget, (
+                    f"{name}: {kind} never passed ({state}):\n{self.logs(name)}")
+            time.sleep(0.05)
 
     def up(self) -> None:
         """The Jobs to completion (migrations first, as the rollout does), then every
@@ -442,15 +448,8 @@ class Cluster:
         for job in (p for p in all_parts if p.kind == "Job"):
             code, _, log = self.run_job(job)
             assert code == 0, f"Job {job.name} failed ({code}):\n{log}"
-        started = [self.start(p, i) for p in all_parts if p.kind == "Deployment"
-                   for i in range(self.replicas.get(p.name, 1))]
-        for replica in started:
-            probe = replica.part.probe("startupProbe")
-            budget = 60.0
-            if probe is not None:
-                budget = (float(probe[2].get("periodSeconds", 10))
-                          * int(probe[2].get("failureThreshold", 3)))
-            self.wait_ready(replica, budget)
+        self.wait_ready([self.start(p, i) for p in all_parts if p.kind == "Deployment"
+                         for i in range(self.replicas.get(p.name, 1))])
 
     def replica(self, part: str, index: int = 0) -> Replica:
         """A running replica of a part."""
@@ -482,14 +481,15 @@ class Cluster:
         podman("kill", "--signal", "KILL", replica.name, check=False)
         return None
 
-    def stats(self) -> dict[str, int]:
-        """Memory in use per container, bytes (the containers' cgroups, podman stats)."""
+    def stats(self) -> dict[str, tuple[int, float]]:
+        """(memory in use in bytes, CPU seconds used so far) per container of the run, from
+        the containers' cgroups (podman stats)."""
         out = podman("stats", "--no-stream", "--no-reset", "--format", "json").stdout
         found = {}
         for row in json.loads(out or "[]"):
             name = row.get("name") or row.get("Name")
             if name and name.startswith(f"mfa-{self.run_id}-"):
-                found[name] = memory_bytes(row["mem_usage"])
+                found[name] = (memory_bytes(row["mem_usage"]), go_seconds(row["cpu_time"]))
         return found
 
     def down(self) -> None:
@@ -510,3 +510,11 @@ def memory_bytes(text: str) -> int:
     scale = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 2**10, "MiB": 2**20,
              "GiB": 2**30}
     return int(float(m.group(1)) * scale[m.group(2)])
+
+
+def go_seconds(text: str) -> float:
+    """A Go duration as podman prints it ("1m2.5s", "583.39ms", "12µs") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    found = re.findall(r"([0-9.]+)(h|ms|us|µs|ns|m|s)", text)
+    assert found or text == "0", text
+    return sum(float(n) * units[u] for n, u in found)
