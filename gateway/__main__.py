@@ -6,7 +6,7 @@ import os
 import sys
 
 from shared.http.drain import run
-from shared.http.logs import configure_logging
+from shared.http.logs import configure_logging, refusing_bad_settings
 from shared.settings import Settings
 
 
@@ -35,4 +35,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with refusing_bad_settings():  # a setting that cannot work: one log line, exit 78
+        main(sys.argv[1:])

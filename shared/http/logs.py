@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import orjson
@@ -45,3 +47,21 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+EX_CONFIG = 78  # sysexits.h: a configuration error
+
+
+@contextmanager
+def refusing_bad_settings() -> Iterator[None]:
+    """Around a process's start (settings, then its app): a setting that cannot work (the
+    ValueError the settings and each part's config raise) ends the process with one ERROR log
+    line saying why, JSON like every other line, and exit code 78, instead of a traceback
+    that a log pipeline splits into lines. The messages name the setting, never its value."""
+    try:
+        yield
+    except ValueError as e:
+        if not logging.getLogger().handlers:  # the settings failed before logging was set up
+            configure_logging()
+        logging.getLogger("mfa.start").error("refusing to start: %s", e)
+        raise SystemExit(EX_CONFIG) from None

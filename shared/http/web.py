@@ -24,7 +24,12 @@ from shared.http import access, drain
 from shared.http.client_ip import behind_gateway
 from shared.http.errors import STORE_FAULTS, BadRequest, MfaError
 from shared.http.jsonbody import dumps, parse_json
-from shared.http.logs import configure_logging, language_var, request_id_var
+from shared.http.logs import (
+    configure_logging,
+    language_var,
+    refusing_bad_settings,
+    request_id_var,
+)
 from shared.http.metrics import READY, STORE_ERRORS, metrics_handler, request_metrics
 from shared.mfa.flow import LoginResult
 from shared.settings import Settings
@@ -316,10 +321,12 @@ def service_app(name: str, settings: Settings, setup_routes: Callable[[web.Appli
 
 
 def serve(create_app: Callable[[Settings], web.Application]) -> None:
-    """`python -m <part>`: settings from the environment, JSON logs, then run the app."""
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    run(create_app(settings), settings)
+    """`python -m <part>`: settings from the environment, JSON logs, then run the app; a
+    setting that cannot work ends it with one log line saying why (refusing_bad_settings)."""
+    with refusing_bad_settings():  # also around the start-up contexts (the stores' URLs)
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        run(create_app(settings), settings)
 
 
 def run(app: web.Application, settings: Settings) -> None:

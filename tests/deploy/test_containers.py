@@ -16,10 +16,12 @@ MFA_TEST_STRICT=1. `make deploy-check` runs only this module."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -56,10 +58,13 @@ from tests.support.pods import (
     SMTP_HOST,
     Cluster,
     HostSide,
+    Replica,
     WallClock,
     http_status,
     parts,
     podman,
+    resolve_env,
+    run_args,
 )
 from tests.support.soft_authenticator import SoftAuthenticator
 
@@ -209,6 +214,47 @@ def test_the_migration_job_ran_and_every_part_is_ready_as_its_manifest_says(
                                              "/tmp/x ok"], (name, probe)
     # The gateway is ready only when every upstream it names (by Service name) is.
     assert http_status(cluster.url("gateway") + "/readyz") == 200
+
+
+def test_prometheus_scrapes_every_part_where_its_annotations_say(cluster: Cluster) -> None:
+    for name, replicas in cluster.running.items():
+        notes = replicas[0].part.workload["spec"]["template"]["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true"
+        url = f"http://{replicas[0].ip}:{notes['prometheus.io/port']}{notes['prometheus.io/path']}"
+        with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 (a test container)
+            assert r.status == 200 and b"# TYPE" in r.read(), name
+    # The gateway's public port, which the Ingress routes every path to, has no /metrics.
+    assert http_status(cluster.url("gateway") + "/metrics") == 404
+
+
+def test_the_overlay_as_shipped_refuses_to_start_sms_and_says_why(cluster: Cluster) -> None:
+    """deploy/README.md: "A part whose settings cannot work refuses to start and says why in
+    its log": prod's sms chooses Twilio, whose account is left for the operator to fill in."""
+    shipped = _render("prod")
+    sms = next(p for p in parts(shipped) if p.name == "sms")
+    env = resolve_env(sms, shipped, {SECRET_NAME: cluster.secret})
+    replica = Replica(sms, cluster.container_name("sms-as-shipped", 0), time.monotonic())
+    podman(*run_args(sms, image=cluster.image, name=replica.name, network=cluster.network,
+                     env_names=sorted(env), hosts=cluster.host.hosts), env=env)
+    code = cluster.wait_exit(replica, 60)
+    log = cluster.logs(replica.name)
+    assert code == 78, log  # a configuration error, before it ever listens
+    [line] = [json.loads(x) for x in log.splitlines()]  # one JSON line, no traceback
+    assert line["level"] == "ERROR" and "needs MFA_TWILIO_ACCOUNT_SID" in line["message"]
+    assert not any(value in log for value in cluster.secret.values())
+
+
+def test_the_documented_embedded_command_serves_the_api(cluster: Cluster) -> None:
+    """deploy/README.md: `docker run -p 8080:8080 IMAGE python -m gateway --embedded` (with
+    MFA_EMBEDDED_PUBLIC=true, as it listens on 0.0.0.0 in a container)."""
+    name = cluster.container_name("embedded", 0)
+    podman("run", "--detach", "--name", name, "--network", cluster.network,
+           "--env", "MFA_EMBEDDED_PUBLIC=true", cluster.image, "python", "-m", "gateway",
+           "--embedded")
+    replica = Replica(cluster.replica("gateway").part, name, time.monotonic())
+    cluster.wait_ready([replica])
+    assert http_status(replica.url() + "/openapi.json") == 200
+    podman("rm", "--force", "--time", "0", name)
 
 
 async def test_a_totp_login_through_the_gateway_container(stack: Stack) -> None:

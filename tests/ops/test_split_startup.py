@@ -4,6 +4,7 @@ refuses to start with a short internal API key."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -123,3 +124,35 @@ async def test_embedded_mode_still_accepts_any_internal_api_key(
     srv = await aiohttp_server(create_embedded_app(settings))
     async with aiohttp.ClientSession() as http, http.get(str(srv.make_url("/readyz"))) as r:
         assert r.status == 200
+
+
+async def _refused(env: dict[str, str], *module: str) -> list[dict[str, Any]]:
+    """Start a part that must refuse: exit code 78 (a configuration error), and its log lines."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *module, env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), STARTUP_S)
+    assert proc.returncode == 78, (proc.returncode, err.decode()[-2000:])
+    # Every line is a JSON log record (no traceback a log pipeline would split into lines).
+    return [json.loads(line) for line in err.decode().splitlines()]
+
+
+async def test_a_part_whose_settings_cannot_work_says_why_in_one_log_line(
+        keys: dict[str, str]) -> None:
+    base = {**keys, "MFA_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+            "MFA_REDIS_URL": "redis://127.0.0.1:1/0", "MFA_PORT": str(free_port())}
+    # The prod overlay as shipped: Twilio chosen, its account not filled in yet.
+    lines = await _refused({**base, "MFA_SMS_PROVIDER": "twilio"}, "services.sms")
+    assert [(r["level"], r["message"]) for r in lines] == [
+        ("ERROR", "refusing to start: MFA_SMS_PROVIDER=twilio needs MFA_TWILIO_ACCOUNT_SID, "
+                  "MFA_TWILIO_AUTH_TOKEN and MFA_TWILIO_FROM")]
+    # Found while starting (the stores' URLs), not only while reading the settings.
+    lines = await _refused({**keys, "MFA_DATABASE_URL": "", "MFA_REDIS_URL": "",
+                            "MFA_PORT": str(free_port())}, "services.totp")
+    assert lines[-1]["message"] == ("refusing to start: MFA_REDIS_URL and MFA_DATABASE_URL "
+                                    "are required in split mode")
+    lines = await _refused({"MFA_TOTP_URL": "ftp://totp", "MFA_PORT": str(free_port())},
+                           "gateway")
+    assert lines[-1]["message"] == ("refusing to start: upstream URL 'ftp://totp' must start "
+                                    "with http:// or https://")
+    assert all(keys["MFA_HMAC_KEY"] not in str(r) for r in lines)
