@@ -36,6 +36,7 @@ class Provider:
     issuer: str = ""
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     exchanges: list[dict[str, str]] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # claims the next tokens change
     key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     kid: str = field(default_factory=lambda: secrets.token_hex(4))
 
@@ -96,7 +97,7 @@ class Provider:
         claims = {"iss": self.issuer, "aud": CLIENT_ID, "sub": f"sub-{person}",
                   "preferred_username": person, "name": PEOPLE[person]["name"],
                   "roles": PEOPLE[person]["roles"], "nonce": grant["nonce"], "iat": now,
-                  "exp": now + 300}
+                  "exp": now + 300, **self.overrides}
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         return web.json_response({"access_token": secrets.token_urlsafe(16),
                                   "token_type": "Bearer", "id_token": id_token})

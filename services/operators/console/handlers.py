@@ -302,7 +302,7 @@ async def user_page(request: web.Request) -> web.StreamResponse:
     """GET /user?tenant&user: credentials, lockouts, trusted devices, recovery, events."""
     tenant, user = _field(request.query, "tenant"), _field(request.query, "user")
     v = await views.user_view(stores_of(request), tenant, user)
-    return render(request, "user.html", v=v, extra_columns=views.TIMELINE_COLUMNS)
+    return render(request, "user.html", v=v)
 
 
 @page(role="admin")

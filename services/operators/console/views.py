@@ -18,8 +18,11 @@ from shared.mfa.registry import KINDS, Kind
 from shared.stores.bundle import Stores
 
 TIMELINE = 50  # audit events on a user's page, most recent first
-# Audit columns shown beside the event, {key: row column, title: heading}.
-TIMELINE_COLUMNS: tuple[dict[str, str], ...] = ()
+# Audit columns shown beside the event when the rows carry them (who tried: the address and
+# the browser's label; how many refused attempts a grouped row stands for).
+TIMELINE_COLUMNS: tuple[dict[str, str], ...] = (
+    {"key": "client_ip", "title": "Address"}, {"key": "user_agent", "title": "Browser"},
+    {"key": "attempts", "title": "Times"})
 
 
 @dataclass
@@ -45,6 +48,11 @@ class UserView:
     recovery_set_made: float | None
     timeline: list[dict[str, Any]]
     set_size: int = SET_SIZE
+
+    @property
+    def columns(self) -> list[dict[str, str]]:
+        """The TIMELINE_COLUMNS the audit rows carry."""
+        return [c for c in TIMELINE_COLUMNS if any(c["key"] in r for r in self.timeline)]
 
     @property
     def locked(self) -> list[dict[str, Any]]:

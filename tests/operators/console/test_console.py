@@ -5,6 +5,8 @@ every action through the shared cores, audited with the operator and the reason.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -68,9 +70,40 @@ async def test_a_callback_is_bound_to_its_browser_and_used_once(
     other = visitor()  # another browser, without the state's cookie
     assert (await other.get(callback)).status == 400
     assert (await v.get(callback)).status == 200
+    [exchange] = idp.exchanges  # PKCE: the verifier sent is the challenge's
+    digest = hashlib.sha256(exchange["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).decode().rstrip("=") == query["code_challenge"]
     v.cookies["mfa_console_signin"] = query["state"]  # replayed, cookie and all
     replay = await v.get(callback)
     assert replay.status == 400 and "used already" in replay.text
+
+
+async def test_an_id_token_that_does_not_hold_signs_no_one_in(
+        stack: Stack, idp: Provider, visitor: Callable[[], Visitor]) -> None:
+    for claims in ({"aud": "another-client"}, {"nonce": "another-sign-in"},
+                   {"iss": "https://impostor.example"}, {"exp": 1000}):
+        idp.overrides = claims
+        v = visitor()
+        refused = await v.sign_in("bob")
+        assert refused.status == 403 and "does not" in refused.text, claims
+        assert (await v.get("/")).status == 303, claims
+
+
+async def test_the_session_slides_while_used_and_ends_at_sign_out(
+        stack: Stack, visitor: Callable[[], Visitor]) -> None:
+    v = visitor()
+    await v.sign_in("ann")
+    for _ in range(3):  # 1800 s in all, never 900 s idle
+        stack.clock.advance(600)
+        assert (await v.get("/")).status == 200
+    token = v.cookies["mfa_console"]
+    home = await v.get("/")
+    assert (await v.post("/signout", {})).status == 403  # sign-out is a change: CSRF too
+    out = await v.post("/signout", {"csrf": home.csrf()})
+    assert out.status == 303 and out.location.endswith("/signin?notice=signed-out")
+    assert "mfa_console" not in v.cookies
+    v.cookies["mfa_console"] = token  # the old cookie, kept by someone
+    assert (await v.get("/")).status == 303
 
 
 async def test_cookie_flags_headers_idle_timeout_and_no_script(
