@@ -63,12 +63,13 @@ from tests.support.pods import (
     http_status,
     parts,
     podman,
+    remove_leftovers,
     resolve_env,
     run_args,
 )
 from tests.support.soft_authenticator import SoftAuthenticator
 
-RUN_ID = uuid.uuid4().hex[:8]
+RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"  # the pid: remove_leftovers() knows it
 DRAINED = "totp"  # the part with two replicas, one of which the drain test stops
 # Redis database of the deploy check's containers (their key prefix is the default, mfa:).
 REDIS_DB = 10
@@ -127,6 +128,7 @@ def deployed(replicas: dict[str, int]) -> Iterator[Cluster]:
     if renderer() is None:
         unavailable("kubectl (scripts/ensure-k8s-tools)")
     image = build_image()
+    remove_leftovers()
     try:
         run_sync(pg_admin(f"DROP DATABASE IF EXISTS {DATABASE}"))
         run_sync(pg_admin(f"CREATE DATABASE {DATABASE}"))

@@ -502,6 +502,23 @@ class Cluster:
             podman("network", "rm", "--force", self.network, check=False)
 
 
+def remove_leftovers() -> list[str]:
+    """Remove the containers and networks of earlier runs whose process is gone (a run that
+    was killed before its clean-up); run ids start with their process id. Their names."""
+    removed = []
+    for network in podman("network", "ls", "--format", "{{.Name}}").stdout.split():
+        m = re.fullmatch(r"mfa-(\d+)-[0-9a-f]+", network)
+        if m is None or Path(f"/proc/{m.group(1)}").exists():
+            continue
+        names = podman("ps", "-a", "--filter", f"name=^{network}-", "--format",
+                       "{{.Names}}").stdout.split()
+        if names:
+            podman("rm", "--force", "--time", "0", *names, check=False, timeout=120)
+        podman("network", "rm", "--force", network, check=False)
+        removed.append(network)
+    return removed
+
+
 def memory_bytes(text: str) -> int:
     """podman stats' "81.2MB / 268.4MB" (usage first) as bytes."""
     usage = text.split("/")[0].strip()
