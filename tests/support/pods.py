@@ -46,10 +46,6 @@ DB_HOST, CACHE_HOST = "db.internal", "cache.internal"
 SMTP_HOST, SMS_HOST = "smtp.internal", "sms-gateway.internal"
 
 
-class SetupError(RuntimeError):
-    """podman, the network or a container could not be set up (not the code's fault)."""
-
-
 def podman(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
            check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run scripts/podman; its output; raises with podman's stderr when it fails."""
