@@ -18,6 +18,9 @@ MIN_INTERNAL_KEY = 32  # characters; a split-mode service refuses a shorter inte
 CODE_TTL_RANGE = (60, 900)
 # An access token cannot be revoked before it expires: a minute at least, a day at most.
 ACCESS_TOKEN_TTL_RANGE = (60, 86400)
+# A lockout record expires this long after the last attempt on it: longer than the longest
+# delay (15 minutes) by far, at most a year.
+LOCKOUT_TTL_RANGE = (3600, 365 * 86400)
 
 log = logging.getLogger("mfa.settings")
 
@@ -111,6 +114,7 @@ class Settings:
     mount_prefix: str = "/frontegg/identity"
     max_body_bytes: int = 64 * 1024
     upstream_timeout: float = 10.0
+    upstream_connect_timeout: float = 1.0
     cors_origins: tuple[str, ...] = ()
     upstreams: dict[str, str] = field(default_factory=dict)
     shutdown_grace: float = 20.0
@@ -119,6 +123,7 @@ class Settings:
     mfa_token_max_failures: int = 5
     lockout_delay_after: int = 5
     lockout_max_failures: int = 50
+    lockout_ttl: int = 7 * 86400
     recovery_attempts: int = 10
     step_up_max_age: int = 3600
     recovery_ip_limit: int = 50
@@ -180,6 +185,7 @@ class Settings:
             mount_prefix=env_str(e, "MFA_MOUNT_PREFIX", "/frontegg/identity").rstrip("/"),
             max_body_bytes=env_int(e, "MFA_MAX_BODY_BYTES", 64 * 1024),
             upstream_timeout=env_float(e, "MFA_UPSTREAM_TIMEOUT", 10.0),
+            upstream_connect_timeout=env_float(e, "MFA_UPSTREAM_CONNECT_TIMEOUT", 1.0),
             cors_origins=env_list(e, "MFA_CORS_ORIGINS"),
             upstreams={k: v for k, v in upstreams.items() if v},
             shutdown_grace=env_float(e, "MFA_SHUTDOWN_GRACE", 20.0),
@@ -188,6 +194,7 @@ class Settings:
             mfa_token_max_failures=env_int(e, "MFA_TOKEN_MAX_FAILURES", 5),
             lockout_delay_after=env_int(e, "MFA_LOCKOUT_DELAY_AFTER", 5),
             lockout_max_failures=env_int(e, "MFA_LOCKOUT_MAX_FAILURES", 50),
+            lockout_ttl=env_int(e, "MFA_LOCKOUT_TTL", 7 * 86400),
             recovery_attempts=env_int(e, "MFA_RECOVERY_ATTEMPTS", 10),
             step_up_max_age=env_int(e, "MFA_STEP_UP_MAX_AGE", 3600),
             recovery_ip_limit=env_int_renamed(e, "MFA_RECOVERY_IP_LIMIT", "MFA_RECOVERY_IP_CAP",
@@ -223,6 +230,10 @@ class Settings:
         check_range("MFA_ACCESS_TOKEN_TTL", self.access_token_ttl, ACCESS_TOKEN_TTL_RANGE)
         check_range("MFA_SMS_CODE_TTL", self.sms_code_ttl, CODE_TTL_RANGE)
         check_range("MFA_EMAIL_CODE_TTL", self.email_code_ttl, CODE_TTL_RANGE)
+        check_range("MFA_LOCKOUT_TTL", self.lockout_ttl, LOCKOUT_TTL_RANGE)
+        if not 0 < self.upstream_connect_timeout <= self.upstream_timeout:
+            raise ValueError("MFA_UPSTREAM_CONNECT_TIMEOUT must be > 0 and at most "
+                             "MFA_UPSTREAM_TIMEOUT")
         if self.database_statement_cache < 0:
             raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
         if self.enforce_mfa not in ENFORCE_TYPES:

@@ -209,7 +209,7 @@ async def _tenant_lock(stores: Stores, tenant_id: str, session: MfaSession | Non
     lock_at = (session.lock_at if session is not None else
                await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time()))
     if 0 < lock_at < stores.lockout.limits.lock_at and r.failures >= lock_at:
-        await stores.eph.lock(lock_key)
+        await stores.eph.lock(lock_key, stores.lockout.limits.ttl)
         if r.failures > lock_at:
             raise _refusal(Reservation("locked", failures=r.failures), factor)
     return lock_at

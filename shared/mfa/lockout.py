@@ -2,9 +2,12 @@
 
 NIST SP 800-63B 5.2.2: count consecutive failed attempts until a success, and lock at no more
 than 100. Here a growing delay starts at MFA_LOCKOUT_DELAY_AFTER (1 s, 2 s, 4 s ... up to
-15 min) and the factor locks at MFA_LOCKOUT_MAX_FAILURES (50); the lock does not expire by
-itself: a success with the factor, a recovery, or an operator's unlock clears it. The user's
-other factors and recovery keep working. The counting itself happens in one atomic step with
+15 min) and the factor locks at MFA_LOCKOUT_MAX_FAILURES (50); a success with the factor, a
+recovery, or an operator's unlock clears it. The record (count, delay, lock) expires
+MFA_LOCKOUT_TTL (7 days) after the last attempt counted or refused on it, so failures that
+nobody follows up (an attacker's, a user who gave up) do not fill Redis for good; refused
+attempts on a locked factor keep the lock alive. The user's other factors and recovery keep
+working. The counting itself happens in one atomic step with
 the mfaToken's (shared.mfa.flow, Ephemeral.reserve); this module names the keys and reads or
 clears the state."""
 
@@ -45,7 +48,8 @@ class Lockout:
         self._cache: dict[str, tuple[int, float]] = {}
         self.limits = Limits(session_max=settings.mfa_token_max_failures,
                              delay_after=settings.lockout_delay_after,
-                             lock_at=settings.lockout_max_failures)
+                             lock_at=settings.lockout_max_failures,
+                             ttl=float(settings.lockout_ttl))
 
     async def tenant_lock_at(self, tenant_id: str, *, now: float) -> int:
         """Consecutive failures that lock a factor of the tenant: its lockout policy's

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,12 +24,15 @@ Record = dict[str, Any]
 @dataclass(frozen=True)
 class Limits:
     """What `reserve` enforces: failures an mfaToken survives, and the factor's lockout
-    (a growing delay from `delay_after` consecutive attempts, a lock at `lock_at`)."""
+    (a growing delay from `delay_after` consecutive attempts, a lock at `lock_at`). The
+    lockout record expires `ttl` seconds after the last attempt counted or refused on it
+    (MFA_LOCKOUT_TTL), so an abandoned count never stays in Redis for good."""
 
     session_max: int
     delay_after: int
     lock_at: int
     max_delay: float = 900.0
+    ttl: float = 7 * 86400.0
 
     def delay(self, n: int) -> float:
         """Seconds of delay after the n-th consecutive attempt (0: none): 1, 2, 4, ... s."""
@@ -85,8 +87,9 @@ class Ephemeral(Protocol):
         """One atomic step before a proof is compared: load the session record (when given)
         and the lockout state; refuse, or (with `count`) count the attempt on both."""
 
-    async def lock(self, lock_key: str) -> None:
-        """Lock a factor now (a tenant's lockout policy is stricter than the deployment's)."""
+    async def lock(self, lock_key: str, ttl: float) -> None:
+        """Lock a factor now (a tenant's lockout policy is stricter than the deployment's);
+        the record expires `ttl` seconds from now."""
 
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """After a proof held: consume the session (one winner; False for the others) and
@@ -187,10 +190,16 @@ class MemoryEphemeral:
             return Reservation("gone", burned=sess is not None and sess[1] >= limits.session_max)
         lock = self._live(lock_key)
         state, n = (lock[0], lock[1]) if lock else ({}, 0)
+        expires = self._clock.time() + limits.ttl
+        refused = None
         if state.get("locked"):
-            return Reservation("locked", failures=n)
-        if state.get("until", 0) > now:
-            return Reservation("delayed", failures=n, retry_after=state["until"] - now)
+            refused = Reservation("locked", failures=n)
+        elif state.get("until", 0) > now:
+            refused = Reservation("delayed", failures=n, retry_after=state["until"] - now)
+        if refused is not None:
+            if count and lock is not None:
+                self._data[lock_key] = (lock[0], lock[1], expires)
+            return refused
         record = json.loads(json.dumps(sess[0])) if sess else None
         if not count:
             return Reservation("ok", record, n, sess[1] if sess else 0)
@@ -199,17 +208,18 @@ class MemoryEphemeral:
             state = {"locked": True}
         elif limits.delay(n):
             state = {"until": now + limits.delay(n)}
-        self._data[lock_key] = (state, n, math.inf)  # consecutive: kept until a success
+        self._data[lock_key] = (state, n, expires)  # consecutive: until a success or the TTL
         sn = 0
         if session_key and sess:
             sn = sess[1] + 1
             self._data[session_key] = (sess[0], sn, sess[2])
         return Reservation("ok", record, n, sn)
 
-    async def lock(self, lock_key: str) -> None:
+    async def lock(self, lock_key: str, ttl: float) -> None:
         """Set the lock, keeping the count."""
         item = self._live(lock_key)
-        self._data[lock_key] = ({"locked": True}, item[1] if item else 0, math.inf)
+        self._data[lock_key] = ({"locked": True}, item[1] if item else 0,
+                                self._clock.time() + ttl)
 
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """Consume the session (if it is still there) and reset the lockout."""
@@ -261,7 +271,8 @@ return {redis.call('HGET', KEYS[1], 'v'), n}
 # The attempt reservation (see Ephemeral.reserve). KEYS[1]: the lockout hash {n, until,
 # locked}; KEYS[2] (optional): the session hash {v, n}. Both carry the same hash tag (the
 # user's), so on Redis Cluster the script runs in one slot. Times in ms from the caller's
-# clock. The lockout hash has no TTL: consecutive failures count until a success.
+# clock. Consecutive failures count until a success; the lockout hash expires ARGV[7] ms after
+# the last attempt counted or refused on it (Limits.ttl), so no lockout record lives forever.
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local v, sn = false, 0
@@ -276,11 +287,16 @@ if KEYS[2] then
 end
 local st = redis.call('HMGET', KEYS[1], 'n', 'until', 'locked')
 local n = tonumber(st[1]) or 0
-if st[3] == '1' then return {'locked', '', n} end
+local counting = ARGV[6] == '1'
+if st[3] == '1' then
+  if counting then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+  return {'locked', '', n}
+end
 if st[2] and now < tonumber(st[2]) then
+  if counting then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
   return {'delayed', '', n, 0, tostring(tonumber(st[2]) - now)}
 end
-if ARGV[6] == '0' then return {'ok', v or '', n, sn} end
+if not counting then return {'ok', v or '', n, sn} end
 n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 if n >= tonumber(ARGV[4]) then
   redis.call('HSET', KEYS[1], 'locked', '1')
@@ -288,8 +304,14 @@ elseif n >= tonumber(ARGV[3]) then
   local d = math.min(tonumber(ARGV[5]), 1000 * 2 ^ (n - tonumber(ARGV[3])))
   redis.call('HSET', KEYS[1], 'until', string.format('%.0f', now + d))
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
 if KEYS[2] then sn = redis.call('HINCRBY', KEYS[2], 'n', 1) end
 return {'ok', v or '', n, sn}
+"""
+_LOCK = """
+redis.call('HSET', KEYS[1], 'locked', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
 """
 _SETTLE = """
 if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return 0 end
@@ -340,6 +362,7 @@ class RedisEphemeral:
         self._bump = self._r.register_script(_BUMP)
         self._reserve = self._r.register_script(_RESERVE)
         self._settle = self._r.register_script(_SETTLE)
+        self._lock = self._r.register_script(_LOCK)
 
     async def _client(self) -> Any:
         """The client, its cluster slot map loaded."""
@@ -423,7 +446,7 @@ class RedisEphemeral:
         """One EVALSHA: load, check and count (see _RESERVE)."""
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
         args = [int(now * 1000), limits.session_max, limits.delay_after, limits.lock_at,
-                int(limits.max_delay * 1000), "1" if count else "0"]
+                int(limits.max_delay * 1000), "1" if count else "0", int(limits.ttl * 1000)]
         res = await self._durable(self._reserve, keys, args, wait=count)
         status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
         if status != "ok":
@@ -433,9 +456,9 @@ class RedisEphemeral:
         record = json.loads(res[1]) if session_key else None
         return Reservation("ok", record, int(res[2]), int(res[3]))
 
-    async def lock(self, lock_key: str) -> None:
-        """Set the lock field of the lockout hash (the count stays)."""
-        await self._r.hset(self._k(lock_key), "locked", "1")
+    async def lock(self, lock_key: str, ttl: float) -> None:
+        """Set the lock field of the lockout hash (the count stays) and its TTL."""
+        await self._durable(self._lock, [self._k(lock_key)], [int(ttl * 1000)])
 
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """One EVALSHA: consume the session (one winner) and reset the lockout."""
