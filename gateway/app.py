@@ -3,6 +3,7 @@ readiness of its upstreams, drain on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,9 +39,13 @@ async def proxy(request: web.Request) -> web.Response:
         raise PayloadTooLarge()
     raw_path = strip_prefix(request.rel_url.raw_path, settings.mount_prefix)
     client = request.app[CLIENT]
+    # One deadline for the request, however many replicas it tries (gateway/upstreams.py).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.upstream_timeout
     return await send(replicas_of(request.app[REPLICAS], upstream),
                       lambda base: forward(client, request, base, raw_path,
-                                           settings.upstream_timeout))
+                                           max(0.1, deadline - loop.time()),
+                                           settings.upstream_connect_timeout))
 
 
 def _openapi(request: web.Request) -> dict[str, Any]:

@@ -22,14 +22,16 @@ _DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "upgrade", "c
                   "content-encoding", "server", "date", TRACE_HEADER}
 
 
-@functools.lru_cache(maxsize=8)
-def _timeout(limit_s: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=limit_s)
+@functools.lru_cache(maxsize=64)
+def _timeout(limit_s: float, connect_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=limit_s, sock_connect=min(connect_s, limit_s))
 
 
 async def forward(session: aiohttp.ClientSession, request: web.Request, base_url: str,
-                  path: str, limit_s: float) -> web.Response:
-    """Send the request upstream; 502 when it is down, 504 when it is too slow."""
+                  path: str, limit_s: float, connect_s: float) -> web.Response:
+    """Send the request upstream; 502 when it is down, 504 when it is too slow. A new
+    connection not made within `connect_s` (a replica whose packets are dropped: no refusal
+    ever comes) is NotReached like a refused one: the request never left the gateway."""
     body = await request.read()
     headers = CIMultiDict((k, v) for k, v in request.headers.items()
                           if k.lower() not in _DROP_REQUEST)
@@ -43,12 +45,15 @@ async def forward(session: aiohttp.ClientSession, request: web.Request, base_url
               encoded=True)
     try:
         async with session.request(request.method, url, headers=headers, data=body,
-                                   allow_redirects=False, timeout=_timeout(limit_s)) as up:
+                                   allow_redirects=False,
+                                   timeout=_timeout(round(limit_s, 1), connect_s)) as up:
             data = await up.read()
             out = CIMultiDict((k, v) for k, v in up.headers.items()
                               if k.lower() not in _DROP_RESPONSE)
             request[ANSWERED_UPSTREAM] = True  # the service logged this request
             return web.Response(status=up.status, body=data, headers=out)
+    except aiohttp.ConnectionTimeoutError:
+        raise NotReached() from None  # the connect timed out: nothing was sent
     except TimeoutError:
         raise GatewayTimeout() from None
     except aiohttp.ClientConnectorError:

@@ -2,11 +2,14 @@
 
 Requests go round-robin over a service's replicas. A request is sent to another replica only
 when it cannot have reached the first: the connection could not be made (refused, no route,
-a name that does not resolve). Anything else (a connect that timed out, a reset, a timeout,
-an answer) is the request's outcome, retried by nobody: a verify may have consumed its
-mfaToken. A replica that refused is tried last for `PENALTY_S`, so a stopped one costs one
-refused connect, not one per request. The order is decided per request, so no lock is needed
-(one event loop)."""
+a name that does not resolve, or no answer to the connect within MFA_UPSTREAM_CONNECT_TIMEOUT:
+a replica behind a partition drops packets and never refuses). Anything else (a reset, a
+timeout once connected, an answer) is the request's outcome, retried by nobody: a verify may
+have consumed its mfaToken. Every try shares the request's one MFA_UPSTREAM_TIMEOUT. A replica
+that was not reached, or did not answer in time, is tried last for `PENALTY_S`: a stopped one
+costs one refused (or timed-out) connect, not one per request, and a partitioned one a 504 for
+the requests already on their way to it, not for every other request after them. The order
+is decided per request, so no lock is needed (one event loop)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from shared.http.errors import BadGateway
+from shared.http.errors import BadGateway, GatewayTimeout
 
 PENALTY_S = 2.0
 
@@ -57,7 +60,7 @@ class Replicas:
         return sorted(turn, key=lambda u: self._refused_until[u] > now)  # stable
 
     def refused(self, url: str) -> None:
-        """The replica refused a connection: try it last for a while."""
+        """The replica was not reached, or timed out: try it last for a while."""
         self._refused_until[url] = self._now() + PENALTY_S
 
 
@@ -81,5 +84,8 @@ async def send(replicas: Replicas,
         except NotReached as e:
             replicas.refused(url)
             last = e
+        except GatewayTimeout:
+            replicas.refused(url)  # the request's outcome (not retried); others go elsewhere
+            raise
     assert last is not None
     raise last

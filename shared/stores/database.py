@@ -79,56 +79,80 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """No reset query on release: our connections never change session state."""
 
 
+# Every wait on Postgres has a bound (docs/network-faults.md): a new connection, a free pooled
+# connection, and each statement. A silent Postgres (packets dropped, no reset) costs a request
+# at most ACQUIRE_TIMEOUT_S + STATEMENT_TIMEOUT_S, then the 503 envelope.
+CONNECT_TIMEOUT_S = 3.0
+STATEMENT_TIMEOUT_S = 5.0
+ACQUIRE_TIMEOUT_S = 2.0  # includes making a new connection when the pool has room
+
+
 class PostgresDatabase:
     """asyncpg pool. Connections carry no session state, so the reset on release is skipped
-    (it would cost a second round trip per query; docs/performance.md section 3)."""
+    (it would cost a second round trip per query; docs/performance.md section 3). Every
+    statement takes its connection with a timeout: asyncpg's pool.fetch() and friends wait
+    for a free connection without one, so while Postgres was silent, requests queued behind
+    connections stuck in their own statement timeouts, 10 s and more (the network-fault
+    harness, tests/network)."""
 
     dialect = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = ACQUIRE_TIMEOUT_S
+                 ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 0, max_size: int = 10,
-                      statement_cache_size: int = 100) -> PostgresDatabase:
+                      statement_cache_size: int = 100,
+                      acquire_timeout: float = ACQUIRE_TIMEOUT_S) -> PostgresDatabase:
         """Create the pool lazily (min_size 0), so a down database does not stop start-up.
         `statement_cache_size=0` behind PgBouncer in transaction pooling mode (before 1.21 it
         cannot carry named prepared statements from one server connection to the next):
         asyncpg then sends every query as an unnamed statement, parsed each time."""
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, timeout=3.0, command_timeout=5.0,
-            reset=_keep_session, statement_cache_size=statement_cache_size,
+            dsn, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT_S,
+            command_timeout=STATEMENT_TIMEOUT_S, reset=_keep_session,
+            statement_cache_size=statement_cache_size,
         )
-        return cls(pool)
+        return cls(pool, acquire_timeout=acquire_timeout)
+
+    def _acquire(self) -> Any:
+        """A pooled connection within the acquire timeout (asyncio.TimeoutError: a 503)."""
+        return self._pool.acquire(timeout=self._acquire_timeout)
 
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement."""
-        return _count(await self._pool.execute(sql, *args))
+        async with self._acquire() as conn:
+            return _count(await conn.execute(sql, *args))
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """All rows."""
-        return [dict(r) for r in await self._pool.fetch(sql, *args)]
+        async with self._acquire() as conn:
+            return [dict(r) for r in await conn.fetch(sql, *args)]
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """First row."""
-        r = await self._pool.fetchrow(sql, *args)
+        async with self._acquire() as conn:
+            r = await conn.fetchrow(sql, *args)
         return None if r is None else dict(r)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PgConn]:
         """One connection, one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._acquire() as conn, conn.transaction():
             yield _PgConn(conn)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A raw connection (migrations take an advisory lock on it)."""
-        async with self._pool.acquire() as conn:
+        async with self._acquire() as conn:
             yield conn
 
     async def ping(self) -> None:
         """Round trip."""
-        await self._pool.fetchval("SELECT 1")
+        async with self._acquire() as conn:
+            await conn.fetchval("SELECT 1")
 
     async def close(self) -> None:
         """Close the pool."""

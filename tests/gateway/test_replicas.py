@@ -133,3 +133,76 @@ async def test_two_totp_replicas_share_the_load_and_a_sigterm_loses_no_login(
         await asyncio.gather(*workers)
         assert results == [200] * len(results), sorted(set(results))
         assert await b.logins(http) > 10 + 15  # it took the load on
+
+
+@pytest.fixture
+def silent_port() -> Any:
+    """A port whose connects are never answered (its listen backlog is full, so the kernel
+    drops every further SYN): a replica behind a partition, which never refuses."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port))  # fills the backlog
+    yield port
+    queued.close()
+    server.close()
+
+
+async def test_a_replica_that_never_answers_the_connect_is_passed_over(
+        aiohttp_server: Any, keys: dict[str, str], silent_port: int) -> None:
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    live = web.Application()
+    live.router.add_route("*", "/{tail:.*}", answer)
+    up = await aiohttp_server(live)
+    settings = make_settings(keys, MFA_UPSTREAM_TIMEOUT="3", MFA_UPSTREAM_CONNECT_TIMEOUT="0.3")
+    replicas = f"http://127.0.0.1:{silent_port},{str(up.make_url('')).rstrip('/')}"
+    gw = await aiohttp_server(create_gateway(settings, upstreams={"totp": replicas}))
+    async with aiohttp.ClientSession() as http:
+        async def verify() -> int:
+            async with http.post(gw.make_url(f"{AUTH}/verify"), json={}) as r:
+                return r.status
+
+        # Round-robin sends every other request to the silent replica first: each must still
+        # be answered by the live one, within the one upstream timeout.
+        assert await asyncio.gather(*(verify() for _ in range(6))) == [200] * 6
+        assert [await verify() for _ in range(4)] == [200] * 4
+
+
+@pytest.mark.parametrize("value", ["0", "11"])
+def test_the_connect_timeout_fits_in_the_upstream_timeout(keys: dict[str, str],
+                                                         value: str) -> None:
+    with pytest.raises(ValueError, match="MFA_UPSTREAM_CONNECT_TIMEOUT"):
+        make_settings(keys, MFA_UPSTREAM_CONNECT_TIMEOUT=value)
+
+
+async def test_a_replica_that_timed_out_is_tried_last_for_a_while(
+        aiohttp_server: Any, keys: dict[str, str]) -> None:
+    from aiohttp import web
+
+    async def never(request: web.Request) -> web.Response:
+        await asyncio.sleep(60)
+        return web.json_response({})
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    urls = []
+    for handler in (never, answer):
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        urls.append(str((await aiohttp_server(app)).make_url("")).rstrip("/"))
+    settings = make_settings(keys, MFA_UPSTREAM_TIMEOUT="1")
+    gw = await aiohttp_server(create_gateway(settings, upstreams={"totp": ",".join(urls)}))
+    async with aiohttp.ClientSession() as http:
+        statuses = []
+        for _ in range(4):  # round-robin would send the third to the silent one again
+            async with http.post(gw.make_url(f"{AUTH}/verify"), json={}) as r:
+                statuses.append(r.status)
+    assert statuses == [504, 200, 200, 200]

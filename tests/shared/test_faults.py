@@ -75,3 +75,21 @@ async def test_no_failures_after_redis_restarts(aiohttp_server: Any, keys: dict[
         await own_redis.start()  # same port, every pooled connection now stale
         assert await burst(http) == [200] * 32
         assert await burst(http) == [200] * 32
+
+
+async def test_a_statement_waits_a_bounded_time_for_a_pooled_connection(pg_url: str) -> None:
+    """Every pooled connection busy (as when each waits out its statement timeout on a
+    silent Postgres): the next statement gives up after the acquire timeout (a 503), rather
+    than queueing behind them."""
+    from shared.stores.database import PostgresDatabase
+
+    db = await PostgresDatabase.connect(pg_url, max_size=1, acquire_timeout=0.2)
+    try:
+        busy = asyncio.create_task(db.fetchrow("SELECT pg_sleep(2) AS slept"))
+        await asyncio.sleep(0.3)  # the only connection is taken
+        with pytest.raises(asyncio.TimeoutError):
+            await db.fetchrow("SELECT 1 AS one")
+        assert await busy == {"slept": None}  # the busy one finishes; the pool gives it back
+        assert await db.fetchrow("SELECT 1 AS one") == {"one": 1}
+    finally:
+        await db.close()
