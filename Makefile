@@ -38,8 +38,8 @@ demo: $(VENV)/.installed $(BOX)/dist/index.html
 	$(PY) -m demo
 
 ## Everything the tests need (Redis, Postgres, Node client, login box, Chromium, k8s tools,
-## nginx, promtool, podman), then the suite. Without root podman cannot be installed: the
-## deploy check then says why.
+## nginx, promtool, podman, the network-fault tools), then the suite. Without root podman
+## cannot be installed: the deploy check then says why.
 test: $(VENV)/.installed $(JS)/node_modules/.installed $(BOX)/dist/index.html
 	scripts/services-up
 	scripts/ensure-chromium
@@ -47,6 +47,7 @@ test: $(VENV)/.installed $(JS)/node_modules/.installed $(BOX)/dist/index.html
 	scripts/ensure-nginx
 	scripts/ensure-promtool
 	scripts/podman --version || true
+	scripts/ensure-netfaults
 	MFA_TEST_STRICT=$${MFA_TEST_STRICT:-1} $(PY) -m pytest -q
 
 ## The image built with podman, the prod overlay's parts run as their manifests say, logins

@@ -35,6 +35,13 @@ MODES = tuple(os.environ.get("MFA_TEST_MODES", "embedded,split").split(","))
 PREFIX = "/frontegg/identity"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--soak`: the long form of the soak-capable tests (tests/network: longer faults, several
+    rounds)."""
+    parser.addoption("--soak", action="store_true", default=False,
+                     help="run the network-fault harness as a soak (minutes, not seconds)")
+
+
 def run_sync(coro: Any) -> Any:
     """Run a coroutine to completion from sync code, even inside a running loop."""
     import asyncio

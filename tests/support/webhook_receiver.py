@@ -3,7 +3,8 @@ timestamp, deduplicates by event id, appends each new event to its log (fsynced)
 delivery to a raw log. With MFA_RECEIVER_DIE_AFTER=N it exits abruptly after logging the N-th
 new event, before answering (the sender never learns it arrived).
 
-Usage: python -m tests.support.webhook_receiver PORT SECRET LOG_DIR"""
+Usage: python -m tests.support.webhook_receiver PORT SECRET LOG_DIR
+(on 127.0.0.1, or on MFA_RECEIVER_HOST: the network-fault harness runs it in a namespace)"""
 
 from __future__ import annotations
 
@@ -68,5 +69,6 @@ def make_app(secret: str, log_dir: Path, die_after: int) -> web.Application:
 if __name__ == "__main__":
     port, secret, log_dir = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     die_after = int(os.environ.get("MFA_RECEIVER_DIE_AFTER", "0"))
-    web.run_app(make_app(secret, log_dir, die_after), host="127.0.0.1", port=port,
+    web.run_app(make_app(secret, log_dir, die_after),
+                host=os.environ.get("MFA_RECEIVER_HOST", "127.0.0.1"), port=port,
                 print=None, access_log=None)
