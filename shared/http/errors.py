@@ -123,6 +123,9 @@ STORE_FAULTS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
+    # maxmemory reached under `noeviction` (the deployment's policy, deploy/README.md): writes
+    # are refused until keys expire; reads and consuming (deleting) still work.
+    redis.exceptions.OutOfMemoryError,
     # Redis Cluster and Sentinel: no node for a slot (or none reachable), a cluster that is
     # down or resharding, a master demoted by a failover that still answers READONLY.
     redis.exceptions.ClusterError,

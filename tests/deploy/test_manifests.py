@@ -574,6 +574,28 @@ def test_dev_redis_keeps_an_append_only_file_on_a_volume(objs: tuple[Obj, ...],
     assert claim in by_name(objs, "PersistentVolumeClaim"), "the AOF must outlive the pod"
 
 
+def _bytes(quantity: str) -> int:
+    units = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "Ki": 1024, "Mi": 1024**2,
+             "Gi": 1024**3}
+    for unit, factor in units.items():
+        if quantity.endswith(unit):
+            return int(quantity[:-len(unit)]) * factor
+    return int(quantity)
+
+
+def test_dev_redis_never_evicts_and_refuses_writes_before_its_memory_limit(
+        objs: tuple[Obj, ...], overlay: str) -> None:
+    if overlay != "dev":
+        return
+    server = containers(by_name(objs, "Deployment")["redis"])[0]
+    args = [*server.get("command", []), *server.get("args", [])]
+    flags = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
+    # Eviction would drop lockout counters and used-code markers under a flood of requests.
+    assert flags.get("--maxmemory-policy") == "noeviction"
+    limit = server["resources"]["limits"]["memory"]
+    assert 0 < _bytes(flags["--maxmemory"]) < _bytes(limit), (flags, limit)
+
+
 def test_shutdown_drains_before_the_kill(objs: tuple[Obj, ...]) -> None:
     config = of_kind(objs, "ConfigMap")[0].get("data", {})
     grace = float(config.get("MFA_SHUTDOWN_GRACE") or DEFAULT_SHUTDOWN_GRACE)

@@ -93,3 +93,31 @@ async def test_a_statement_waits_a_bounded_time_for_a_pooled_connection(pg_url: 
         assert await db.fetchrow("SELECT 1 AS one") == {"one": 1}
     finally:
         await db.close()
+
+
+async def test_a_full_redis_is_a_503_and_writes_resume_when_it_has_room(
+        aiohttp_server: Any, keys: dict[str, str], pg_url: str, own_redis: RedisServer) -> None:
+    """maxmemory reached under the deployment's `noeviction` policy: Redis refuses writes
+    (OOM), a store fault (503 envelope). Every script's first write is one Redis checks for
+    memory: a put that began with DEL went through a full Redis (and grew it)."""
+    import redis.asyncio as aioredis
+
+    settings = make_settings(keys, MFA_REDIS_URL=own_redis.url, MFA_DATABASE_URL=pg_url)
+    srv = await aiohttp_server(create_app(settings))
+    ids = Ids()
+    body = {"userId": ids.user, "tenantId": ids.tenant, "email": ids.email}
+    headers = {"Authorization": f"Bearer {settings.internal_api_key}"}
+    url = str(srv.make_url("/internal/v1/mfa/sessions"))
+    admin = aioredis.Redis.from_url(own_redis.url)
+    try:
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", "1")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=body, headers=headers) as r:
+                assert r.status == 503
+                assert_envelope(await r.json())
+            await admin.config_set("maxmemory", "0")
+            async with http.post(url, json=body, headers=headers) as r:
+                assert r.status == 200
+    finally:
+        await admin.aclose()
