@@ -231,9 +231,8 @@ class Settings:
         check_range("MFA_SMS_CODE_TTL", self.sms_code_ttl, CODE_TTL_RANGE)
         check_range("MFA_EMAIL_CODE_TTL", self.email_code_ttl, CODE_TTL_RANGE)
         check_range("MFA_LOCKOUT_TTL", self.lockout_ttl, LOCKOUT_TTL_RANGE)
-        if not 0 < self.upstream_connect_timeout <= self.upstream_timeout:
-            raise ValueError("MFA_UPSTREAM_CONNECT_TIMEOUT must be > 0 and at most "
-                             "MFA_UPSTREAM_TIMEOUT")
+        if self.upstream_connect_timeout <= 0:  # above MFA_UPSTREAM_TIMEOUT, that applies
+            raise ValueError("MFA_UPSTREAM_CONNECT_TIMEOUT must be > 0")
         if self.database_statement_cache < 0:
             raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
         if self.enforce_mfa not in ENFORCE_TYPES:

@@ -58,6 +58,10 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_REUSE_PORT": "off: on Kubernetes each replica is its own pod; only for several copies "
     "of one process on one host (make bench --totp-procs)",
     "MFA_REDIS_PREFIX": "key prefix default mfa: (only tests sharing a Redis change it)",
+    "MFA_LOCKOUT_TTL": "7 days after a factor's last attempt (docs/network-faults.md, Redis "
+    "memory); only a deployment with another lockout policy changes it",
+    "MFA_UPSTREAM_CONNECT_TIMEOUT": "1 s to connect to a replica inside the cluster, then the "
+    "next (docs/network-faults.md, timeouts)",
     "MFA_DATABASE_STATEMENT_CACHE": "asyncpg's default (100); 0 only in an overlay whose "
     "database-url points at PgBouncer < 1.21 in transaction pooling mode",
     "MFA_EXPOSE_INTERNAL_API": "off: the host calls session's internal API and operator tools "

@@ -175,9 +175,8 @@ async def test_a_replica_that_never_answers_the_connect_is_passed_over(
         assert [await verify() for _ in range(4)] == [200] * 4
 
 
-@pytest.mark.parametrize("value", ["0", "11"])
-def test_the_connect_timeout_fits_in_the_upstream_timeout(keys: dict[str, str],
-                                                         value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_the_connect_timeout_is_positive(keys: dict[str, str], value: str) -> None:
     with pytest.raises(ValueError, match="MFA_UPSTREAM_CONNECT_TIMEOUT"):
         make_settings(keys, MFA_UPSTREAM_CONNECT_TIMEOUT=value)
 

@@ -60,7 +60,7 @@ async def test_the_lock_holds_until_a_success(eph: Ephemeral, clock: FrozenClock
     limits = Limits(session_max=5, delay_after=1_000, lock_at=3)
     for _ in range(3):
         assert (await eph.reserve("lock:{t3}:totp", None, limits, now=clock.time())).status == "ok"
-    clock.advance(10 * 86400)  # no window: ten days later it is still locked
+    clock.advance(6 * 86400)  # no window: six days later (within MFA_LOCKOUT_TTL) still locked
     locked = await eph.reserve("lock:{t3}:totp", None, limits, now=clock.time())
     assert locked.status == "locked" and locked.failures == 3
     assert await eph.settle("lock:{t3}:totp", None) is True
