@@ -184,13 +184,14 @@ class Cluster:
 
     def stop(self) -> None:
         """Every process (the network's own clean-up ends them by pid), logs closed, the
-        Postgres folder removed."""
+        Postgres folder and the temp folder (logs, keys) removed."""
         self.net.down()
         for f in self._logs:
             f.close()
         data = getattr(self, "_pg_data", None)
         if data is not None:
             shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def receiver_log(self, name: str) -> list[dict[str, Any]]:
         """The receiver's events.jsonl (new ids) or raw.jsonl (every delivery)."""
