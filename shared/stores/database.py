@@ -84,7 +84,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 # at most ACQUIRE_TIMEOUT_S + STATEMENT_TIMEOUT_S, then the 503 envelope.
 CONNECT_TIMEOUT_S = 3.0
 STATEMENT_TIMEOUT_S = 5.0
-ACQUIRE_TIMEOUT_S = 2.0  # includes making a new connection when the pool has room
+ACQUIRE_TIMEOUT_S = 3.0  # includes making a new connection when the pool has room
 
 
 class PostgresDatabase:
