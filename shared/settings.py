@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.http.client_ip import parse_networks
-from shared.mfa.registry import STRATEGIES
+from shared.mfa.registry import BY_NAME, KINDS, STRATEGIES
 
 SERVICES = ("session", "totp", "sms", "email", "webauthn", "operators")
 ENFORCE_TYPES = ("DontForce", "Force", "ForceExceptSAML")
@@ -21,6 +21,9 @@ ACCESS_TOKEN_TTL_RANGE = (60, 86400)
 # A lockout record expires this long after the last attempt on it: longer than the longest
 # delay (15 minutes) by far, at most a year.
 LOCKOUT_TTL_RANGE = (3600, 365 * 86400)
+# A per-user cap of one kind of credential: at least one, and few enough that every session
+# start and the MFA session record stay small (docs/configuration.md).
+DEVICE_CAP_RANGE = (1, 50)
 
 log = logging.getLogger("mfa.settings")
 
@@ -53,11 +56,11 @@ def env_int_renamed(env: Mapping[str, str], name: str, old: str, default: int) -
     return env_int(env, old, default)
 
 
-def check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
+def check_range(name: str, value: int, bounds: tuple[int, int], unit: str = "seconds") -> None:
     """Refuse a value outside [low, high], naming the setting."""
     low, high = bounds
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high} seconds, not {value}")
+        raise ValueError(f"{name} must be between {low} and {high} {unit}, not {value}")
 
 
 def env_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -131,7 +134,10 @@ class Settings:
     recovery_email_limit: int = 100
     enforce_mfa: str = "Force"
     default_strategies: tuple[str, ...] = ("AuthenticatorApp", "WebAuthnPlatform",
-                                           "WebAuthnCrossPlatform")
+                                           "WebAuthnCrossPlatform", "Passkeys")
+    # Per-user caps of the kinds stored as device rows (registry `cap`, MFA_MAX_<KIND>_PER_USER).
+    device_caps: dict[str, int] = field(default_factory=lambda: {
+        k.name: k.cap for k in KINDS if k.stored and k.cap})
     allow_remember_device: bool = False
     device_expiration: int = 30 * 86400
     device_expiration_cap: int = 90 * 86400
@@ -203,6 +209,8 @@ class Settings:
             recovery_email_limit=env_int(e, "MFA_RECOVERY_EMAIL_LIMIT", 100),
             enforce_mfa=env_str(e, "MFA_ENFORCE", "Force"),
             default_strategies=env_list(e, "MFA_STRATEGIES", cls.default_strategies),
+            device_caps={k.name: env_int(e, k.cap_setting, k.cap)
+                         for k in KINDS if k.stored and k.cap},
             allow_remember_device=env_bool(e, "MFA_ALLOW_REMEMBER_DEVICE", False),
             device_expiration=env_int(e, "MFA_DEVICE_EXPIRATION", 30 * 86400),
             device_expiration_cap=env_int(e, "MFA_DEVICE_EXPIRATION_CAP", 90 * 86400),
@@ -237,6 +245,8 @@ class Settings:
             raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
         if self.enforce_mfa not in ENFORCE_TYPES:
             raise ValueError(f"MFA_ENFORCE must be one of {', '.join(ENFORCE_TYPES)}")
+        for name, cap in self.device_caps.items():
+            check_range(BY_NAME[name].cap_setting, cap, DEVICE_CAP_RANGE, "credentials")
         unknown = set(self.default_strategies) - set(STRATEGIES)
         if unknown:
             raise ValueError(f"MFA_STRATEGIES has unknown strategies: {sorted(unknown)}")

@@ -20,10 +20,10 @@ from services.email.config import EmailConfig
 from services.email.message import Templates, build_message
 from services.email.providers import EmailSender, SendFailed
 from shared.crypto import numeric_code, token_hash
-from shared.http.errors import BadGateway, Forbidden, TooManyRequests, Unavailable
+from shared.http.errors import BadGateway, TooManyRequests, Unavailable
 from shared.http.metrics import code_sent
 from shared.mfa.challenges import InvalidChallenge
-from shared.mfa.flow import Attempt, LoginResult
+from shared.mfa.flow import Attempt, LoginResult, ensure_allowed
 from shared.mfa.ratelimit import Cap
 from shared.mfa.registry import EMAIL
 from shared.mfa.sessions import MfaSession
@@ -50,13 +50,6 @@ class EmailFactor:
 def _binding(session: MfaSession) -> str:
     """Ties a challenge to one MFA session (the session key is already a token hash)."""
     return token_hash(session.key)
-
-
-async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
-    """403 unless the tenant's policy allows EmailCode."""
-    if not (await stores.policies.get(tenant_id)).allows_kind(EMAIL):
-        raise Forbidden("Email code is not allowed for this account",
-                        code="ER-MFA-EMAIL-NOT-ALLOWED")
 
 
 async def _limit(stores: Stores, cfg: EmailConfig, session: MfaSession, cooldown_key: str
@@ -104,7 +97,7 @@ async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
                     accept_language: str | None) -> CodeSent:
     """Email a fresh code to the session's user. 429 when limited (nothing is sent), 502 when
     the mail system fails."""
-    await ensure_allowed(stores, session.tenant_id)
+    await ensure_allowed(stores, EMAIL, session.tenant_id)
     if ef.sender is None:
         raise Unavailable("Email delivery is not configured", code="ER-MFA-EMAIL-NOT-CONFIGURED")
     cooldown_key = f"email:{session.tenant_id}:{session.user_id}"
@@ -134,7 +127,7 @@ async def verify_code(stores: Stores, *, attempt: Attempt, otc_token: str, code:
     it is compared, single use) and complete the login."""
     session = attempt.session
     assert session is not None
-    await ensure_allowed(stores, session.tenant_id)
+    await ensure_allowed(stores, EMAIL, session.tenant_id)
     pending = await stores.challenges.peek(otc_token)
     # A challenge made for another session is refused and left untouched.
     if pending is None or pending.data.get("session") != _binding(session):

@@ -83,12 +83,12 @@ async def resync(request: web.Request) -> web.Response:
 
 @api(request=Reason, response=schemas.Removed, auth="internal")
 async def reset(request: web.Request) -> web.Response:
-    """POST .../users/{userId}/reset: every factor and the recovery code (400 ER-01097 when
-    none)."""
+    """POST .../users/{userId}/reset: every credential the registry's reset removes (400
+    ER-01097 when the user holds none)."""
     body = await read_body(request)
     removed = await factors.reset(stores_of(request), _actor(request, body["reason"]),
                                   *_who(request))
-    return json_ok({"removed": removed})
+    return json_ok(factors.reset_answer(removed))
 
 
 @api(request=schemas.Unlock, response=schemas.Unlocked, auth="internal")

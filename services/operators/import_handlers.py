@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services.operators import importing
 from shared.http import access
+from shared.http.schemas import StrictBoolean
 from shared.http.web import api, json_ok, path_id, read_body, stores_of
 
 
@@ -28,6 +29,9 @@ class MigrateUser(Schema):
                                 validate=validate.Length(max=32))
     phoneNumberType = fields.String(load_default=None, allow_none=True,
                                     validate=validate.OneOf(("auth", "mfa")))
+    force = StrictBoolean(load_default=False, metadata={
+        "description": "ours: add to a user who already has MFA, as an enrollment would "
+                       "(without it such a user is refused with 409 ER-MFA-ALREADY-ENROLLED)"})
 
 
 class Bulk(Schema):

@@ -21,11 +21,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from webauthn.helpers import base64url_to_bytes, decode_credential_public_key
 
-from shared.http.errors import BadRequest, MfaError, NotFound
+from shared.events.audit import AuditEvent
+from shared.http.errors import BadRequest, Conflict, MfaError, NotFound
 from shared.mfa import hotp
-from shared.mfa.devices import Device, device_aad
+from shared.mfa.devices import Device, TooManyDevices, device_aad
 from shared.mfa.phones import Phone, parse_phone  # the one place numbers are parsed
-from shared.mfa.registry import HOTP, SMS, TOTP, WEBAUTHN
+from shared.mfa.registry import FORCED_IMPORT, HOTP, SMS, TOTP, WEBAUTHN
+from shared.mfa.resets import clear
 from shared.stores.bundle import Stores
 
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
@@ -37,6 +39,23 @@ _MAX = 20  # devices of one kind per imported user
 
 class InvalidRecord(ValueError):
     """A record that cannot be imported; the message says which field and why."""
+
+
+class AlreadyEnrolled(InvalidRecord):
+    """The user has MFA factors the record does not hold: an import would add a way in
+    beside the user's own without them doing anything, so only with `force`."""
+
+    def __init__(self) -> None:
+        super().__init__("userId: this user has MFA already; an import adds factors to an "
+                         "enrolled user only with \"force\": true (the user is then told, "
+                         "as after an enrollment)")
+
+
+class OverCap(InvalidRecord):
+    """The record would take the user over a kind's per-user cap (nothing is written)."""
+
+    def __init__(self, kind: str, cap: int) -> None:
+        super().__init__(f"{kind}: at most {cap} per user (MFA_MAX_{kind.upper()}_PER_USER)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,7 @@ class ImportRecord:
     phones: tuple[str, ...] = ()
     webauthn: tuple[WebAuthnCredential, ...] = ()
     hotp: tuple[hotp.Token, ...] = ()
+    force: bool = False  # add to a user who already has MFA (as an enrollment would)
 
 
 @dataclass
@@ -207,7 +227,15 @@ def record_from_json(obj: Any) -> ImportRecord:
         hotp=tuple(_token(t, f"hotp[{i}]") for i, t in enumerate(_list(obj, "hotp"))),
         phones=tuple(phones),
         webauthn=tuple(_credential(c, f"webauthn[{i}]")
-                       for i, c in enumerate(_list(obj, "webauthn"))))
+                       for i, c in enumerate(_list(obj, "webauthn"))),
+        force=_force(obj))
+
+
+def _force(obj: dict[str, Any]) -> bool:
+    value = obj.get("force", False)
+    if not isinstance(value, bool):
+        raise InvalidRecord("force: true or false")
+    return value
 
 
 def _device_id(stores: Stores, rec: ImportRecord, kind: str, key: str) -> str:
@@ -260,8 +288,13 @@ def _devices(stores: Stores, rec: ImportRecord) -> list[Device]:
 
 
 async def import_record(stores: Stores, rec: ImportRecord, *, actor: str) -> Imported:
-    """Store the record's devices that are not there yet (audited as `import`, without any
-    secret or number); InvalidRecord for a credential another user holds."""
+    """Store the record's devices that are not there yet, each audited with an outbox event
+    (`mfa.factor.imported`), without any secret or number. A user who already has MFA factors
+    the record does not hold is refused (AlreadyEnrolled) unless the record says `force`:
+    then the import is an enrollment (`mfa.factor.enrolled`, the user's notice, remembered
+    browsers forgotten and older bearer tokens retired: registry FORCED_IMPORT). A stored email
+    is never replaced. Over a kind's cap: TooManyDevices (nothing of the record is written
+    after it). InvalidRecord for a credential another user holds."""
     done = Imported(rec.tenant_id, rec.user_id)
     devices = _devices(stores, rec)  # everything checked before anything is written
     for d in devices:
@@ -269,16 +302,32 @@ async def import_record(stores: Stores, rec: ImportRecord, *, actor: str) -> Imp
             held = await stores.devices.find_by_lookup(WEBAUTHN.name, d.lookup or "")
             if held is not None and (held.tenant_id, held.user_id) != (d.tenant_id, d.user_id):
                 raise InvalidRecord("webauthn: this credential is registered to another user")
+    enrolled = await stores.devices.list_for_user(rec.tenant_id, rec.user_id)
+    ours = {d.id for d in devices}
+    others = [d for d in enrolled if d.id not in ours]  # the same import again is not "enrolled"
+    if others and not rec.force:
+        raise AlreadyEnrolled()
+    caps = stores.settings.device_caps
+    for kind in {d.kind for d in devices}:  # the whole record, before any of it is written
+        after = {d.id for d in [*enrolled, *devices] if d.kind == kind}
+        if len(after) > caps.get(kind, len(after)):
+            raise OverCap(kind, caps[kind])
     if rec.email:
-        await stores.recovery.remember_email(rec.tenant_id, rec.user_id, rec.email)
+        await stores.recovery.remember_email_if_unknown(rec.tenant_id, rec.user_id, rec.email)
+    action = "enroll" if others else "import"
     for d in devices:
         if await stores.devices.add_if_absent(d):
             done.added.append(d.id)
             await stores.audit.record(tenant_id=d.tenant_id, user_id=d.user_id, factor=d.kind,
-                                      action="import", outcome="success", device_id=d.id,
-                                      detail={"actor": actor})
+                                      action=action, outcome="success", device_id=d.id,
+                                      detail={"actor": actor, "imported": True})
         else:
             done.existing.append(d.id)
+    if others and done.added:
+        await clear(stores, rec.tenant_id, rec.user_id, FORCED_IMPORT,
+                    event=AuditEvent(rec.tenant_id, rec.user_id, "all", "forced-import",
+                                     "success", detail={"actor": actor,
+                                                        "added": len(done.added)}))
     return done
 
 
@@ -349,7 +398,7 @@ async def _frontegg_record(stores: Stores, obj: Any, scope: str | None) -> Impor
     return ImportRecord(tenant, user, email,
                         totp=(TotpSeed(_seed_secret(secret, "authenticatorAppMfaSecret")),)
                         if secret else (),
-                        phones=(phone,) if phone else ())
+                        phones=(phone,) if phone else (), force=_force(obj))
 
 
 def user_dto(rec: ImportRecord, done: Imported) -> dict[str, Any]:
@@ -367,6 +416,10 @@ async def migrate_user(stores: Stores, obj: dict[str, Any], *, actor: str,
     try:
         rec = await _frontegg_record(stores, obj, scope)
         done = await import_record(stores, rec, actor=actor)
+    except AlreadyEnrolled as e:
+        raise Conflict(str(e), code="ER-MFA-ALREADY-ENROLLED") from None
+    except OverCap as e:
+        raise TooManyDevices(str(e)) from None
     except InvalidRecord as e:
         raise BadRequest(str(e), code="ER-MFA-VALIDATION") from None
     return user_dto(rec, done)

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.http.schemas import StrictBoolean, reason_field
 from shared.mfa.policies import tenant_pattern
-from shared.mfa.registry import DEVICE_KINDS, LOCKOUT_FACTORS, STRATEGIES
+from shared.mfa.registry import LISTED, LOCKOUT_FACTORS, STORED, STRATEGIES
 from shared.settings import ENFORCE_TYPES
 
 
@@ -25,7 +25,7 @@ class Unlock(Schema):
 class Factor(Schema):
     """One enrolled factor."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(DEVICE_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(STORED))
     id = fields.String(required=True)
     name = fields.String(required=True)
     createdAt = fields.String(required=True)
@@ -42,17 +42,28 @@ class LockoutState(Schema):
     retryAfter = fields.Integer(required=True)
 
 
+class Credentials(Schema):
+    """How many credentials of one listed kind the user holds."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(LISTED))
+    count = fields.Integer(required=True)
+
+
 class Factors(Schema):
-    """A user's factors and lockouts."""
+    """A user's factors (every stored credential, passkeys too), the count of every kind the
+    registry lists (recovery codes and remembered browsers too), and the lockouts."""
 
     factors = fields.List(fields.Nested(Factor), required=True)
+    credentials = fields.List(fields.Nested(Credentials), required=True)
     lockouts = fields.List(fields.Nested(LockoutState), required=True)
 
 
 class Removed(Schema):
-    """How many factors a reset removed."""
+    """What a reset removed: devices and passkeys, and the count of every kind."""
 
     removed = fields.Integer(required=True)
+    credentials = fields.Dict(keys=fields.String(validate=validate.OneOf(LISTED)),
+                              values=fields.Integer(), required=True)
 
 
 class Unlocked(Schema):
@@ -198,6 +209,8 @@ class PolicyBody(Schema):
                                              validate=validate.Range(min=0, max=86400))
     recoveryCodesRequireMfaWithin = fields.Integer(strict=True,
                                                    validate=validate.Range(min=60, max=86400))
+    passkeysRequireMfaWithin = fields.Integer(strict=True,
+                                              validate=validate.Range(min=60, max=86400))
     recoverKeepsDevices = StrictBoolean()
     notifyUsers = StrictBoolean()
 
@@ -217,6 +230,7 @@ class PolicyOut(Schema):
     enrollRequiresMfaWithin = fields.Integer(required=True, validate=validate.Range(min=0))
     recoveryCodesRequireMfaWithin = fields.Integer(required=True,
                                                    validate=validate.Range(min=60))
+    passkeysRequireMfaWithin = fields.Integer(required=True, validate=validate.Range(min=60))
     recoverKeepsDevices = StrictBoolean(required=True)
     notifyUsers = fields.Boolean(required=True, metadata={
         "description": "email users about factor changes (with MFA_NOTIFICATIONS on)"})

@@ -9,15 +9,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.session.profile import enrolled, mfa_devices
+from shared.events.audit import AuditEvent
 from shared.http.errors import BadRequest
 from shared.mfa.flow import Attempt, LoginResult, login_body, recovery_attempt
 from shared.mfa.otpauth import enrollment, new_seed
 from shared.mfa.policies import Policy
 from shared.mfa.recovery import new_recovery_code
-from shared.mfa.registry import LOCKOUT_FACTORS, TOTP
+from shared.mfa.registry import (
+    CODE_SET,
+    DEVICES,
+    LOCKOUT_FACTORS,
+    RECOVER,
+    RECOVERY,
+    TOTP,
+    USER_CODE,
+    kind,
+)
 from shared.mfa.remember import network_of
+from shared.mfa.resets import clear
 from shared.mfa.sessions import MfaSession, PendingEnrollment, pending_aad
 from shared.stores.bundle import Stores
+
+# With the tenant's recoverKeepsDevices, a set code that leaves codes over keeps these.
+KEPT_ON_RECOVERY = frozenset({DEVICES, CODE_SET, USER_CODE})
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,10 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
             totp_seed=stores.cipher.encrypt(seed.encode(), aad) if seed else None,
             recovery_code=stores.cipher.encrypt(code.encode(), aad))
     lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
-    token, _ = await stores.sessions.create(tenant_id=tenant_id, user_id=user_id, email=email,
-                                            pending=pending, devices=devices, lock_at=lock_at)
+    token, _ = await stores.sessions.create(
+        tenant_id=tenant_id, user_id=user_id, email=email, pending=pending,
+        devices=[d for d in devices if policy.allows_kind(kind(d.kind))], lock_at=lock_at,
+        strategies=policy.strategies)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
             "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
             "userId": user_id, "userEmail": email}
@@ -108,22 +124,26 @@ async def recover(stores: Stores, *, email: str, code: str, client_ip: str) -> N
             found, left = (hit[0], hit[1]), hit[2]
     tenant_id, user_id = found
     keep = bool(left) and (await stores.policies.get(tenant_id)).recoverKeepsDevices
-    removed = 0 if keep else await stores.devices.delete_all(tenant_id, user_id)
-    await stores.remembered.revoke_all(tenant_id, user_id)
+    detail: dict[str, Any] = {} if left is None else {"codesLeft": left}
+    # What recovery removes is the registry's (every credential: whoever made one may be who
+    # the owner recovers from); a set code with codes left under recoverKeepsDevices removes
+    # only the remembered browsers. Older bearer tokens are retired either way.
+    await clear(stores, tenant_id, user_id, RECOVER, keep=KEPT_ON_RECOVERY if keep else frozenset(),
+                event=AuditEvent(tenant_id, user_id, RECOVERY.name, "recovery", "success",
+                                 detail=detail))
     await stores.lockout.reset(tenant_id, user_id, *LOCKOUT_FACTORS)
-    await stores.users.mark_factors_changed(tenant_id, user_id)  # retires older bearer tokens
-    detail: dict[str, Any] = {"devicesRemoved": removed}
-    if left is not None:
-        detail["codesLeft"] = left
-    await stores.audit.record(tenant_id=tenant_id, user_id=user_id, factor="recovery",
-                              action="recovery", outcome="success", detail=detail)
 
 
 async def login_with_code(stores: Stores, *, attempt: Attempt, code: str,
                           remember: bool) -> LoginResult:
     """A code of the user's set as the second factor mid-login (reserved like any proof):
     the code is spent, the devices stay, the login completes with amr ["mfa", "rec"]."""
-    left = await stores.recovery_sets.redeem_for_user(attempt.tenant_id, attempt.user_id, code)
+    s = attempt.session
+    # A user who holds no factor (the session start asked them to enroll) cannot log in with a
+    # code: a set left over from before a reset is no way in (it is removed by the reset too).
+    pending = s is not None and bool(s.pending.recovery_code)
+    left = None if pending else await stores.recovery_sets.redeem_for_user(
+        attempt.tenant_id, attempt.user_id, code)
     if left is None:
         raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
     # A recovery code used (an outbox event, like /mfa/recover), with the codes left.

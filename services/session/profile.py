@@ -8,10 +8,10 @@ from typing import Any
 from shared.http.errors import BadRequest, NotFound
 from shared.mfa import registry
 from shared.mfa.devices import Device
-from shared.mfa.flow import login_body, require_recent_mfa
+from shared.mfa.flow import login_body, may_create
 from shared.mfa.policies import Policy, iso_time
 from shared.mfa.recovery import SET_SIZE
-from shared.mfa.tokens import MFA_ACR, Principal
+from shared.mfa.tokens import Principal, fresh_mfa
 from shared.stores.bundle import Stores
 
 NOT_ENROLLED = "MFA is not enrolled"
@@ -28,15 +28,17 @@ def device_name(d: Device) -> str:
 
 
 def mfa_devices(devices: list[Device], email: str, policy: Policy, *,
-                described: bool = False) -> dict[str, list[Any]]:
+                described: bool = False, usable_only: bool = True) -> dict[str, list[Any]]:
     """Frontegg's mfaDevices: always all four arrays, each device in its kind's array (the
-    registry's); `described` adds our name, createdAt and lastUsedAt beside Frontegg's fields
-    (the logged-in device list only)."""
+    registry's), but (`usable_only`) the kinds the tenant's strategies switch off: they cannot
+    log in, so a user left with none is offered enrollment. `described` adds our name,
+    createdAt and lastUsedAt beside Frontegg's fields (the logged-in device list, which shows
+    every device, so the user can remove one that no longer logs in)."""
     out: dict[str, list[Any]] = {name: [] for name in registry.ARRAYS}
     for d in devices:
         kind = registry.BY_NAME.get(d.kind)
         array = kind.array if kind else None
-        if array is None:
+        if kind is None or array is None or usable_only and not policy.allows_kind(kind):
             continue
         item: dict[str, Any] = {"id": d.id}
         if d.kind == registry.SMS.name:
@@ -63,7 +65,7 @@ async def devices_of(stores: Stores, *, principal: Principal,
     p = principal
     policy = await stores.policies.get(p.tenant_id)
     return mfa_devices(await stores.devices.list_for_user(p.tenant_id, p.user_id), p.email,
-                       policy, described=described)
+                       policy, described=described, usable_only=not described)
 
 
 class UnknownDevice(NotFound):
@@ -84,41 +86,36 @@ async def rename_device(stores: Stores, *, principal: Principal, device_id: str,
     return {"id": device_id, "name": name}
 
 
-def _stepped_up(claims: dict[str, Any], max_age: int, now: float) -> bool:
-    amr = claims.get("amr") or []
-    return (claims.get("acr") == MFA_ACR and "mfa" in amr
-            and any(m in amr for m in registry.PROOF_AMR)
-            and isinstance(claims.get("auth_time"), int | float)
-            and now - claims["auth_time"] <= max_age)
-
-
 async def step_up(stores: Stores, *, principal: Principal, max_age: int | None
                   ) -> dict[str, Any]:
     """A fresh MFA session for a logged-in user, or a login response when the token's MFA is
     at most `max_age` seconds old (capped at MFA_STEP_UP_MAX_AGE)."""
     p = principal
     cap = stores.settings.step_up_max_age
-    if max_age is not None and _stepped_up(p.claims, min(max_age, cap), stores.clock.time()):
+    if max_age is not None and fresh_mfa(p.claims, min(max_age, cap), stores.clock.time()):
         # Still fresh: the same authentication re-issued, never fresher and never longer-lived
         # than the token presented (else renewing would launder an old MFA into a new one).
         return login_body(stores, tenant_id=p.tenant_id, user_id=p.user_id, email=p.email,
                           amr=list(p.claims["amr"]), auth_time=int(p.claims["auth_time"]),
                           not_after=int(p.claims["exp"]))
-    view = await devices_of(stores, principal=p)
+    policy = await stores.policies.get(p.tenant_id)
+    view = mfa_devices(await stores.devices.list_for_user(p.tenant_id, p.user_id), p.email,
+                       policy)
     if not enrolled(view):
         raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
     lock_at = await stores.lockout.tenant_lock_at(p.tenant_id, now=stores.clock.time())
     token, _ = await stores.sessions.create(tenant_id=p.tenant_id, user_id=p.user_id,
-                                            email=p.email, purpose="stepup", lock_at=lock_at)
+                                            email=p.email, purpose="stepup", lock_at=lock_at,
+                                            strategies=policy.strategies)
     return {"mfaToken": token, "mfaEnrolled": True, "mfaDevices": view}
 
 
 async def regenerate_recovery_codes(stores: Stores, *, principal: Principal) -> dict[str, Any]:
     """A new set of recovery codes for an enrolled user who passed MFA within the tenant's
-    `recoveryCodesRequireMfaWithin`; the old set stops working."""
+    `recoveryCodesRequireMfaWithin` (the registry's window for sets); the old set stops
+    working."""
     p = principal
-    policy = await stores.policies.get(p.tenant_id)
-    await require_recent_mfa(stores, p, within=policy.recoveryCodesRequireMfaWithin)
+    await may_create(stores, p, registry.RECOVERY_SET)
     if not enrolled(await devices_of(stores, principal=p)):
         raise BadRequest(NOT_ENROLLED, code="ER-MFA-NOT-ENROLLED")
     codes = await stores.recovery_sets.regenerate(p.tenant_id, p.user_id, p.email)

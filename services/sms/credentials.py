@@ -3,9 +3,10 @@ user and device; a masked form beside it) and the tenant's permission to use SMS
 
 from __future__ import annotations
 
-from shared.http.errors import Conflict, Forbidden, NotFound
+from shared.http.errors import Conflict, NotFound
 from shared.mfa.challenges import Challenge
 from shared.mfa.devices import Device, device_aad
+from shared.mfa.flow import KindNotAllowed
 from shared.mfa.phones import Phone, from_e164
 from shared.mfa.policies import Policy
 from shared.mfa.registry import SMS
@@ -18,8 +19,7 @@ async def sms_policy(stores: Stores, tenant_id: str) -> Policy:
     """The tenant's policy, when it allows SMS (403 otherwise)."""
     policy = await stores.policies.get(tenant_id)
     if not policy.allows_kind(SMS):
-        raise Forbidden("SMS is not an allowed MFA method for this account",
-                        code="ER-MFA-SMS-NOT-ALLOWED")
+        raise KindNotAllowed(SMS)
     return policy
 
 

@@ -14,9 +14,11 @@ from shared.mfa.flow import (
     InvalidMfaToken,
     LoginResult,
     after_enrollment,
+    ensure_allowed,
     pending_secret,
     require_unenrolled,
 )
+from shared.mfa.registry import SMS
 from shared.mfa.sessions import MfaSession
 from shared.stores.bundle import Stores
 
@@ -61,7 +63,9 @@ async def enroll_verify(stores: Stores, *, attempt: Attempt, otc_token: str, cod
 
 async def verify_start(stores: Stores, sender: Sender, who: Requester, *, session: MfaSession,
                        device_id: str) -> CodeSent:
-    """Send a login code to an enrolled phone; the number comes back masked."""
+    """Send a login code to an enrolled phone (not while the tenant has SMS off: nothing is
+    sent or billed); the number comes back masked."""
+    await ensure_allowed(stores, SMS, session.tenant_id)
     device = await sms_device(stores, session.tenant_id, session.user_id, device_id)
     return await send_to_device(stores, sender, who, device, purpose="verify",
                                 challenge_purpose=_login_verify(session, device.id))
@@ -73,6 +77,7 @@ async def verify(stores: Stores, *, attempt: Attempt, device_id: str, otc_token:
     s = attempt.session
     assert s is not None
     attempt.device_id = device_id
+    await ensure_allowed(stores, SMS, s.tenant_id)  # a code sent before SMS was switched off
     await stores.challenges.verify(otc_token, code, purpose=_login_verify(s, device_id),
                                    tenant_id=s.tenant_id, user_id=s.user_id)
     if await stores.devices.get(s.tenant_id, s.user_id, device_id) is None:

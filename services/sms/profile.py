@@ -6,8 +6,8 @@ from __future__ import annotations
 from services.sms.credentials import add_device, sms_device
 from services.sms.delivery import CodeSent, Requester, Sender, send_enroll_code, send_to_device
 from shared.http.errors import BadRequest, NotFound
-from shared.mfa.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
-from shared.mfa.registry import EMAIL
+from shared.mfa.flow import Attempt, Enrolled, after_enrollment, after_removal, may_create
+from shared.mfa.registry import EMAIL, SMS
 from shared.mfa.tokens import Principal
 from shared.stores.bundle import Stores
 
@@ -21,7 +21,7 @@ def _disable(device_id: str) -> str:
 async def enroll_start(stores: Stores, sender: Sender, who: Requester, *, principal: Principal,
                        phone_number: str) -> CodeSent:
     """Send a code to a new number."""
-    await require_recent_mfa(stores, principal)
+    await may_create(stores, principal, SMS)
     return await send_enroll_code(stores, sender, who, tenant_id=principal.tenant_id,
                                   user_id=principal.user_id, raw_phone=phone_number,
                                   purpose=ENROLL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.http.errors import Forbidden
 from shared.mfa.devices import Device, device_aad, new_device_id
 from shared.mfa.flow import pending_secret
 from shared.mfa.registry import TOTP
@@ -10,19 +9,6 @@ from shared.mfa.sessions import MfaSession, pending_aad
 from shared.stores.bundle import Stores
 
 KIND = TOTP.name
-
-
-class NotAllowed(Forbidden):
-    """The tenant's policy does not offer the authenticator app."""
-
-    code = "ER-MFA-STRATEGY-DISABLED"
-    default_message = "The authenticator app is not allowed by the MFA policy"
-
-
-async def ensure_allowed(stores: Stores, tenant_id: str) -> None:
-    """403 unless the tenant's policy offers the authenticator app."""
-    if not (await stores.policies.get(tenant_id)).allows_kind(TOTP):
-        raise NotAllowed()
 
 
 def _user_key(tenant_id: str, user_id: str) -> str:

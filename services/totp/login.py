@@ -4,7 +4,7 @@ enrollment that the login box finishes through /user/mfa/verify. No HTTP here.""
 from __future__ import annotations
 
 from services.totp.config import TotpConfig
-from services.totp.credentials import KIND, PendingSeeds, add_device, ensure_allowed
+from services.totp.credentials import KIND, PendingSeeds, add_device
 from services.totp.otp import match_step, normalise_code, totp_for
 from services.totp.proof import (
     find_proof,
@@ -20,10 +20,12 @@ from shared.mfa.flow import (
     LoginResult,
     ReplayedProof,
     after_enrollment,
+    ensure_allowed,
     pending_secret,
     require_unenrolled,
 )
 from shared.mfa.otpauth import Enrollment, enrollment, new_seed
+from shared.mfa.registry import TOTP
 from shared.mfa.sessions import MfaSession
 from shared.stores.bundle import Stores
 
@@ -38,7 +40,7 @@ class NoEnrollment(BadRequest):
 async def _ensure_may_enroll(stores: Stores, session: MfaSession,
                              devices: list[Device] | None = None) -> None:
     """The policy offers the app, and the user has no factor yet (shared.mfa.flow)."""
-    await ensure_allowed(stores, session.tenant_id)
+    await ensure_allowed(stores, TOTP, session.tenant_id)
     await require_unenrolled(stores, session, devices)
 
 
@@ -109,6 +111,8 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
         else:
             devices = totp_devices([await stores.devices.get(t, u, device_id)])
         attempt.device_id = devices[0].id if devices else None
+    # Switched off by the tenant's strategies: the app no longer logs in (M7).
+    await ensure_allowed(stores, TOTP, t, session)
     proof = find_proof(stores, cfg, devices, code)
     if proof is None:
         raise wrong_code(stores, cfg, devices, code)

@@ -5,7 +5,7 @@ attempt the route reserved (shared.mfa.flow), which counts against the user's TO
 from __future__ import annotations
 
 from services.totp.config import TotpConfig
-from services.totp.credentials import KIND, PendingSeeds, add_device, ensure_allowed
+from services.totp.credentials import KIND, PendingSeeds, add_device
 from services.totp.login import NoEnrollment
 from services.totp.otp import CODE_LENGTHS, match_step, normalise_code, totp_for
 from services.totp.proof import (
@@ -23,9 +23,10 @@ from shared.mfa.flow import (
     ReplayedProof,
     after_enrollment,
     after_removal,
-    require_recent_mfa,
+    may_create,
 )
 from shared.mfa.otpauth import Enrollment, enrollment, new_seed
+from shared.mfa.registry import TOTP
 from shared.mfa.tokens import Principal
 from shared.stores.bundle import Stores
 
@@ -33,8 +34,7 @@ from shared.stores.bundle import Stores
 async def pre_enroll(stores: Stores, cfg: TotpConfig, *, principal: Principal) -> Enrollment:
     """{qrCode, secret} for a new seed kept (encrypted, short TTL) until a code proves it."""
     p = principal
-    await ensure_allowed(stores, p.tenant_id)
-    await require_recent_mfa(stores, p)
+    await may_create(stores, p, TOTP)
     seed = new_seed()
     await PendingSeeds(stores, cfg.enroll_ttl).put_for_user(p.tenant_id, p.user_id, seed)
     return enrollment(seed, account=p.email or p.user_id, issuer=await stores.configs.mfa_setting(

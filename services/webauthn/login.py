@@ -14,9 +14,11 @@ from shared.mfa.flow import (
     InvalidMfaToken,
     LoginResult,
     after_enrollment,
+    ensure_allowed,
     pending_secret,
     require_unenrolled,
 )
+from shared.mfa.registry import WEBAUTHN
 from shared.mfa.sessions import MfaSession
 from shared.stores.bundle import Stores
 
@@ -56,7 +58,9 @@ async def enroll(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, webau
 
 async def pre_verify(stores: Stores, cfg: WebAuthnConfig, *, session: MfaSession,
                      device_id: str) -> Ceremony:
-    """The second factor, step 1: assertion options for one device."""
+    """The second factor, step 1: assertion options for one device (not while the tenant
+    has both WebAuthn strategies off)."""
+    await ensure_allowed(stores, WEBAUTHN, session.tenant_id, session)
     device = await credentials.device_of(stores, _who(session), device_id)
     return await credentials.begin_assertion(stores, cfg, _who(session), device,
                                              purpose=credentials.VERIFY, bind=session.key)
@@ -69,6 +73,7 @@ async def verify(stores: Stores, cfg: WebAuthnConfig, *, attempt: Attempt, devic
     s = attempt.session
     assert s is not None
     attempt.device_id = device_id
+    await ensure_allowed(stores, WEBAUTHN, s.tenant_id, s)
     device = await credentials.finish_assertion(stores, cfg, _who(s), device_id,
                                                 token=webauthn_token, purpose=credentials.VERIFY,
                                                 credential=credential, bind=s.key)

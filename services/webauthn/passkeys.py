@@ -33,7 +33,7 @@ from shared.crypto import token_hash
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import TooManyRequests
 from shared.mfa.devices import Device, new_device_id
-from shared.mfa.flow import LoginResult, login_body, require_recent_mfa
+from shared.mfa.flow import LoginResult, ensure_allowed, login_body, may_create
 from shared.mfa.policies import iso_time
 from shared.mfa.registry import PASSKEY as PASSKEY_KIND
 from shared.mfa.tokens import Principal
@@ -134,6 +134,7 @@ async def postlogin(stores: Stores, cfg: WebAuthnConfig, *,
     device = await stores.devices.find_by_lookup(PASSKEY, credential["rawId"])
     if device is None or credential["id"] != credential["rawId"] or not device.secret:
         raise CeremonyFailed()
+    await ensure_allowed(stores, PASSKEY_KIND, device.tenant_id)  # the tenant turned them off
     who = Who(tenant_id=device.tenant_id, user_id=device.user_id, email="")
     handle = credential["response"].get("userHandle")
     if handle is not None and handle != ceremony.b64url(user_handle(stores, who)):
@@ -163,7 +164,7 @@ async def begin_registration(stores: Stores, cfg: WebAuthnConfig, *,
     """{options} for navigator.credentials.create() of a discoverable credential; a new call
     replaces the user's pending one."""
     p = principal
-    await require_recent_mfa(stores, p)
+    await may_create(stores, p, PASSKEY_KIND)
     existing = await stores.devices.list_for_user(p.tenant_id, p.user_id, PASSKEY)
     challenge, options = ceremony.registration_options(
         cfg, user_handle=user_handle(stores, _who(p)), user_name=p.email or p.user_id,
@@ -181,6 +182,7 @@ async def finish_registration(stores: Stores, cfg: WebAuthnConfig, *, principal:
                               credential: dict[str, Any], device_type: str | None) -> Device:
     """Verify the attestation against the user's pending challenge and store the passkey."""
     p = principal
+    await ensure_allowed(stores, PASSKEY_KIND, p.tenant_id)
     rec = await stores.eph.take(_register_key(p.tenant_id, p.user_id))
     if rec is None or rec.get("purpose") != REGISTER or rec.get("exp", 0) <= stores.clock.time():
         raise InvalidPasskeyChallenge()

@@ -9,7 +9,8 @@ from typing import Any
 from services.webauthn import credentials
 from services.webauthn.config import WebAuthnConfig
 from services.webauthn.credentials import Ceremony, Who
-from shared.mfa.flow import Attempt, Enrolled, after_enrollment, after_removal, require_recent_mfa
+from shared.mfa.flow import Attempt, Enrolled, after_enrollment, after_removal, may_create
+from shared.mfa.registry import WEBAUTHN
 from shared.mfa.tokens import Principal
 from shared.stores.bundle import Stores
 
@@ -20,7 +21,7 @@ def _who(p: Principal) -> Who:
 
 async def pre_enroll(stores: Stores, cfg: WebAuthnConfig, *, principal: Principal) -> Ceremony:
     """Add a key, step 1: registration options."""
-    await require_recent_mfa(stores, principal)
+    await may_create(stores, principal, WEBAUTHN)
     return await credentials.begin_enroll(stores, cfg, _who(principal))
 
 

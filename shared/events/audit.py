@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.clock import Clock
 from shared.http.logs import language_var, request_id_var
-from shared.stores.database import Database
+from shared.stores.database import Database, Executor
 
 _COLS = "id, at, tenant_id, user_id, factor, action, outcome, device_id, request_id, detail"
 _OUTBOX_COLS = "id, at, tenant_id, user_id, type, payload"
@@ -21,6 +21,7 @@ _INSERT = f"INSERT INTO audit_events ({_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$
 # audit action -> outbox event type (only successes, and the lock itself, leave the service)
 EVENT_TYPES = {
     "enroll": "mfa.factor.enrolled",
+    "import": "mfa.factor.imported",
     "disable": "mfa.factor.removed",
     "reset": "mfa.reset",
     "recovery": "mfa.recovery_code.used",
@@ -113,11 +114,21 @@ class AuditLog:
         async with self._db.transaction() as tx:
             if sql is not None and await tx.execute(sql, *args) < 1:
                 return False
-            await tx.execute(_INSERT, *audit)
-            if outbox is not None:
-                await tx.execute(f"INSERT INTO outbox_events ({_OUTBOX_COLS}) "
-                                 f"VALUES ({_marks(1, 6)})", *outbox)
+            await self._insert(tx, audit, outbox)
             return True
+
+    async def write_in(self, tx: Executor, event: AuditEvent) -> None:
+        """Append `event` (and its outbox row) inside the caller's transaction, so it lands
+        with the caller's changes or not at all."""
+        await self._insert(tx, *self._rows(event))
+
+    @staticmethod
+    async def _insert(tx: Executor, audit: tuple[Any, ...],
+                      outbox: tuple[Any, ...] | None) -> None:
+        await tx.execute(_INSERT, *audit)
+        if outbox is not None:
+            await tx.execute(f"INSERT INTO outbox_events ({_OUTBOX_COLS}) "
+                             f"VALUES ({_marks(1, 6)})", *outbox)
 
     async def for_user(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
         """A user's events, oldest first (tests and support)."""

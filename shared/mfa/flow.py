@@ -32,10 +32,11 @@ from shared.http.metrics import locked, refused, verified
 from shared.mfa.challenges import InvalidChallenge
 from shared.mfa.devices import Device
 from shared.mfa.lockout import Lockout
-from shared.mfa.registry import EMAIL, amr_of
+from shared.mfa.policies import Policy
+from shared.mfa.registry import EMAIL, Kind, amr_of, kind
 from shared.mfa.remember import device_label, network_of
 from shared.mfa.sessions import MfaSession, pending_aad, session_key, tag_of
-from shared.mfa.tokens import Principal
+from shared.mfa.tokens import Principal, fresh_mfa
 from shared.stores.bundle import Stores
 from shared.stores.ephemeral import Reservation
 
@@ -278,27 +279,59 @@ def pending_secret(stores: Stores, session: MfaSession, sealed: str | None) -> s
     return stores.cipher.decrypt(sealed, pending_aad(session.tenant_id, session.user_id)).decode()
 
 
+class KindNotAllowed(Forbidden):
+    """The tenant's policy has none of the strategies that govern this kind on: its
+    credentials neither enroll, nor receive codes, nor log in (each kind's own code)."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(f"{kind.label} is not allowed for this account", code=kind.off_code)
+
+
+async def ensure_allowed(stores: Stores, kind: Kind, tenant_id: str,
+                         session: MfaSession | None = None) -> None:
+    """403 (the kind's code) unless a strategy that governs `kind` is on: with `session`, by
+    the strategies its start read (the TOTP and WebAuthn verifies: no policy read on the
+    hottest path, so a switch applies to logins started after it), else by the tenant's
+    policy now (enrollments, sends, the SMS and email verifies)."""
+    if session is not None and session.strategies is not None:
+        strategies = session.strategies
+    else:
+        strategies = (await stores.policies.get(tenant_id)).strategies
+    if kind.strategies and not any(s in strategies for s in kind.strategies):
+        raise KindNotAllowed(kind)
+
+
 class RecentMfaRequired(Forbidden):
-    """The tenant wants a recent MFA before another factor is added (step up first)."""
+    """Creating this credential needs a recent MFA (step up first)."""
 
     code = "ER-MFA-RECENT-MFA-REQUIRED"
     default_message = "Adding a factor needs a recent MFA: step up first"
 
 
-async def require_recent_mfa(stores: Stores, principal: Principal, *,
-                             within: int | None = None) -> None:
-    """403 unless the token proves an MFA within `within` seconds, by default the tenant's
-    `enrollRequiresMfaWithin` (0: no requirement), so a stolen password-only session cannot
-    add the thief's factor."""
-    if within is None:
-        within = (await stores.policies.get(principal.tenant_id)).enrollRequiresMfaWithin
-    if within <= 0:
-        return
-    claims = principal.claims
-    auth_time = claims.get("auth_time")
-    if ("mfa" not in (claims.get("amr") or []) or not isinstance(auth_time, int | float)
-            or stores.clock.time() - auth_time > within):
+async def require_recent_mfa(stores: Stores, principal: Principal, kind: Kind) -> None:
+    """403 unless the token proves an MFA (shared.mfa.tokens.fresh_mfa) within the window the
+    registry names for that kind of credential (a tenant policy field). Of ordinary factors
+    the tenant's `enrollRequiresMfaWithin` (0: no requirement, as on Frontegg); a kind that
+    logs in by itself or stands in for MFA (registry `fresh`: passkeys, recovery-code sets)
+    always needs one, its field's default when the tenant set 0, so a stolen password-only,
+    remembered-browser or recovery-code token cannot make itself permanent."""
+    policy = await stores.policies.get(principal.tenant_id)
+    within = int(getattr(policy, kind.created_within))
+    if within <= 0 and kind.fresh:
+        within = int(getattr(Policy, kind.created_within))  # the field's default
+    if within > 0 and not fresh_mfa(principal.claims, within, stores.clock.time()):
         raise RecentMfaRequired()
+
+
+async def may_create(stores: Stores, principal: Principal, kind: Kind) -> None:
+    """Who may create a credential of `kind`, as the registry declares it, asked before a
+    ceremony starts: a strategy that governs it on (403, its code), an MFA fresh enough for it
+    (403 ER-MFA-RECENT-MFA-REQUIRED), room under its per-user cap (409
+    ER-MFA-TOO-MANY-DEVICES; the insert checks the cap again, atomically)."""
+    await ensure_allowed(stores, kind, principal.tenant_id)
+    await require_recent_mfa(stores, principal, kind)
+    if kind.stored:
+        await stores.devices.ensure_room(principal.tenant_id, principal.user_id, kind.name)
 
 
 async def require_unenrolled(stores: Stores, session: MfaSession,
@@ -310,7 +343,9 @@ async def require_unenrolled(stores: Stores, session: MfaSession,
     has_email = bool(session.email) and policy.allows_kind(EMAIL)
     if devices is None:
         devices = await stores.devices.list_for_user(session.tenant_id, session.user_id)
-    if session.purpose != "login" or has_email or devices:
+    # A device of a kind the policy switched off cannot log in: it does not count.
+    usable = [d for d in devices if policy.allows_kind(kind(d.kind))]
+    if session.purpose != "login" or has_email or usable:
         raise AlreadyEnrolled()
 
 

@@ -33,6 +33,9 @@ class Policy:
     enrollRequiresMfaWithin: int = 0
     # Seconds within which a user must have passed MFA to regenerate their recovery-code set.
     recoveryCodesRequireMfaWithin: int = 600
+    # Seconds within which a user must have passed MFA (a factor, or a passkey login) to
+    # register a passkey: a passkey logs in by itself, so never with a password-only token.
+    passkeysRequireMfaWithin: int = 300
     # /mfa/recover with a code of the set that leaves codes over keeps the user's devices
     # (false: Frontegg's behaviour, every recovery removes them).
     recoverKeepsDevices: bool = False

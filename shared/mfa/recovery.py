@@ -51,6 +51,15 @@ class RecoveryCodes(_PepperedCodes):
             "updated_at = excluded.updated_at WHERE mfa_users.email <> excluded.email",
             tenant_id, user_id, email.lower(), self._clock.time())
 
+    async def remember_email_if_unknown(self, tenant_id: str, user_id: str, email: str) -> None:
+        """Keep an email for a user whose address we do not know yet (an import): never over
+        one a session start stored, which recovery and notifications rely on."""
+        await self._db.execute(
+            "INSERT INTO mfa_users (tenant_id, user_id, email, updated_at) VALUES ($1,$2,$3,$4) "
+            "ON CONFLICT (tenant_id, user_id) DO UPDATE SET email = excluded.email, "
+            "updated_at = excluded.updated_at WHERE mfa_users.email = ''",
+            tenant_id, user_id, email.lower(), self._clock.time())
+
     async def has_code(self, tenant_id: str, user_id: str) -> bool:
         """Whether the user holds an unused recovery code."""
         row = await self._db.fetchrow(

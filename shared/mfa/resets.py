@@ -1,17 +1,23 @@
 """What support does to a user's MFA: list the factors, delete one, reset them all, lift the
-lockouts. Every change is audited with the actor (`vendor`, an admin's subject, `cli:<user>`)
-and the reason given; a removal also revokes the user's remembered devices and retires the
-bearer tokens issued before it (whoever held them may be who the change shuts out)."""
+lockouts; and `clear`, which every removal path (an operator's reset by API, CLI or vendor
+route, vendor unenroll, /mfa/recover, a forced import) runs with its name, so what each path
+removes is what the registry declares for it (registry.removed_on), never a feature's choice.
+Every change is audited with the actor (`vendor`, an admin's subject, `cli:<user>`) and the
+reason given; a removal also revokes the user's remembered devices and retires the bearer
+tokens issued before it (whoever held them may be who the change shuts out)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.events.audit import AuditEvent
 from shared.http.errors import BadRequest, NotFound
+from shared.mfa import registry
+from shared.mfa.devices import Device, lock_user
 from shared.mfa.policies import iso_time
-from shared.mfa.registry import BY_NAME, LOCKOUT_FACTORS
+from shared.mfa.registry import KINDS, LOCKOUT_FACTORS
 from shared.stores.bundle import Stores
 
 
@@ -49,31 +55,119 @@ def iso(t: float | None) -> str | None:
     return None if t is None else iso_time(t)
 
 
+# How many credentials one storage holds for a user, and how it removes them all; one entry
+# per registry storage other than device rows (those are counted and removed by kind) and the
+# host's email (nothing of ours).
+_Count = Callable[[Stores, str, str], Awaitable[int]]
+_COUNTERS: dict[str, _Count] = {
+    registry.USER_CODE: lambda s, t, u: _as_int(s.recovery.has_code(t, u)),
+    registry.CODE_SET: lambda s, t, u: _first(s.recovery_sets.remaining(t, u)),
+    registry.TRUSTED: lambda s, t, u: _length(s.remembered.list_for_user(t, u)),
+}
+
+
+async def _as_int(aw: Awaitable[bool]) -> int:
+    return int(await aw)
+
+
+async def _first(aw: Awaitable[tuple[int, Any]]) -> int:
+    return (await aw)[0]
+
+
+async def _length(aw: Awaitable[list[Any]]) -> int:
+    return len(await aw)
+
+
+async def holdings(stores: Stores, tenant_id: str, user_id: str,
+                   devices: list[Device] | None = None) -> dict[str, int]:
+    """How many credentials of each listed kind the user holds (device rows by kind, the
+    recovery code, the set's unused codes, remembered browsers)."""
+    if devices is None:
+        devices = await stores.devices.list_for_user(tenant_id, user_id, every=True)
+    out: dict[str, int] = {}
+    for k in KINDS:
+        if not k.listed:
+            continue
+        if k.stored:
+            out[k.name] = sum(1 for d in devices if d.kind == k.name)
+        else:
+            out[k.name] = await _COUNTERS[k.storage](stores, tenant_id, user_id)
+    return out
+
+
 async def list_factors(stores: Stores, tenant_id: str, user_id: str) -> dict[str, Any]:
-    """The user's factors (kind, id, name, created, last used, locked) and the lockout state
+    """Every credential the user holds: each stored one (MFA devices and passkeys: kind, id,
+    name, created, last used, locked), the count of each listed kind, and the lockout state
     of every factor kind (email codes have no device but can lock)."""
     now = stores.clock.time()
     states = {f: await stores.lockout.state(tenant_id, user_id, f, now=now)
               for f in LOCKOUT_FACTORS}
-    devices = await stores.devices.list_for_user(tenant_id, user_id)
+    devices = await stores.devices.list_for_user(tenant_id, user_id, every=True)
+    counts = await holdings(stores, tenant_id, user_id, devices)
+
+    def locked(kind: str) -> bool:
+        lockout = registry.kind(kind).lockout
+        return bool(lockout and states[lockout].locked)
+
     return {
         "factors": [{"kind": d.kind, "id": d.id, "name": d.name, "createdAt": iso(d.created_at),
-                     "lastUsedAt": iso(d.last_used_at),
-                     "locked": states[BY_NAME[d.kind].lockout or ""].locked}
+                     "lastUsedAt": iso(d.last_used_at), "locked": locked(d.kind)}
                     for d in devices],
+        "credentials": [{"kind": k, "count": n} for k, n in counts.items()],
         "lockouts": [{"factor": f, "failures": s.failures, "locked": s.locked,
                       "retryAfter": int(s.retry_after)} for f, s in states.items()],
     }
 
 
-async def _after_removal(stores: Stores, actor: Actor, tenant_id: str, user_id: str) -> None:
-    await stores.remembered.revoke_all(tenant_id, user_id, actor.detail())
+# The statements that remove every credential of one storage for a user ($1 tenant, $2 user),
+# each answering how many it removed. Device rows are removed by kind (their own statement).
+_REMOVE: dict[str, str] = {
+    registry.USER_CODE: "UPDATE mfa_users SET recovery_hmac = NULL WHERE tenant_id = $1 "
+                        "AND user_id = $2 AND recovery_hmac IS NOT NULL",
+    registry.CODE_SET: "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2",
+}
+
+
+async def clear(stores: Stores, tenant_id: str, user_id: str, path: str, *,
+                event: AuditEvent, keep: frozenset[str] = frozenset(),
+                require_some: bool = False) -> dict[str, int]:
+    """Remove every credential `path` removes (registry.removed_on), but those whose storage
+    is in `keep`, in one transaction that first locks the user's row (parallel removals take
+    turns: the counts are each one's own). `event`, its detail given the counts, is written in
+    that transaction; with `require_some`, a removal that found nothing raises NotEnrolled
+    and writes nothing. Then remembered browsers are forgotten (when the path removes them)
+    and the user's older bearer tokens retired. The counts removed, per kind."""
+    kinds = [k for k in registry.removed_on(path) if k.storage not in keep]
+    stored = [k.name for k in kinds if k.stored]
+    removed: dict[str, int] = {}
+    async with stores.db.transaction() as tx:
+        await lock_user(stores.db, tx, tenant_id, user_id)
+        if stored:
+            marks = ", ".join(f"${i}" for i in range(3, 3 + len(stored)))
+            for row in await tx.fetch(
+                    f"DELETE FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2 "
+                    f"AND kind IN ({marks}) RETURNING kind", tenant_id, user_id, *stored):
+                removed[row["kind"]] = removed.get(row["kind"], 0) + 1
+        for k in kinds:
+            if k.storage in _REMOVE and (n := await tx.execute(_REMOVE[k.storage], tenant_id,
+                                                               user_id)):
+                removed[k.name] = n
+        if require_some and not removed:
+            raise NotEnrolled()
+        await stores.audit.write_in(tx, AuditEvent(
+            event.tenant_id, event.user_id, event.factor, event.action, event.outcome,
+            event.device_id, {**event.detail, "removed": removed,
+                              "devicesRemoved": sum(removed.get(k, 0) for k in stored)}))
+    if any(k.storage == registry.TRUSTED for k in kinds):
+        await stores.remembered.revoke_all(tenant_id, user_id, dict(event.detail))
     await stores.users.mark_factors_changed(tenant_id, user_id)
+    return removed
 
 
 async def delete_factor(stores: Stores, actor: Actor, tenant_id: str, user_id: str,
                         device_id: str) -> None:
-    """Remove one factor of the user (404 for an unknown or another user's)."""
+    """Remove one credential of the user (an MFA device or a passkey; 404 for an unknown or
+    another user's), then forget the remembered browsers and retire older tokens."""
     device = await stores.devices.get(tenant_id, user_id, device_id)
     if device is None or not await stores.audit.with_change(
             "DELETE FROM mfa_devices WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
@@ -81,26 +175,28 @@ async def delete_factor(stores: Stores, actor: Actor, tenant_id: str, user_id: s
             AuditEvent(tenant_id, user_id, device.kind, "disable", "success", device_id,
                        actor.detail())):
         raise UnknownFactor()
-    await _after_removal(stores, actor, tenant_id, user_id)
+    await stores.remembered.revoke_all(tenant_id, user_id, actor.detail())
+    await stores.users.mark_factors_changed(tenant_id, user_id)
 
 
-async def reset(stores: Stores, actor: Actor, tenant_id: str, user_id: str) -> int:
-    """Clear the user's MFA: every factor and the recovery code (it may be what was lost);
-    they enroll again at the next login. 400 ER-01097 for a user with no factor. The number
-    of factors removed."""
-    devices = await stores.devices.list_for_user(tenant_id, user_id)
-    if not devices or not await stores.audit.with_change(
-            "DELETE FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2",
-            (tenant_id, user_id),
-            AuditEvent(tenant_id, user_id, "all", "reset", "success",
-                       detail=actor.detail(devicesRemoved=len(devices)))):
-        raise NotEnrolled()
-    await stores.db.execute(
-        "UPDATE mfa_users SET recovery_hmac = NULL, updated_at = $3 "
-        "WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id, stores.clock.time())
+async def reset(stores: Stores, actor: Actor, tenant_id: str, user_id: str,
+                path: str = registry.RESET) -> dict[str, int]:
+    """Clear the user's MFA: every credential the registry removes on `path` (devices,
+    passkeys, the recovery code and set, remembered browsers: any may be what was lost or
+    what an intruder made); they enroll again at the next login. 400 ER-01097 for a user who
+    holds none (of parallel resets, all but the first). What was removed, per kind."""
+    removed = await clear(stores, tenant_id, user_id, path, require_some=True,
+                          event=AuditEvent(tenant_id, user_id, "all", "reset", "success",
+                                           detail=actor.detail()))
     await stores.lockout.reset(tenant_id, user_id, *LOCKOUT_FACTORS)
-    await _after_removal(stores, actor, tenant_id, user_id)
-    return len(devices)
+    return removed
+
+
+def reset_answer(removed: dict[str, int]) -> dict[str, Any]:
+    """What the admin API and CLI print of a reset: the devices and passkeys removed (the
+    figure Frontegg's tools know), and every kind's count."""
+    return {"removed": sum(n for k, n in removed.items() if registry.kind(k).stored),
+            "credentials": removed}
 
 
 async def unlock(stores: Stores, actor: Actor, tenant_id: str, user_id: str,

@@ -13,7 +13,7 @@ from typing import Any
 from shared.clock import Clock
 from shared.crypto import CodeHasher, FieldCipher, new_token, token_hash
 from shared.mfa.devices import Device
-from shared.mfa.registry import CARRIED
+from shared.mfa.registry import CARRIED, KINDS
 from shared.stores.ephemeral import Ephemeral
 
 _TAG_LEN = 16
@@ -24,6 +24,9 @@ _TAG_LEN = 16
 # (last_step: an HOTP token's counter, where its look-ahead starts).
 _CARRIED_FIELDS = ("id", "kind", "name", "data", "secret", "created_at", "drift",
                    "last_step")
+# The most rows one session carries: the registry's default caps of the carried kinds (a user
+# at every cap); a user with more (an operator raised a cap) is read from Postgres instead.
+MAX_CARRIED = sum(k.cap for k in KINDS if k.carried)
 
 
 def user_tag(hasher: CodeHasher, tenant_id: str, user_id: str) -> str:
@@ -59,6 +62,8 @@ class MfaSession:
     pending: PendingEnrollment = field(default_factory=PendingEnrollment)
     carried: tuple[Device, ...] | None = None  # None: not carried, read them from Postgres
     lock_at: int = 0  # the tenant's lockout threshold at session start (0: the deployment's)
+    # The tenant's strategies at session start (None: not recorded, read the policy).
+    strategies: tuple[str, ...] | None = None
 
     def devices(self, kind: str) -> list[Device] | None:
         """The carried devices of one kind, or None when this session carries none."""
@@ -100,20 +105,25 @@ class MfaSessionStore:
 
     async def create(self, *, tenant_id: str, user_id: str, email: str, purpose: str = "login",
                      pending: PendingEnrollment | None = None,
-                     devices: list[Device] | None = None,
-                     lock_at: int = 0) -> tuple[str, MfaSession]:
+                     devices: list[Device] | None = None, lock_at: int = 0,
+                     strategies: tuple[str, ...] | None = None) -> tuple[str, MfaSession]:
         """A new session; the mfaToken is returned once and never stored. `devices`: the
         user's devices as just listed (their registry.CARRIED rows are kept in the session);
-        `lock_at`: the tenant's lockout threshold, carried so a verify reads no policy."""
+        `lock_at`: the tenant's lockout threshold, and `strategies`, the tenant's strategies,
+        both carried so a verify reads no policy. At most MAX_CARRIED rows are carried (the
+        record stays small: a Lua script reads it on every attempt); a user with more (only
+        by lowering a cap) is read from Postgres instead."""
         token = f"{new_token()}.{user_tag(self._hasher, tenant_id, user_id)}"
         key = session_key(token)
         assert key is not None
         carried = None if devices is None else tuple(d for d in devices
                                                      if d.kind in CARRIED)
+        if carried is not None and len(carried) > MAX_CARRIED:
+            carried = None
         s = MfaSession(key=key, tenant_id=tenant_id, user_id=user_id, email=email,
                        purpose=purpose, expires_at=self._clock.time() + self._ttl,
                        pending=pending or PendingEnrollment(), carried=carried,
-                       lock_at=lock_at)
+                       lock_at=lock_at, strategies=strategies)
         body: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id,
                                 "expires_at": s.expires_at, "purpose": purpose,
                                 "pending": asdict(s.pending)}
@@ -123,6 +133,8 @@ class MfaSessionStore:
         body["email"] = self._cipher.encrypt(email.encode(), key)
         if lock_at:
             body["lock_at"] = lock_at
+        if strategies is not None:
+            body["strategies"] = list(strategies)
         if carried is not None:
             body["carried"] = [{k: getattr(d, k) for k in _CARRIED_FIELDS} for d in carried]
         await self._eph.put(s.key, body, self._ttl)
@@ -132,11 +144,12 @@ class MfaSessionStore:
         """The session of a stored record."""
         pending = PendingEnrollment(**(rec.get("pending") or {}))
         t, u = rec["tenant_id"], rec["user_id"]
-        carried = rec.get("carried")
+        carried, strategies = rec.get("carried"), rec.get("strategies")
         return MfaSession(key=key, tenant_id=t, user_id=u,
                           email=self._cipher.decrypt(rec["email"], key).decode(),
                           expires_at=rec["expires_at"], purpose=rec.get("purpose", "login"),
                           pending=pending, lock_at=int(rec.get("lock_at") or 0),
+                          strategies=None if strategies is None else tuple(strategies),
                           carried=None if carried is None else tuple(
                               Device(tenant_id=t, user_id=u, **d) for d in carried))
 

@@ -16,8 +16,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.clock import Clock
 from shared.http.errors import Unauthorized
+from shared.mfa.registry import MFA_LOGIN_AMR, PROOF_AMR
 
 MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+
+def fresh_mfa(claims: dict[str, Any], within: float, now: float) -> bool:
+    """The one answer to "did this token's user prove MFA recently?" (step-up, enrollments,
+    passkeys, recovery-code sets): a multi-factor login (`acr`) whose amr shows a factor
+    proven (otp, sms, hwk: registry.PROOF_AMR) with a password or by a passkey, at most
+    `within` seconds ago. A password alone, a recovery code and a remembered browser are no
+    proof."""
+    amr = claims.get("amr") or []
+    auth_time = claims.get("auth_time")
+    return (claims.get("acr") == MFA_ACR and isinstance(amr, list)
+            and any(m in amr for m in MFA_LOGIN_AMR) and any(m in amr for m in PROOF_AMR)
+            and isinstance(auth_time, int | float) and not isinstance(auth_time, bool)
+            and now - auth_time <= within)
 _ALGS = ["EdDSA", "ES256", "RS256"]
 
 

@@ -4,6 +4,7 @@ which tenants a vendor call acts in, and Frontegg's answers. No HTTP here."""
 from __future__ import annotations
 
 from shared.http.vendor_auth import VendorCaller
+from shared.mfa.registry import RESET, UNENROLL
 from shared.mfa.resets import (
     Actor,
     NotEnrolled,
@@ -35,12 +36,14 @@ async def disable_mfa(stores: Stores, caller: VendorCaller, reason: str | None) 
     return removed
 
 
-async def _reset_in(stores: Stores, actor: Actor, tenants: list[str], user_id: str) -> int:
-    """Reset the user in each tenant where they have factors; the number removed."""
+async def _reset_in(stores: Stores, actor: Actor, tenants: list[str], user_id: str,
+                    path: str = RESET) -> int:
+    """Reset the user in each tenant where they have credentials (what the registry removes
+    on `path`); the number of credentials removed."""
     removed = 0
     for tenant_id in tenants:
         try:
-            removed += await reset(stores, actor, tenant_id, user_id)
+            removed += sum((await reset(stores, actor, tenant_id, user_id, path)).values())
         except NotEnrolled:
             continue
     return removed
@@ -65,7 +68,7 @@ async def unenroll(stores: Stores, caller: VendorCaller, user_id: str,
     """1.3 vendor-only: every factor in every tenant (a tenant-bound token: its tenant). A
     user with nothing enrolled is a no-op (the spec documents no error); the count removed."""
     tenants = [caller.scope] if caller.scope else await tenants_of(stores, user_id)
-    return await _reset_in(stores, Actor(caller.actor, reason), tenants, user_id)
+    return await _reset_in(stores, Actor(caller.actor, reason), tenants, user_id, UNENROLL)
 
 
 async def unlock_user(stores: Stores, caller: VendorCaller, user_id: str,

@@ -80,7 +80,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
         bearer=BearerVerifier(tokens, host_jwks=settings.host_jwks,
                               host_issuer=settings.host_jwt_issuer,
                               host_audience=settings.host_jwt_audience),
-        devices=DeviceRepository(db),
+        devices=DeviceRepository(db, settings.device_caps),
         sessions=MfaSessionStore(eph, clock, hasher, cipher, ttl=settings.mfa_token_ttl),
         challenges=ChallengeStore(eph, hasher, clock),
         recovery=RecoveryCodes(db, hasher, clock),

@@ -33,11 +33,12 @@ async def test_factors_and_reset_from_the_shell(stack: Stack, ids: Ids,
     [factor] = parsed(out)["factors"]
     assert factor["kind"] == "totp"
     out, _ = await cli(stack, keys, "reset", ids.tenant, ids.user, "--reason", "ticket 9")
-    assert parsed(out) == {"removed": 1}
+    assert parsed(out) == {"removed": 1, "credentials": {"totp": 1, "recovery": 1}}
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     [row] = await audit_rows(stack, ids, "reset")
     assert json.loads(row["detail"]) == {"actor": "ops-carol", "reason": "ticket 9",
-                                         "devicesRemoved": 1}
+                                         "devicesRemoved": 1,
+                                         "removed": {"totp": 1, "recovery": 1}}
     assert "mfa.reset" in await events(stack, ids)
     _, err = await cli(stack, keys, "reset", ids.tenant, ids.user, status=1)
     assert json.loads(err) == {"errors": ["MFA is not enrolled"], "errorCode": "ER-01097"}

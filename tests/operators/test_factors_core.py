@@ -46,14 +46,16 @@ async def test_reset_clears_factors_recovery_code_remembered_devices_and_old_tok
     await enrolled_user(stack, ids, remembered=True)
     old = stack.user_token(ids)
     stack.clock.advance(2)
-    assert await reset(stack.stores, SUPPORT, ids.tenant, ids.user) == 1
+    assert await reset(stack.stores, SUPPORT, ids.tenant, ids.user) == {"totp": 1,
+                                                                       "recovery": 1}
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     assert await stack.stores.recovery.has_code(ids.tenant, ids.user) is False
     res = await stack.get(f"{USERS}/devices", token=old, expected_status=401)
     assert res["errorCode"] == "ER-MFA-TOKEN-RETIRED"
     [row] = await audit_rows(stack, ids, "reset")
     assert json.loads(row["detail"]) == {"actor": "admin-7", "reason": "lost phone",
-                                         "devicesRemoved": 1}
+                                         "devicesRemoved": 1,
+                                         "removed": {"totp": 1, "recovery": 1}}
     assert (await events(stack, ids))[-2:] == ["mfa.reset", "mfa.remembered_devices.revoked"]
     with pytest.raises(NotEnrolled):
         await reset(stack.stores, SUPPORT, ids.tenant, ids.user)
@@ -63,8 +65,9 @@ async def test_parallel_resets_remove_and_audit_once(stack: Stack, ids: Ids) -> 
     await enrolled_user(stack, ids)
     results = await asyncio.gather(*(reset(stack.stores, SUPPORT, ids.tenant, ids.user)
                                      for _ in range(5)), return_exceptions=True)
-    assert results.count(1) == 1
-    assert all(isinstance(r, NotEnrolled) for r in results if r != 1)
+    won = {"totp": 1, "recovery": 1}
+    assert results.count(won) == 1
+    assert all(isinstance(r, NotEnrolled) for r in results if r != won)
     assert len(await audit_rows(stack, ids, "reset")) == 1
     assert (await events(stack, ids)).count("mfa.reset") == 1
 

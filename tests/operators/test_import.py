@@ -15,9 +15,10 @@ import pytest
 from tests.conftest import Ids, Stack
 from tests.support.operator_access import cli, vendor_token
 from tests.support.operator_access import key as vendor_key
+from tests.support.records import events
 from tests.support.responses import assert_envelope
 from tests.support.soft_authenticator import SoftAuthenticator, b64url_encode
-from tests.support.totp_flows import AUTH
+from tests.support.totp_flows import AUTH, enroll
 from tests.support.webauthn_flows import AUTH as WEBAUTHN_AUTH
 from tests.support.webauthn_flows import ENV, RP_ID, key, verify_body
 
@@ -175,3 +176,48 @@ async def test_frontegg_bulk_migration_reports_each_user(stack: Stack, ids: Ids)
                                     headers=vendor_key(stack), expected_status=404))
     assert_envelope(await stack.post("/resources/migrations/v1/local/bulk", {"users": []},
                                      headers=vendor_key(stack), expected_status=400))
+
+
+async def test_an_import_into_an_enrolled_user_needs_force_and_then_is_an_enrollment(
+        stack: Stack, ids: Ids) -> None:
+    await stack.start_session(ids)  # the host stored the user's email
+    await enroll(stack, ids)
+    remembered = await stack.stores.remembered.issue(ids.tenant, ids.user, 3600)
+    old = stack.user_token(ids)
+    stack.clock.advance(2)
+    vendor = {"Authorization": f"Bearer {vendor_token(stack, tenant=ids.tenant)}"}
+    planted = {"tenantId": ids.tenant, "email": "attacker@evil.test", "userId": ids.user,
+               "authenticatorAppMfaSecret": pyotp.random_base32()}
+    res = await stack.post(LOCAL, planted, headers=vendor, expected_status=409)
+    assert res["errorCode"] == "ER-MFA-ALREADY-ENROLLED" and "force" in res["errors"][0]
+    bulk = await stack.post("/resources/migrations/v1/local/bulk", {"users": [planted]},
+                            headers=vendor, expected_status=202)
+    status = await stack.get(f"/resources/migrations/v1/local/bulk/status/"
+                             f"{bulk['migrationId']}", headers=vendor)
+    assert status["migrated"] == 0 and [e["index"] for e in status["errors"]] == [0]
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
+    assert await stack.stores.users.email_of(ids.tenant, ids.user) == ids.email
+    # With force: an enrollment, with everything an enrollment does; the email stays.
+    await stack.post(LOCAL, {**planted, "force": True}, headers=vendor, expected_status=201)
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 2
+    assert await stack.stores.users.email_of(ids.tenant, ids.user) == ids.email
+    assert "mfa.factor.enrolled" in await events(stack, ids)
+    start = await stack.start_session(ids, rememberDeviceToken=remembered)
+    assert start["mfaRequired"] is True  # the remembered browser was forgotten
+    res = await stack.get("/resources/users/v1/mfa/devices", token=old, expected_status=401)
+    assert res["errorCode"] == "ER-MFA-TOKEN-RETIRED"
+
+
+async def test_an_import_of_a_new_user_is_an_event_and_stays_under_the_caps(
+        stack: Stack, ids: Ids, tmp_path: Any, keys: dict[str, str]) -> None:
+    cap = stack.settings.device_caps["sms"]
+    line = {"tenantId": ids.tenant, "userId": ids.user, "email": ids.email,
+            "phones": [f"+1201555{i:04d}" for i in range(cap + 1)]}
+    out, _ = await cli(stack, keys, "import", import_file(tmp_path, [line]), status=1)
+    result = json.loads(out.splitlines()[0])
+    assert result["ok"] is False and "at most" in result["error"]
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
+    line["phones"] = line["phones"][:cap]
+    out, _ = await cli(stack, keys, "import", import_file(tmp_path, [line]))
+    assert json.loads(out.splitlines()[0])["added"] == cap
+    assert (await events(stack, ids)).count("mfa.factor.imported") == cap

@@ -30,7 +30,8 @@ async def test_mfa_disable_from_a_vendor_clears_the_users_mfa_then_says_not_enro
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     [row] = await audit_rows(stack, ids, "reset")
     assert json.loads(row["detail"]) == {"actor": "vendor", "reason": "lost phone",
-                                         "devicesRemoved": 1}
+                                         "devicesRemoved": 1,
+                                         "removed": {"totp": 1, "recovery": 1}}
     assert (await events(stack, ids))[-2:] == ["mfa.reset", "mfa.remembered_devices.revoked"]
     res = await stack.post(f"{USERS}/disable", data=b"", headers=key(stack, ids),
                            expected_status=400)

@@ -121,7 +121,8 @@ async def test_strategies_lists_every_strategy_with_its_state(stack: Stack, ids:
                            token=stack.user_token(ids))
     active = {s["strategy"]: s["isActive"] for s in body["strategies"]}
     assert active == {"AuthenticatorApp": True, "WebAuthnPlatform": False,
-                      "WebAuthnCrossPlatform": False, "SMS": False, "EmailCode": True}
+                      "WebAuthnCrossPlatform": False, "SMS": False, "EmailCode": True,
+                      "Passkeys": False}
 
 
 async def test_devices_lists_four_arrays_and_email_when_allowed(stack: Stack, ids: Ids) -> None:

@@ -43,8 +43,8 @@ def test_a_kind_is_consistent(kind: registry.Kind) -> None:
     if kind.mfa:  # a second factor: proven by a code or a key, shown in mfaDevices, allowed
         assert kind.array in registry.ARRAYS and kind.strategies and kind.lockout
         assert "mfa" in kind.amr and set(kind.amr) - {"mfa"} <= set(registry.PROOF_AMR)
-    else:
-        assert kind.array is None and not kind.strategies
+    else:  # a first factor (passkey) may have a strategy of its own, never an array
+        assert kind.array is None
     if kind.carried:
         assert kind.stored and kind.mfa, "the MFA session only copies stored second factors"
 
@@ -97,3 +97,10 @@ def test_every_locale_names_every_kind_a_notice_can_be_about(tmp_path: Path) -> 
     fr.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(ValueError, match=registry.DEVICE_KINDS[-1]):
         NoticeTemplates(tmp_path)
+
+
+def test_the_readme_states_the_registrys_lifecycle() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = registry.lifecycle_table()
+    assert table in readme, "README's lifecycle table: paste `mfa-admin lifecycle`"
+    assert all(f"(`{k.name}`)" in table for k in KINDS)

@@ -16,6 +16,9 @@ ENV = {"MFA_WEBAUTHN_RP_ID": RP_ID, "MFA_WEBAUTHN_RP_NAME": "Example",
        "MFA_WEBAUTHN_ORIGINS": f"{ORIGIN}, {OTHER_ORIGIN}"}
 AUTH = "/resources/auth/v1/user/mfa/webauthn"
 USERS = "/resources/users/v1/mfa/webauthn"
+PRELOGIN = "/resources/auth/v1/webauthn/prelogin"
+POSTLOGIN = "/resources/auth/v1/webauthn/postlogin"
+DEVICES = "/resources/users/webauthn/v1/devices"
 DEVICE_TYPE = {"platform": "Platform", "cross-platform": "CrossPlatform"}
 
 
@@ -84,3 +87,31 @@ async def sign_count(stack: Stack, e: Enrolled) -> int:
     d = await stack.stores.devices.get(e.ids.tenant, e.ids.user, e.device_id)
     assert d is not None
     return d.sign_count
+
+
+async def register(stack: Stack, ids: Ids, authenticator: SoftAuthenticator | None = None
+                   ) -> SoftAuthenticator:
+    """A logged-in user registers a passkey as Frontegg's store does."""
+    a = authenticator or key(attachment="platform")
+    token = stack.user_token(ids)
+    opts = (await stack.post(DEVICES, data=b"", token=token))["options"]
+    assert opts["authenticatorSelection"]["residentKey"] == "required"
+    assert opts["authenticatorSelection"]["userVerification"] == "required"
+    cred = a.create({**opts, "excludeCredentials": []})
+    device_type = "Platform" if cred["authenticatorAttachment"] == "platform" else "CrossPlatform"
+    body = {"id": cred["id"], "response": {k: cred["response"][k]
+                                           for k in ("clientDataJSON", "attestationObject")},
+            "deviceType": device_type}
+    assert await stack.post(f"{DEVICES}/verify", body, token=token) == {}
+    return a
+
+
+async def passkey_login(stack: Stack, a: SoftAuthenticator, *, status: int = 200,
+                        change: Any = None, **get: Any) -> dict[str, Any]:
+    """A discoverable login with that authenticator, as Frontegg's store does it."""
+    pre = await stack.post(PRELOGIN, {"email": "whoever@example.test"})
+    assertion = as_posted(a.get(pre["options"], **get))
+    if change:
+        change(assertion)
+    body: dict[str, Any] = await stack.post(POSTLOGIN, assertion, expected_status=status)
+    return body

@@ -15,39 +15,17 @@ import pytest
 from services.webauthn.passkeys import PASSKEY
 from tests.conftest import PREFIX, Ids, Stack
 from tests.support.responses import assert_envelope
-from tests.support.soft_authenticator import SoftAuthenticator
-from tests.support.webauthn_flows import as_posted, enroll_at_login, key, pre_verify
-
-PRELOGIN = "/resources/auth/v1/webauthn/prelogin"
-POSTLOGIN = "/resources/auth/v1/webauthn/postlogin"
-DEVICES = "/resources/users/webauthn/v1/devices"
-
-
-async def register(stack: Stack, ids: Ids, authenticator: SoftAuthenticator | None = None
-                   ) -> SoftAuthenticator:
-    """A logged-in user registers a passkey as Frontegg's store does."""
-    a = authenticator or key(attachment="platform")
-    token = stack.user_token(ids)
-    opts = (await stack.post(DEVICES, data=b"", token=token))["options"]
-    assert opts["authenticatorSelection"]["residentKey"] == "required"
-    assert opts["authenticatorSelection"]["userVerification"] == "required"
-    cred = a.create({**opts, "excludeCredentials": []})
-    device_type = "Platform" if cred["authenticatorAttachment"] == "platform" else "CrossPlatform"
-    body = {"id": cred["id"], "response": {k: cred["response"][k]
-                                           for k in ("clientDataJSON", "attestationObject")},
-            "deviceType": device_type}
-    assert await stack.post(f"{DEVICES}/verify", body, token=token) == {}
-    return a
-
-
-async def passkey_login(stack: Stack, a: SoftAuthenticator, *, status: int = 200,
-                        change: Any = None, **get: Any) -> dict[str, Any]:
-    pre = await stack.post(PRELOGIN, {"email": "whoever@example.test"})
-    assertion = as_posted(a.get(pre["options"], **get))
-    if change:
-        change(assertion)
-    body: dict[str, Any] = await stack.post(POSTLOGIN, assertion, expected_status=status)
-    return body
+from tests.support.webauthn_flows import (
+    DEVICES,
+    POSTLOGIN,
+    PRELOGIN,
+    as_posted,
+    enroll_at_login,
+    key,
+    passkey_login,
+    pre_verify,
+    register,
+)
 
 
 async def test_register_list_login_and_delete(stack: Stack, ids: Ids) -> None:

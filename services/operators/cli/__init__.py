@@ -23,6 +23,7 @@ from services.operators.schemas import Instant
 from shared.clock import SystemClock
 from shared.http.errors import MfaError
 from shared.mfa import hotp
+from shared.mfa import registry
 from shared.mfa import resets as factors
 from shared.mfa.registry import LOCKOUT_FACTORS
 from shared.settings import Settings
@@ -78,10 +79,11 @@ async def _factors(stores: Stores, args: argparse.Namespace, out: TextIO) -> int
     return _print(out, await factors.list_factors(stores, args.tenant, args.user))
 
 
-@command("reset", "remove every factor and the recovery code of a user", _change)
+@command("reset", "remove every credential of a user (factors, passkeys, recovery codes, "
+         "remembered browsers)", _change)
 async def _reset(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
     removed = await factors.reset(stores, _actor(args), args.tenant, args.user)
-    return _print(out, {"removed": removed})
+    return _print(out, factors.reset_answer(removed))
 
 
 def _delete_args(p: argparse.ArgumentParser) -> None:
@@ -155,6 +157,13 @@ async def _adoption(stores: Stores, args: argparse.Namespace, out: TextIO) -> in
     since = args.since if args.since is not None else (args.until or now) - 30 * 86400
     return _print(out, await adoption.adoption(stores.db, args.tenant, since=since,
                                                until=args.until, now=now))
+
+
+@command("lifecycle", "every kind of credential: who creates it, its cap, the strategy that "
+         "switches it off, what each removal path does (a Markdown table)", lambda p: None)
+async def _lifecycle(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(registry.lifecycle_table() + "\n")
+    return 0
 
 
 def _prune_args(p: argparse.ArgumentParser) -> None:
