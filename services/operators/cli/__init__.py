@@ -22,8 +22,7 @@ from services.operators import adoption, trail
 from services.operators.schemas import Instant
 from shared.clock import SystemClock
 from shared.http.errors import MfaError
-from shared.mfa import hotp
-from shared.mfa import registry
+from shared.mfa import hotp, registry
 from shared.mfa import resets as factors
 from shared.mfa.registry import LOCKOUT_FACTORS
 from shared.settings import Settings
