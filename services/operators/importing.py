@@ -348,6 +348,16 @@ async def import_lines(stores: Stores, lines: Iterable[str], *, actor: str
                "added": len(done.added), "existing": len(done.existing)}
 
 
+def refusal(e: InvalidRecord) -> MfaError:
+    """The answer to a record refused on a single-user route: 409 for a user who has MFA
+    already (without force) or a record over a cap, else 400 naming the field."""
+    if isinstance(e, AlreadyEnrolled):
+        return Conflict(str(e), code="ER-MFA-ALREADY-ENROLLED")
+    if isinstance(e, OverCap):
+        return TooManyDevices(str(e))
+    return BadRequest(str(e), code="ER-MFA-VALIDATION")
+
+
 async def import_user(stores: Stores, tenant_id: str, user_id: str, body: dict[str, Any], *,
                       actor: str) -> dict[str, int]:
     """The admin API's import of one user (the native record, ids from the path)."""
@@ -355,7 +365,7 @@ async def import_user(stores: Stores, tenant_id: str, user_id: str, body: dict[s
         done = await import_record(stores, record_from_json(
             {**body, "tenantId": tenant_id, "userId": user_id}), actor=actor)
     except InvalidRecord as e:
-        raise BadRequest(str(e), code="ER-MFA-VALIDATION") from None
+        raise refusal(e) from None
     return {"added": len(done.added), "existing": len(done.existing)}
 
 
@@ -416,12 +426,8 @@ async def migrate_user(stores: Stores, obj: dict[str, Any], *, actor: str,
     try:
         rec = await _frontegg_record(stores, obj, scope)
         done = await import_record(stores, rec, actor=actor)
-    except AlreadyEnrolled as e:
-        raise Conflict(str(e), code="ER-MFA-ALREADY-ENROLLED") from None
-    except OverCap as e:
-        raise TooManyDevices(str(e)) from None
     except InvalidRecord as e:
-        raise BadRequest(str(e), code="ER-MFA-VALIDATION") from None
+        raise refusal(e) from None
     return user_dto(rec, done)
 
 

@@ -56,6 +56,7 @@ class Kind:
     # tenant sets 0: they log in by themselves or stand in for MFA.
     created_within: str = "enrollRequiresMfaWithin"
     fresh: bool = False
+    imported_only: bool = False  # made only by an operator's import, never by its user
     removed_by: frozenset[str] = EVERYTHING | {USER}  # the removal paths that delete it
 
     @property
@@ -79,7 +80,7 @@ TOTP = Kind("totp", "Authenticator app", amr=("mfa", "otp"), lockout="totp",
 # look-ahead, and the conditional UPDATE refuses a counter spent since.
 HOTP = Kind("hotp", "Hardware token", amr=("mfa", "otp"), lockout="totp",
             array="authenticators", strategies=("AuthenticatorApp",), mfa=True,
-            carried=True, cap=10)
+            carried=True, cap=10, imported_only=True)
 SMS = Kind("sms", "Phone", amr=("mfa", "sms"), lockout="sms", array="phones",
            strategies=("SMS",), mfa=True, cap=5, off_code="ER-MFA-SMS-NOT-ALLOWED")
 # No device row: the code goes to the user's email address, which the host names at login;
@@ -172,6 +173,8 @@ def lifecycle_table() -> str:
             return "with the first factor"
         if k.storage == TRUSTED:
             return "an MFA login that asks to remember"
+        if k.imported_only:
+            return "an operator's import"
         window = f"`{k.created_within}`"
         default = getattr(Policy, k.created_within)
         return (f"fresh MFA, {window} ({default} s)" if k.fresh
