@@ -19,6 +19,7 @@ from shared.mfa.registry import (
     CODE_SET,
     DEVICES,
     LOCKOUT_FACTORS,
+    MFA_STRATEGIES,
     RECOVER,
     RECOVERY,
     TOTP,
@@ -99,7 +100,8 @@ async def start_session(stores: Stores, *, user_id: str, tenant_id: str, email: 
         devices=[d for d in devices if policy.allows_kind(kind(d.kind))], lock_at=lock_at,
         strategies=policy.strategies)
     return {"mfaRequired": True, "mfaToken": token, "mfaEnrolled": is_enrolled,
-            "mfaDevices": view, "mfaStrategies": list(policy.strategies), **shown,
+            "mfaDevices": view, "mfaStrategies": [s for s in policy.strategies
+                                                  if s in MFA_STRATEGIES], **shown,
             "userId": user_id, "userEmail": email}
 
 

@@ -132,6 +132,10 @@ ARRAYS: tuple[str, ...] = ("webauthn", "phones", "authenticators", "emails")
 # The policy's strategies: Frontegg's, in the order it lists them, then ours (Passkeys).
 STRATEGIES: tuple[str, ...] = tuple(
     s for k in (TOTP, WEBAUTHN, SMS, EMAIL, PASSKEY) for s in k.strategies)
+# The strategies of second factors: what a login's `mfaStrategies` lists for Frontegg's
+# client (Passkeys is a first factor's).
+MFA_STRATEGIES: tuple[str, ...] = tuple(s for s in STRATEGIES
+                                        if any(s in k.strategies for k in KINDS if k.mfa))
 # amr values that show a factor was proven (not a recovery code, not a remembered browser):
 # with "mfa" or a passkey's "pwd-less", what "recent MFA" asks of a token
 # (shared.mfa.tokens.fresh_mfa: step-up, enrollments, passkeys, recovery-code sets).

@@ -8,7 +8,6 @@ tokens issued before it (whoever held them may be who the change shuts out)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,27 +54,14 @@ def iso(t: float | None) -> str | None:
     return None if t is None else iso_time(t)
 
 
-# How many credentials one storage holds for a user, and how it removes them all; one entry
-# per registry storage other than device rows (those are counted and removed by kind) and the
-# host's email (nothing of ours).
-_Count = Callable[[Stores, str, str], Awaitable[int]]
-_COUNTERS: dict[str, _Count] = {
-    registry.USER_CODE: lambda s, t, u: _as_int(s.recovery.has_code(t, u)),
-    registry.CODE_SET: lambda s, t, u: _first(s.recovery_sets.remaining(t, u)),
-    registry.TRUSTED: lambda s, t, u: _length(s.remembered.list_for_user(t, u)),
-}
-
-
-async def _as_int(aw: Awaitable[bool]) -> int:
-    return int(await aw)
-
-
-async def _first(aw: Awaitable[tuple[int, Any]]) -> int:
-    return (await aw)[0]
-
-
-async def _length(aw: Awaitable[list[Any]]) -> int:
-    return len(await aw)
+async def _count(stores: Stores, storage: str, tenant_id: str, user_id: str) -> int:
+    """How many credentials a storage other than device rows holds for the user."""
+    if storage == registry.USER_CODE:
+        return int(await stores.recovery.has_code(tenant_id, user_id))
+    if storage == registry.CODE_SET:
+        return (await stores.recovery_sets.remaining(tenant_id, user_id))[0]
+    assert storage == registry.TRUSTED, storage
+    return len(await stores.remembered.list_for_user(tenant_id, user_id))
 
 
 async def holdings(stores: Stores, tenant_id: str, user_id: str,
@@ -91,7 +77,7 @@ async def holdings(stores: Stores, tenant_id: str, user_id: str,
         if k.stored:
             out[k.name] = sum(1 for d in devices if d.kind == k.name)
         else:
-            out[k.name] = await _COUNTERS[k.storage](stores, tenant_id, user_id)
+            out[k.name] = await _count(stores, k.storage, tenant_id, user_id)
     return out
 
 
@@ -132,7 +118,7 @@ async def clear(stores: Stores, tenant_id: str, user_id: str, path: str, *,
                 event: AuditEvent, keep: frozenset[str] = frozenset(),
                 require_some: bool = False) -> dict[str, int]:
     """Remove every credential `path` removes (registry.removed_on), but those whose storage
-    is in `keep`, in one transaction that first locks the user's row (parallel removals take
+    is in `keep`, in one transaction that first takes the user's lock (parallel removals take
     turns: the counts are each one's own). `event`, its detail given the counts, is written in
     that transaction; with `require_some`, a removal that found nothing raises NotEnrolled
     and writes nothing. Then remembered browsers are forgotten (when the path removes them)
