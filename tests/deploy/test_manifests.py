@@ -131,6 +131,9 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_TOTP_MAX_DRIFT": "design default (a learned clock offset of at most 2 steps)",
     "MFA_TOTP_ENROLL_TTL": "default lifetime of a pending TOTP secret",
     "MFA_HOTP_LOOK_AHEAD": "design default (10 skipped button presses)",
+    # Read as f"MFA_MAX_{KIND}_PER_USER" (registry Kind.cap_setting): one per capped kind.
+    "MFA_MAX_": "design defaults: the registry's per-user caps (10 apps, 10 tokens, 5 phones, "
+                "20 keys, 20 passkeys)",
     "MFA_WEBAUTHN_ATTESTATION": "design default (none)",
     "MFA_WEBAUTHN_TIMEOUT_MS": "default ceremony timeout (60 s)",
     "MFA_WEBAUTHN_DEMO": "off: a demo page has no place in a cluster",
