@@ -14,12 +14,15 @@ from shared.http.errors import BadRequest
 # Frontegg's bodies nest a few levels (a WebAuthn credential is the deepest, at about 4); 32
 # leaves room and keeps everything downstream (marshmallow, py_webauthn, json.dumps) shallow.
 MAX_DEPTH = 32
+# RFC 8259's whitespace only: a body of a vertical tab or form feed (whitespace to Python's
+# bytes.strip) is malformed, not empty.
+JSON_WHITESPACE = b" \t\n\r"
 
 
 def parse_json(raw: bytes) -> Any:
     """The decoded body ({} when empty); 400 ER-MFA-MALFORMED-JSON when it is not JSON or
     nests deeper than MAX_DEPTH."""
-    if not raw.strip():
+    if not raw.strip(JSON_WHITESPACE):
         return {}
     try:
         data = orjson.loads(raw)

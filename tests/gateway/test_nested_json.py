@@ -27,6 +27,9 @@ BODIES = {
     "objects": '{"a":' * 10_000 + "1" + "}" * 10_000,
     "closed-arrays": "[" * 5_000 + "]" * 5_000,
     "deep-in-a-field": '{"mfaToken": "x", "value": ' + "[" * 200 + "]" * 200 + "}",
+    # Not JSON whitespace (Python's strip would have made it an empty body; found by the fuzz).
+    "vertical-tab": "\x0b",
+    "form-feed": " \x0c ",
 }
 
 
