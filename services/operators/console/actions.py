@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from services.operators.console.views import counter_label
 from shared.http.errors import BadRequest
 from shared.mfa import resets
-from shared.mfa.registry import BY_NAME, LOCKOUT_FACTORS
+from shared.mfa.registry import BY_NAME, KINDS, LOCKOUT_FACTORS, RESET
 from shared.stores.bundle import Stores
 
 
@@ -21,14 +21,15 @@ class Act:
     effect: str
 
 
+# What a reset deletes, as the registry declares it (every path's removals are its).
+RESET_REMOVES = ", ".join(k.label for k in KINDS if RESET in k.removed_by)
 ACTS = {
     "unlock": Act("Unlock", "Clears the wrong-try count, the delay and the lock; the user "
                   "can try again at once."),
     "remove": Act("Remove the factor", "Deletes this credential; the user's trusted devices "
                   "are revoked and their tokens issued before now stop working."),
-    "reset": Act("Reset MFA", "Deletes every factor and the recovery code; the user enrolls "
-                 "again at the next login. Trusted devices are revoked and earlier tokens "
-                 "stop working."),
+    "reset": Act("Reset MFA", f"Deletes every credential the user holds ({RESET_REMOVES}); "
+                 "the user enrolls again at the next login, and earlier tokens stop working."),
     "revoke-trusted": Act("Revoke the trusted devices", "Every remembered browser of the "
                           "user asks for the second factor again at the next login."),
 }

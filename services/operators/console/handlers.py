@@ -40,6 +40,7 @@ from shared.http.errors import (
     TooManyRequests,
 )
 from shared.http.web import client_ip, stores_of
+from shared.mfa import registry
 from shared.mfa.resets import Actor
 from shared.settings import ENFORCE_TYPES
 
@@ -302,7 +303,8 @@ async def user_page(request: web.Request) -> web.StreamResponse:
     """GET /user?tenant&user: credentials, lockouts, trusted devices, recovery, events."""
     tenant, user = _field(request.query, "tenant"), _field(request.query, "user")
     v = await views.user_view(stores_of(request), tenant, user)
-    return render(request, "user.html", v=v)
+    return render(request, "user.html", v=v, storage=registry,
+                  reset_effect=actions.ACTS["reset"].effect)
 
 
 @page(role="admin")

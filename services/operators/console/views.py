@@ -13,7 +13,6 @@ from services.operators import configuration, trail
 from shared.http.access import TenantCaller
 from shared.http.errors import NotFound
 from shared.mfa import resets
-from shared.mfa.recovery import SET_SIZE
 from shared.mfa.registry import KINDS, Kind
 from shared.stores.bundle import Stores
 
@@ -27,10 +26,12 @@ TIMELINE_COLUMNS: tuple[dict[str, str], ...] = (
 
 @dataclass
 class KindView:
-    """One kind of credential of the user: its declaration and the user's rows of it."""
+    """One kind of credential of the user: its declaration, the user's rows of it (stored
+    kinds) and how many they hold (listed kinds; None for one nothing of ours holds)."""
 
     kind: Kind
     rows: list[dict[str, Any]] = field(default_factory=list)
+    count: int | None = None
 
 
 @dataclass
@@ -43,11 +44,8 @@ class UserView:
     kinds: list[KindView]
     lockouts: list[dict[str, Any]]
     trusted: list[dict[str, Any]]
-    recovery_code: bool
-    recovery_set: int
     recovery_set_made: float | None
     timeline: list[dict[str, Any]]
-    set_size: int = SET_SIZE
 
     @property
     def columns(self) -> list[dict[str, str]]:
@@ -62,8 +60,7 @@ class UserView:
     @property
     def known(self) -> bool:
         """Whether the service holds anything about the user."""
-        return bool(self.email or any(k.rows for k in self.kinds) or self.trusted
-                    or self.recovery_code or self.recovery_set or self.timeline)
+        return bool(self.email or any(k.count for k in self.kinds) or self.timeline)
 
 
 def _detail(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,20 +75,21 @@ def _detail(row: dict[str, Any]) -> dict[str, Any]:
 async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
     """The user's page, read through the operators' cores."""
     listed = await resets.list_factors(stores, tenant_id, user_id)
-    kinds = [KindView(k, [f for f in listed["factors"] if f["kind"] == k.name]) for k in KINDS]
+    counts = {c["kind"]: c["count"] for c in listed["credentials"]}
+    kinds = [KindView(k, [f for f in listed["factors"] if f["kind"] == k.name],
+                      counts.get(k.name)) for k in KINDS]
     now = stores.clock.time()
     lockouts = [{**x, "label": counter_label(x["factor"]),
                  "liftsAt": now + x["retryAfter"] if x["retryAfter"] > 0 else None}
                 for x in listed["lockouts"]]
-    left, made = await stores.recovery_sets.remaining(tenant_id, user_id)
+    _, made = await stores.recovery_sets.remaining(tenant_id, user_id)
     rows = await trail.recent(stores.db, tenant_id, user_id, TIMELINE)
     return UserView(
         tenant_id=tenant_id, user_id=user_id,
         email=await stores.users.email_of(tenant_id, user_id),
         kinds=kinds, lockouts=lockouts,
         trusted=await stores.remembered.list_for_user(tenant_id, user_id),
-        recovery_code=await stores.recovery.has_code(tenant_id, user_id),
-        recovery_set=left, recovery_set_made=made,
+        recovery_set_made=made,
         timeline=[{**r, "detail": _detail(r)} for r in rows])
 
 

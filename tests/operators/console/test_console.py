@@ -212,6 +212,9 @@ async def test_what_a_page_shows_is_escaped_and_never_a_secret(
         created_at=stack.clock.time(), data={"phoneMasked": "+1*******123"},
         secret=stack.stores.cipher.encrypt(phone.encode(), device_aad(
             ids.tenant, ids.user, device_id))))
+    await stack.stores.devices.add(Device(  # a passkey: every stored kind is listed
+        id=new_device_id(), tenant_id=ids.tenant, user_id=ids.user, kind="passkey",
+        created_at=stack.clock.time(), name="<b>laptop</b>", lookup="cred-1"))
     codes = await stack.stores.recovery_sets.regenerate(ids.tenant, ids.user, "m@example.test")
     v = visitor()
     await v.sign_in("bob")
@@ -223,6 +226,7 @@ async def test_what_a_page_shows_is_escaped_and_never_a_secret(
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page.text
     assert "<img" not in page.text and "<i>" not in page.text
     assert "Phone" in page.text and "10 of 10 left" in page.text
+    assert "&lt;b&gt;laptop&lt;/b&gt;" in page.text and "<b>" not in page.text
     for secret in (seed, phone, phone[1:], "2015550123", *codes):
         assert secret not in page.text
 
