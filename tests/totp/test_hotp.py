@@ -193,6 +193,17 @@ async def test_the_import_refuses_bad_tokens_and_changes_nothing(stack: Stack, i
         "added": 0, "existing": 1}
 
 
+async def test_one_token_over_the_cap_refuses_the_import(stack: Stack, ids: Ids) -> None:
+    cap = stack.settings.device_caps["hotp"]
+    tokens = [{"secret": pyotp.random_base32()} for _ in range(cap + 1)]
+    res = await admin(stack, "POST", f"{user(ids)}/import", json={"hotp": tokens},
+                      expected_status=409)
+    assert res["errorCode"] == "ER-MFA-TOO-MANY-DEVICES"
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
+    assert await admin(stack, "POST", f"{user(ids)}/import", json={"hotp": tokens[:cap]}) == {
+        "added": cap, "existing": 0}
+
+
 async def test_a_user_removes_their_token_with_one_of_its_codes(stack: Stack, ids: Ids) -> None:
     token, device_id = await import_token(stack, ids)
     bearer = stack.user_token(ids)
