@@ -84,6 +84,10 @@ class Fuzzer:
         headers = {}
         if case.operation.definition.raw.get("security"):
             headers["Authorization"] = self.bearer
+            # A generated Authorization would go out as ours (the call's headers win), and the
+            # auth check would then read our 200 as "a made-up credential was accepted".
+            for name in [n for n in case.headers or {} if n.lower() == "authorization"]:
+                del case.headers[name]
         # Only into a positive case: a negative one must stay invalid (a live token would make
         # a deliberately broken body valid, and its 200 then look like a broken check).
         positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
