@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 JS := tests/contract/js
 BOX := demo/box
 
-.PHONY: run demo test test-fast split migrate bench lint clean services deploy-check
+.PHONY: run demo test test-fast split migrate bench bench-clients lint clean services deploy-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,18 @@ migrate: $(VENV)/.installed
 bench: $(VENV)/.installed
 	scripts/services-up
 	$(PY) -m bench
+
+## Redis clients (redis.asyncio, coredis, valkey-glide) and Postgres pool vs held connection,
+## by interleaved blocks (bench/clients.py); the candidates live in a venv of their own.
+BENCH_CLIENTS := var/bench-clients
+$(BENCH_CLIENTS)/.installed: requirements.txt bench/requirements-clients.txt
+	$(PYTHON) -m venv $(BENCH_CLIENTS)
+	$(BENCH_CLIENTS)/bin/pip install --quiet -r requirements.txt -r bench/requirements-clients.txt
+	touch $@
+
+bench-clients: $(BENCH_CLIENTS)/.installed
+	scripts/services-up
+	$(BENCH_CLIENTS)/bin/python -m bench.clients
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gateway services shared tests bench demo
