@@ -68,13 +68,20 @@ async def start_sessions(stores: Stores, people: list[dict[str, str]],
 
 
 class Counting:
-    """Forwards to a store and logs each awaited call (one call = one round trip here)."""
+    """Forwards to a store and logs each awaited call (one call = one round trip here), and
+    each queued settle (`settle_later`: sent after the answer, nothing waits for it)."""
 
     def __init__(self, inner: Any, name: str, log: list[str]) -> None:
         self._inner, self._name, self._log = inner, name, log
 
     def __getattr__(self, attr: str) -> Any:
         fn = getattr(self._inner, attr)
+        if attr == "settle_later":
+            def queued(*args: Any) -> None:
+                self._log.append(f"{self._name}.{attr}")
+                fn(*args)
+
+            return queued
         if not inspect.iscoroutinefunction(fn):
             return fn
 

@@ -3,9 +3,10 @@
 Run: python -m bench.floor PORT (the stores from the MFA_* environment, as the services read it)
 
 Per request: the reservation (one EVALSHA: load the mfaToken's session, count the attempt),
-the conditional step advance with its audit row (one Postgres statement, the service's own),
-and the settle (one EVALSHA: consume the session, reset the count), through the project's own
-store classes on real Redis and Postgres. Nothing else: no middleware, schema, seed decryption,
+the conditional step advance with its audit row and the token's single use (one Postgres
+statement, the service's own), and, after the answer, the settle (delete the session, reset
+the count: coalesced with other requests' into one pipeline), through the project's own store
+classes on real Redis and Postgres. Nothing else: no middleware, schema, seed decryption,
 code comparison, token signing, access log or metrics. A gateway in front of it gives the row
 "floor" in `make bench`: what any verify of this design can reach on the machine.
 """
@@ -18,7 +19,7 @@ import time
 from aiohttp import web
 
 from bench.data import open_stores
-from shared.events.audit import AuditEvent
+from shared.events.audit import AuditEvent, TokenUse, TokenUsed
 from shared.mfa.lockout import Lockout
 from shared.mfa.sessions import session_key, tag_of
 from shared.settings import Settings
@@ -42,10 +43,15 @@ async def _verify(request: web.Request) -> web.Response:
     device = s["carried"][0]["id"]
     event = AuditEvent(s["tenant_id"], s["user_id"], "totp", "verify", "success", device)
     now = time.time()
-    stepped = await stores.devices.advance_step(device, int(now // 30), now,
-                                                audit=stores.audit, event=event)
-    won = await stores.eph.settle(lock_key, skey)
-    return web.json_response({"ok": stepped and won}, status=200 if stepped and won else 401)
+    try:
+        stepped = await stores.devices.advance_step(
+            device, int(now // 30), now, audit=stores.audit, event=event,
+            use=TokenUse(skey.rsplit(":", 1)[1], s["expires_at"]))
+    except TokenUsed:
+        stepped = False
+    if stepped:
+        stores.eph.settle_later(lock_key, skey)
+    return web.json_response({"ok": stepped}, status=200 if stepped else 401)
 
 
 async def _health(request: web.Request) -> web.Response:

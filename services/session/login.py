@@ -149,5 +149,7 @@ async def login_with_code(stores: Stores, *, attempt: Attempt, code: str,
     if left is None:
         raise BadRequest("Invalid recovery code", code="ER-MFA-INVALID-RECOVERY-CODE")
     # A recovery code used (an outbox event, like /mfa/recover), with the codes left.
-    await stores.audit.write(attempt.event(action="recovery", detail={"codesLeft": left}))
+    await stores.audit.with_change(None, (), attempt.event(action="recovery",
+                                                           detail={"codesLeft": left}),
+                                   use=attempt.use())
     return await attempt.login(device_id=None, remember_device=remember, audited=True)

@@ -117,7 +117,7 @@ async def verify(stores: Stores, cfg: TotpConfig, *, attempt: Attempt, code: str
     if proof is None:
         raise wrong_code(stores, cfg, devices, code)
     attempt.factor = proof.device.kind  # the kind proven names the success (audit, amr)
-    if not await spend(stores, proof, attempt.event(device_id=proof.device.id)):
+    if not await spend(stores, proof, attempt.event(device_id=proof.device.id), attempt.use()):
         attempt.device_id = proof.device.id
         raise ReplayedProof()
     return await attempt.login(device_id=proof.device.id, remember_device=remember,

@@ -10,7 +10,7 @@ import pyotp
 from services.totp.config import TotpConfig
 from services.totp.credentials import KIND, seed_of
 from services.totp.otp import DUMMY_SEED, PERIOD, far_offset, match_step, normalise_code, totp_for
-from shared.events.audit import AuditEvent
+from shared.events.audit import AuditEvent, TokenUse
 from shared.mfa import hotp
 from shared.mfa.challenges import InvalidChallenge
 from shared.mfa.devices import Device
@@ -122,10 +122,12 @@ def find_proof(stores: Stores, cfg: TotpConfig, devices: list[Device], code: str
     return found
 
 
-async def spend(stores: Stores, proof: Proof, event: AuditEvent) -> bool:
+async def spend(stores: Stores, proof: Proof, event: AuditEvent,
+                use: TokenUse | None = None) -> bool:
     """Store the step as the device's last and its offset as the device's drift, with the
-    success's audit row; False when it (or a later one) was used already, also by a parallel
+    success's audit row (and, mid-login, the mfaToken's `use`: TokenUsed when another request
+    used it first); False when the step (or a later one) was used already, also by a parallel
     request (one conditional UPDATE decides)."""
     return await stores.devices.advance_step(proof.device.id, proof.step, stores.clock.time(),
                                              audit=stores.audit, event=event,
-                                             drift=proof.offset)
+                                             drift=proof.offset, use=use)

@@ -32,6 +32,21 @@ EVENT_TYPES = {
 
 
 @dataclass(frozen=True)
+class TokenUse:
+    """An mfaToken's single use, decided in the statement that writes the login's success: the
+    token's hash goes into mfa_token_uses, whose primary key lets only the first such statement
+    write (a parallel one waits for it, then writes nothing). Kept until the token expires."""
+
+    token_hash: str
+    expires_at: float
+
+
+class TokenUsed(Exception):
+    """The change held, but the mfaToken had been used by another request: no audit or outbox
+    row was written (on SQLite the change is rolled back too)."""
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """One audit row, before it is written."""
 
@@ -99,21 +114,35 @@ class AuditLog:
         await self.with_change(None, (), event)
 
     async def with_change(self, sql: str | None, args: tuple[Any, ...],
-                          event: AuditEvent) -> bool:
+                          event: AuditEvent, *, use: TokenUse | None = None) -> bool:
         """Run a conditional change and append `event` (once) only if it touched a row,
         atomically (one statement on Postgres, one transaction on SQLite); True when it did.
-        Without `sql`, just append the event."""
+        Without `sql`, just append the event. With `use`, the same statement also records the
+        mfaToken's use, and the event is written only by the first use: TokenUsed when the
+        change held but the token was used already."""
         audit, outbox = self._rows(event)
+        uses = (use.token_hash, use.expires_at) if use is not None else ()
         if self._db.dialect == "postgres":
-            return await self._db.execute(
-                _pg_statement(sql, len(args), outbox is not None),
-                *args, *audit, *(outbox or ())) >= 1
-        if sql is None and outbox is None:  # one row: no transaction needed
+            if use is None:
+                return await self._db.execute(
+                    _pg_statement(sql, len(args), outbox is not None),
+                    *args, *audit, *(outbox or ())) >= 1
+            row = await self._db.fetchrow(_pg_use_statement(sql, len(args), outbox is not None),
+                                          *args, *audit, *(outbox or ()), *uses)
+            assert row is not None
+            if not row["changed"]:
+                return False
+            if not row["used"]:
+                raise TokenUsed()
+            return True
+        if sql is None and outbox is None and use is None:  # one row: no transaction needed
             await self._db.execute(_INSERT, *audit)
             return True
         async with self._db.transaction() as tx:
             if sql is not None and await tx.execute(sql, *args) < 1:
                 return False
+            if use is not None and await tx.execute(_USE_SQLITE, *uses) < 1:
+                raise TokenUsed()  # rolls the change back
             await self._insert(tx, audit, outbox)
             return True
 
@@ -135,6 +164,31 @@ class AuditLog:
         return await self._db.fetch(
             "SELECT factor, action, outcome, device_id, detail FROM audit_events "
             "WHERE tenant_id = $1 AND user_id = $2 ORDER BY at, id", tenant_id, user_id)
+
+
+_USE_SQLITE = ("INSERT INTO mfa_token_uses (token_hash, expires_at) VALUES ($1, $2) "
+               "ON CONFLICT DO NOTHING")
+
+
+def _pg_use_statement(sql: str | None, n: int, with_outbox: bool) -> str:
+    """One statement: the change (if any); the token's use only when the change touched a row
+    and no other statement recorded the use first (the primary key decides); the audit row
+    (and outbox row) only when the use was recorded. It answers whether each part held."""
+    audit = _marks(n + 1, 10, float_at=1)
+    first_use = n + 11 + (6 if with_outbox else 0)
+    ctes = [f"changed AS ({sql} RETURNING 1)"] if sql is not None else []
+    only_changed = " WHERE EXISTS (SELECT 1 FROM changed)" if sql is not None else ""
+    ctes.append(f"used AS (INSERT INTO mfa_token_uses (token_hash, expires_at) "
+                f"SELECT ${first_use}, ${first_use + 1}::double precision{only_changed} "
+                "ON CONFLICT DO NOTHING RETURNING 1)")
+    ctes.append(f"audited AS (INSERT INTO audit_events ({_COLS}) SELECT {audit} "
+                "WHERE EXISTS (SELECT 1 FROM used) RETURNING 1)")
+    if with_outbox:
+        ctes.append(f"outboxed AS (INSERT INTO outbox_events ({_OUTBOX_COLS}) "
+                    f"SELECT {_marks(n + 11, 6, float_at=1)} FROM audited)")
+    changed = "EXISTS (SELECT 1 FROM changed)" if sql is not None else "true"
+    return (f"WITH {', '.join(ctes)} SELECT {changed} AS changed, "
+            "EXISTS (SELECT 1 FROM used) AS used")
 
 
 def _pg_statement(sql: str | None, n: int, with_outbox: bool) -> str:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.events.audit import AuditEvent, AuditLog
+from shared.events.audit import AuditEvent, AuditLog, TokenUse
 from shared.http.errors import Conflict
 from shared.mfa.registry import is_mfa_device
 from shared.stores.database import Database, Executor, Row
@@ -162,13 +162,14 @@ class DeviceRepository:
             "DELETE FROM mfa_devices WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id)
 
     async def advance_step(self, device_id: str, step: int, now: float, *,
-                           audit: AuditLog, event: AuditEvent, drift: int = 0) -> bool:
+                           audit: AuditLog, event: AuditEvent, drift: int = 0,
+                           use: TokenUse | None = None) -> bool:
         """Accept a TOTP time step only if it is newer than the last accepted one (one winner,
         RFC 6238 section 5.2), learn the clock `drift` it shows, and write the success's
-        audit row with it, atomically (still one statement)."""
+        audit row with it (and the mfaToken's `use`), atomically (still one statement)."""
         return await audit.with_change(
             "UPDATE mfa_devices SET last_step = $2, last_used_at = $3, drift = $4 "
-            "WHERE id = $1 AND last_step < $2", (device_id, step, now, drift), event)
+            "WHERE id = $1 AND last_step < $2", (device_id, step, now, drift), event, use=use)
 
     async def update_sign_count(self, device_id: str, expected: int, new: int, now: float) -> bool:
         """Compare-and-set the WebAuthn counter; False when another request moved it first."""

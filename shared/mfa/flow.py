@@ -8,9 +8,11 @@ inside `attempt(...)`, in this order:
    factor's lockout state for (tenant, user, factor), and refuses (401 for an unknown, expired,
    burned or used token; 429 while delayed or locked) or counts the attempt on both;
 2. prove: the factor compares the code or checks the signature (its own module);
-3. succeed: the durable writes first (the success's audit row, with the TOTP step advance in
-   the same statement), then one round trip consumes the session and resets the count;
-   or fail: the attempt is already counted, only its audit row is written.
+3. succeed: one Postgres statement writes the success (its audit row, the TOTP step advance)
+   and the mfaToken's use, which only the first request can record (the single use); the
+   answer goes out, and the Redis session is deleted and the count reset after it, coalesced
+   with other logins' (Ephemeral.settle_later); or fail: the attempt is already counted, only
+   its audit row is written.
 
 A factor never counts or resets anything itself, so a limit is a limit under any number of
 parallel requests: an attempt is counted before its comparison, never after.
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.crypto import token_hash
-from shared.events.audit import AuditEvent
+from shared.events.audit import AuditEvent, TokenUse, TokenUsed
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.http.metrics import locked, refused, verified
@@ -108,6 +110,7 @@ class Attempt:
     device_id: str | None = None
     lock_at: int = 0  # the tenant's lock threshold (0: the deployment's)
     settled: bool = field(default=False, init=False)
+    _use_handed: bool = field(default=False, init=False)
     # The browser's User-Agent and address, for a remembered device's label and network:
     # asked for only when a device is remembered (the address parse is not worth doing on
     # every attempt).
@@ -119,29 +122,43 @@ class Attempt:
         return AuditEvent(self.tenant_id, self.user_id, self.factor, action, "success",
                           device_id or self.device_id, detail or {})
 
-    async def _settle(self, audit: AuditEvent | None) -> bool:
-        if audit is not None:
-            await self.stores.audit.write(audit)  # durable first: no success without its row
-        self.settled = True
-        won = await self.stores.eph.settle(self.lock_key,
-                                           self.session.key if self.session else None)
-        if won:
-            verified(self.factor, "success")
-        return won
+    def use(self) -> TokenUse:
+        """The mfaToken's single use, for the statement that writes the login's success: a
+        factor that writes its success with its own change (a TOTP step advance) passes it to
+        that statement, then calls login(audited=True)."""
+        assert self.session is not None, "only an mfaToken attempt has a use"
+        self._use_handed = True
+        return TokenUse(self.session.key.rsplit(":", 1)[1], self.session.expires_at)
 
     async def succeed(self, audit: AuditEvent | None = None) -> None:
         """A bearer route's proof held: write `audit` (if any), reset the factor's count."""
-        await self._settle(audit)
+        if audit is not None:
+            await self.stores.audit.write(audit)  # durable first: no success without its row
+        self.settled = True
+        await self.stores.eph.settle(self.lock_key, None)
+        verified(self.factor, "success")
 
     async def login(self, *, device_id: str | None, remember_device: bool = False,
                     recovery_code: str | None = None, audited: bool = False) -> LoginResult:
-        """The proof held mid-login: the success's audit row (unless the factor wrote it with
-        its change), then consume the mfaToken and reset the count in one step, then sign the
-        access token and remember the device when asked and allowed."""
+        """The proof held mid-login: one statement writes the success's audit row and the
+        mfaToken's use, and only the first use writes (unless the factor wrote both with its
+        change: `audited`); then the access token is signed and the device remembered when
+        asked and allowed. Deleting the Redis session and resetting the count wait for nothing
+        of this (Ephemeral.settle_later): the answer does not wait for that round trip."""
         s = self.session
         assert s is not None, "login() needs an mfaToken attempt"
-        if not await self._settle(None if audited else self.event(device_id=device_id)):
-            raise InvalidMfaToken()  # a parallel request consumed the session first
+        if not audited:
+            try:
+                await self.stores.audit.with_change(None, (), self.event(device_id=device_id),
+                                                    use=self.use())
+            except TokenUsed:
+                self.settled = True
+                raise InvalidMfaToken() from None  # a parallel request logged in first
+        if not self._use_handed:
+            raise RuntimeError("login(audited=True) by a factor that did not record the use")
+        self.settled = True
+        self.stores.eph.settle_later(self.lock_key, s.key)
+        verified(self.factor, "success")
         body = login_body(self.stores, tenant_id=s.tenant_id, user_id=s.user_id, email=s.email,
                           amr=amr_of(self.factor))
         if recovery_code:
@@ -224,6 +241,9 @@ async def attempt(stores: Stores, factor: str, *, mfa_token: str | None = None,
     a = await _reserve(stores, factor, mfa_token, principal, count=True)
     try:
         yield a
+    except TokenUsed:
+        a.settled = True  # a parallel request logged in with this mfaToken first
+        raise InvalidMfaToken() from None
     except MfaError as e:
         if not a.settled and e.status < 500:
             await a.failed(e)

@@ -6,6 +6,7 @@ decide one-time use (`take`, `bump`, `put_new`) are atomic in both implementatio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from shared.stores.redis_client import parse_redis_url, redis_client
 _log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+# Seconds before a settle that failed (RedisEphemeral.settle_later) is tried once more.
+SETTLE_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class Ephemeral(Protocol):
     async def settle(self, lock_key: str, session_key: str | None) -> bool:
         """After a proof held: consume the session (one winner; False for the others) and
         reset the lockout count, atomically."""
+
+    def settle_later(self, lock_key: str, session_key: str) -> None:
+        """After a login's answer, whose single use Postgres decided (shared.events.audit
+        TokenUse): delete the session and reset the lockout count, without the caller
+        waiting. A fault is retried, then logged; see RedisEphemeral.settle_later."""
 
     async def ping(self) -> None:
         """Raise when the store does not answer."""
@@ -230,6 +238,11 @@ class MemoryEphemeral:
         self._data.pop(lock_key, None)
         return True
 
+    def settle_later(self, lock_key: str, session_key: str) -> None:
+        """In process memory there is no round trip to save: done at once."""
+        self._data.pop(session_key, None)
+        self._data.pop(lock_key, None)
+
     async def ping(self) -> None:
         """Always answers."""
 
@@ -365,6 +378,8 @@ class RedisEphemeral:
         self._reserve = self._r.register_script(_RESERVE)
         self._settle = self._r.register_script(_SETTLE)
         self._lock = self._r.register_script(_LOCK)
+        self._to_settle: list[tuple[str, str]] = []
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def _client(self) -> Any:
         """The client, its cluster slot map loaded."""
@@ -467,6 +482,36 @@ class RedisEphemeral:
         keys = [self._k(lock_key)] + ([self._k(session_key)] if session_key else [])
         return bool(await self._durable(self._settle, keys))
 
+    def settle_later(self, lock_key: str, session_key: str) -> None:
+        """Queue the session's and the lockout's deletion. Every call made during one turn of
+        the event loop goes to Redis in one pipeline, sent on the next turn, so concurrent
+        logins share a round trip and none waits for it. The single use is not at stake here
+        (Postgres decided it); on a Redis fault the batch is tried once more after
+        SETTLE_RETRY_S, then dropped with a warning: until the session's TTL, a used mfaToken
+        still opens the routes that prove nothing (send a code, show the QR code) and is
+        refused by any proof, and the user's lockout count stays until their next success."""
+        self._to_settle.append((self._k(lock_key), self._k(session_key)))
+        if len(self._to_settle) == 1:  # the first of this turn: a task sends the batch
+            task = asyncio.get_running_loop().create_task(self._settle_batch())
+            self._settling.add(task)  # a strong reference until done (asyncio keeps weak ones)
+            task.add_done_callback(self._settling.discard)
+
+    async def _settle_batch(self) -> None:
+        batch, self._to_settle = self._to_settle, []
+        for attempt in range(2):
+            try:
+                pipe = (await self._client()).pipeline(transaction=False)
+                for keys in batch:
+                    pipe.delete(*keys)
+                await pipe.execute()
+                return
+            except Exception as err:  # noqa: BLE001 - logged; Postgres already decided
+                _log.warning("redis settle failed", extra={"fields": {
+                    "error": err.__class__.__name__, "sessions": len(batch),
+                    "retry": attempt == 0}})
+            if attempt == 0:
+                await asyncio.sleep(SETTLE_RETRY_S)
+
     async def ping(self) -> None:
         """Round trip to Redis."""
         await (await self._client()).ping()
@@ -478,5 +523,7 @@ class RedisEphemeral:
             await r.delete(k)
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Send the settles still queued, then close the connection pool."""
+        if self._settling:
+            await asyncio.gather(*self._settling)
         await self._r.aclose()

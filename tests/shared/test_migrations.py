@@ -16,7 +16,7 @@ from shared.stores.migrate import applied_versions, load_migrations, migrate
 from tests.conftest import PG_ADMIN, pg_admin, run_sync
 
 TABLES = {"mfa_devices", "mfa_users", "remembered_devices", "tenant_policies", "audit_events",
-          "recovery_codes", "outbox_events", "mfa_configurations"}
+          "recovery_codes", "outbox_events", "mfa_configurations", "mfa_token_uses"}
 
 
 @pytest.fixture

@@ -32,10 +32,11 @@ MULTI_KEY_SCRIPTS = {
 }
 # Methods of the store that take several keys, and each place that calls them with more
 # than one: (file, function) -> how the keys are built.
-MULTI_KEY_METHODS = {"reserve", "settle", "delete"}
+MULTI_KEY_METHODS = {"reserve", "settle", "settle_later", "delete"}
 MULTI_KEY_CALLS = {
     ("shared/mfa/flow.py", "_reserve"): "Lockout.key_for_tag(tag_of(session key)) + session key",
-    ("shared/mfa/flow.py", "_settle"): "the attempt's lock_key + its session's key",
+    ("shared/mfa/flow.py", "succeed"): "one key (the session is None)",
+    ("shared/mfa/flow.py", "login"): "the attempt's lock_key + its session's key (one DEL)",
     ("shared/mfa/lockout.py", "reset"): "Lockout.key(tenant, user, f) for each factor",
     ("shared/mfa/lockout.py", "state"): "one key (the session is None)",
 }

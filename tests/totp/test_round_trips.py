@@ -1,7 +1,8 @@
 """What a TOTP verify asks of Redis and Postgres, counted on the real servers: the session
 start carries the user's authenticator in the mfaToken's session, so the verify reads no
-device; one reservation before the comparison, one statement (step + audit row), one settle.
-And the rows carried are only a copy: the conditional step UPDATE on Postgres still decides."""
+device; one reservation before the comparison, one statement (step + audit row + the
+mfaToken's single use) before the answer, and the settle queued for after it. And the rows
+carried are only a copy: the conditional step UPDATE on Postgres still decides."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ def settings(keys: dict[str, str], pg_url: str, redis_url: str) -> Settings:
     return make_settings(keys, MFA_DATABASE_URL=pg_url, MFA_REDIS_URL=redis_url)
 
 
-async def test_verify_is_one_reservation_one_statement_one_settle(settings: Settings) -> None:
+async def test_verify_is_one_reservation_one_statement_then_the_settle(
+        settings: Settings) -> None:
     trips = await login_trace(settings)
     assert [c for c in trips["verify"] if not c.endswith(".close")] == [
-        "redis.reserve", "postgres.execute", "redis.settle"]
+        "redis.reserve", "postgres.fetchrow", "redis.settle_later"]
     assert "postgres.fetch" in trips["session start"]  # the one device read, at session start
 
 
