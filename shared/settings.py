@@ -151,6 +151,9 @@ class Settings:
     webhook_secret: str = ""
     webhook_timeout: float = 5.0
     webhook_max_backoff: float = 600.0
+    audit_retention_days: float = 0.0  # 0: audit rows are kept for ever
+    outbox_retention_days: float = 30.0
+    prune_interval: float = 3600.0  # seconds between the operators service's prune runs
     issuer_name: str = "MFA"
     trusted_proxies: tuple[str, ...] = ()
     metrics_port: int = 0
@@ -224,6 +227,9 @@ class Settings:
             webhook_secret=env_str(e, "MFA_WEBHOOK_SECRET"),
             webhook_timeout=env_float(e, "MFA_WEBHOOK_TIMEOUT", 5.0),
             webhook_max_backoff=env_float(e, "MFA_WEBHOOK_MAX_BACKOFF", 600.0),
+            audit_retention_days=env_float(e, "MFA_AUDIT_RETENTION_DAYS", 0.0),
+            outbox_retention_days=env_float(e, "MFA_OUTBOX_RETENTION_DAYS", 30.0),
+            prune_interval=env_float(e, "MFA_PRUNE_INTERVAL", 3600.0),
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
             trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
             metrics_port=env_int(e, "MFA_METRICS_PORT", 0),
@@ -243,6 +249,11 @@ class Settings:
             raise ValueError("MFA_UPSTREAM_CONNECT_TIMEOUT must be > 0")
         if self.database_statement_cache < 0:
             raise ValueError("MFA_DATABASE_STATEMENT_CACHE must be >= 0")
+        for name, days in (("MFA_AUDIT_RETENTION_DAYS", self.audit_retention_days),
+                           ("MFA_OUTBOX_RETENTION_DAYS", self.outbox_retention_days),
+                           ("MFA_PRUNE_INTERVAL", self.prune_interval)):
+            if days < 0:
+                raise ValueError(f"{name} must be >= 0 (0: never)")
         if self.enforce_mfa not in ENFORCE_TYPES:
             raise ValueError(f"MFA_ENFORCE must be one of {', '.join(ENFORCE_TYPES)}")
         for name, cap in self.device_caps.items():

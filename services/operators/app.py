@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,11 +19,14 @@ from services.operators.console import config as console_config
 from services.operators.console import handlers as console
 from services.operators.webhooks import WebhookDispatcher
 from shared.clock import Clock
+from shared.events import retention
+from shared.events.outbox import run_forever
 from shared.http.web import CLOCK, STORES, service_app
 from shared.settings import Settings
 from shared.stores.bundle import Stores
 
 CONFIG = web.AppKey("operators_config", OperatorsConfig)
+log = logging.getLogger("mfa.retention")
 
 
 def setup_routes(app: web.Application) -> None:
@@ -74,7 +79,35 @@ def create_app(settings: Settings, *, stores: Stores | None = None,
                   app[CLOCK])
     if config.webhooks is not None:
         app.cleanup_ctx.append(_webhooks_ctx)
+    if settings.prune_interval > 0:
+        app.cleanup_ctx.append(_retention_ctx)
     return app
+
+
+async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Retention as a background task (shared.events.retention): every MFA_PRUNE_INTERVAL
+    seconds, in batches that leave logins their pace; store faults are logged and retried."""
+    stores = app[STORES]
+    s = stores.settings
+
+    async def once() -> int:
+        pruned = await retention.prune(
+            stores.db, now=stores.clock.time(), audit_days=s.audit_retention_days,
+            outbox_days=s.outbox_retention_days, webhooks=bool(s.webhook_urls),
+            notifications=s.notifications)
+        if pruned != retention.Pruned():
+            log.info("pruned", extra={"fields": dataclasses.asdict(pruned)})
+        return 0  # then wait a whole interval
+
+    async def every_interval() -> None:  # the first run one interval after start-up
+        await asyncio.sleep(s.prune_interval)
+        await run_forever(once, poll=s.prune_interval, log=log, what="retention")
+
+    task = asyncio.create_task(every_interval())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:

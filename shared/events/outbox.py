@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.clock import Clock
+from shared.events.retention import prune_outbox
 from shared.stores.database import Database, Row
 
 _COLS = "id, at, tenant_id, user_id, type, payload, attempts"
@@ -103,12 +104,10 @@ class Outbox:
 
     async def prune(self, before: float, *, webhooks: bool, notifications: bool) -> int:
         """Delete events older than `before` that every configured consumer is done with
-        (`webhooks`/`notifications`: whether that consumer runs); the audit rows stay."""
-        done = [c for c, on in (("delivered_at IS NOT NULL", webhooks),
-                                ("notified_at > 0", notifications)) if on]
-        return await self._db.execute(
-            "DELETE FROM outbox_events WHERE at < $1" + "".join(f" AND {c}" for c in done),
-            before)
+        (`webhooks`/`notifications`: whether that consumer runs), in batches
+        (shared.events.retention); the audit rows stay."""
+        return await prune_outbox(self._db, before, webhooks=webhooks,
+                                  notifications=notifications)
 
     async def for_user(self, tenant_id: str, user_id: str) -> list[OutboxEvent]:
         """A user's events in order (tests and support)."""

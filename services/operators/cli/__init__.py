@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import importlib
 import json
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 from services.operators import adoption, trail
 from services.operators.schemas import Instant
 from shared.clock import SystemClock
+from shared.events import retention
 from shared.http.errors import MfaError
 from shared.mfa import hotp, registry
 from shared.mfa import resets as factors
@@ -178,6 +180,28 @@ async def _prune(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
                                         webhooks=bool(s.webhook_urls),
                                         notifications=s.notifications)
     return _print(out, {"removed": removed})
+
+
+def _retention_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audit-days", type=float, metavar="DAYS",
+                   help="keep audit rows of the last DAYS days (default MFA_AUDIT_RETENTION_DAYS;"
+                        " 0 keeps them all)")
+    p.add_argument("--outbox-days", type=float, metavar="DAYS",
+                   help="keep outbox events of the last DAYS days (default "
+                        "MFA_OUTBOX_RETENTION_DAYS; 0 keeps them all)")
+
+
+@command("prune", "delete audit rows past their retention, outbox events the consumers are "
+         "done with, and expired mfaToken uses, in batches (what the operators service runs "
+         "every MFA_PRUNE_INTERVAL seconds)", _retention_args)
+async def _prune_all(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
+    s = stores.settings
+    pruned = await retention.prune(
+        stores.db, now=stores.clock.time(),
+        audit_days=s.audit_retention_days if args.audit_days is None else args.audit_days,
+        outbox_days=s.outbox_retention_days if args.outbox_days is None else args.outbox_days,
+        webhooks=bool(s.webhook_urls), notifications=s.notifications)
+    return _print(out, dataclasses.asdict(pruned))
 
 
 def parser() -> argparse.ArgumentParser:
