@@ -8,8 +8,9 @@ hop's req/s at the same concurrency, p50/p99 and CPU per request; the floor (a g
 front of a handler that makes only the verify's three store calls, bench/floor.py); a verify
 straight to the totp service (what the gateway hop costs) and one through a gateway in front of
 several totp processes (what a second replica adds); then, with those processes stopped, what
-the verify's store calls cost over Unix sockets against loopback TCP (bench/sockets.py); writes
-the rows as JSON under var/bench/.
+the verify's store calls cost over Unix sockets against loopback TCP (bench/sockets.py) and
+with the settle before and after the answer (bench/settle.py); writes the rows as JSON under
+var/bench/.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data, sockets
+from bench import data, settle, sockets
 from bench.procs import (
     ROOT,
     Processes,
@@ -71,6 +72,7 @@ def row(label: str, conns: int, r: dict[str, Any], cpu: dict[str, float],
 HOP = "gateway -> bare handler (the hop)"
 VERIFY_ROW = "TOTP verify (/user/mfa/verify)"
 FLOOR_ROW = "floor: gateway -> the verify's store calls"
+LOGIN_ROW = "TOTP login (session start + verify)"
 
 
 def plan() -> list[tuple[str, str, str, list[str]]]:
@@ -84,7 +86,7 @@ def plan() -> list[tuple[str, str, str, list[str]]]:
     if ARGS.totp_procs > 1:
         rows.append((f"TOTP verify, {ARGS.totp_procs} totp processes", "verify", "gw-n",
                      ["gw-n", "totp-n", "redis", "postgres"]))
-    rows.append(("TOTP login (session start + verify)", "login", "gw",
+    rows.append((LOGIN_ROW, "login", "gw",
                  ["gw", "session", "totp", "redis", "postgres"]))
     return rows
 
@@ -143,25 +145,30 @@ async def scenarios(urls: dict[str, str], settings: Settings, meter: CpuMeter,
 
 
 def goals(rows: list[dict[str, Any]]) -> list[str]:
-    """The performance issue's goals, read off this run's verify rows."""
-    verify = {r["conns"]: r for r in rows if r["row"] == VERIFY_ROW}
+    """The performance issue's goals, each a ratio read off this run's rows."""
+    by = {(r["row"], r["conns"]): r for r in rows}
     lines = []
     for conns in (16, 64):
-        if conns in verify and verify[conns]["of_hop"] is not None:
-            lines.append(f"verify at {conns} conns: {100 * verify[conns]['of_hop']:.0f}% of the "
-                         "hop's req/s (goal >= 40%)")
-    if 16 in verify:
-        lines.append(f"server CPU per verify at 16 conns: {verify[16]['server_cpu_ms']:.2f} ms "
-                     "(goal <= 1.0 ms, gateway + totp + Redis + Postgres)")
-    floor = {r["conns"]: r for r in rows if r["row"] == FLOOR_ROW}
-    for conns in (16, 64):
-        if conns in floor and floor[conns]["of_hop"] is not None:
-            lines.append(f"floor at {conns} conns (the verify's 3 store calls, nothing else): "
-                         f"{100 * floor[conns]['of_hop']:.0f}% of the hop's req/s, "
-                         f"{floor[conns]['server_cpu_ms']:.2f} ms of server CPU")
-    if 64 in verify and verify[64]["p50_ms"]:
-        lines.append(f"p99 / p50 at 64 conns: {verify[64]['p99_ms'] / verify[64]['p50_ms']:.1f} "
-                     "(goal <= 4)")
+        v, f, lg = (by.get((VERIFY_ROW, conns)), by.get((FLOOR_ROW, conns)),
+                    by.get((LOGIN_ROW, conns)))
+        if v and v["of_hop"] is not None:
+            lines.append(f"verify at {conns} conns: {100 * v['of_hop']:.0f}% of the hop's req/s "
+                         "(goal >= 40%)")
+        if v and f and f["rps"]:
+            lines.append(f"verify at {conns} conns: {100 * v['rps'] / f['rps']:.0f}% of the "
+                         "floor's req/s (goal >= 85%)")
+        if v and lg and v["rps"]:
+            lines.append(f"login at {conns} conns: {100 * lg['rps'] / v['rps']:.0f}% of the "
+                         "verify's req/s (goal >= 50%)")
+    v16, hop16 = by.get((VERIFY_ROW, 16)), by.get((HOP, 16))
+    if v16 and hop16 and hop16["server_cpu_ms"]:
+        lines.append(f"server CPU per verify at 16 conns: {v16['server_cpu_ms']:.2f} ms, "
+                     f"{v16['server_cpu_ms'] / hop16['server_cpu_ms']:.1f}x the hop's "
+                     f"{hop16['server_cpu_ms']:.2f} ms (goal <= 4x)")
+    v64 = by.get((VERIFY_ROW, 64))
+    if v64 and v64["p50_ms"]:
+        lines.append(f"p99 / p50 of the verify at 64 conns: "
+                     f"{v64['p99_ms'] / v64['p50_ms']:.1f} (goal <= 4)")
     return lines
 
 
@@ -179,7 +186,8 @@ def machine() -> dict[str, Any]:
 
 
 def record(rows: list[dict[str, Any]], trips: dict[str, list[str]],
-           transport: dict[str, tuple[float, float, float]]) -> Path:
+           transport: dict[str, tuple[float, float, float]],
+           settled: dict[str, tuple[float, ...]], extra: dict[str, Any] | None = None) -> Path:
     """Write the run as JSON under var/bench/ (compare runs with any JSON tool)."""
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +196,12 @@ def record(rows: list[dict[str, Any]], trips: dict[str, list[str]],
                                 "round_trips": trips, "goals": goals(rows),
                                 "store_transport_ms": {  # bench.sockets: client, Redis, PG
                                     k: dict(zip(("client", "redis", "postgres"), v,
-                                                strict=True)) for k, v in transport.items()}},
+                                                strict=True)) for k, v in transport.items()},
+                                "settle_after_answer": {  # bench.settle, per verify
+                                    k: dict(zip(("client_ms", "redis_ms", "postgres_ms",
+                                                 "answer_ms_at_16", "answer_ms_alone"), v,
+                                                strict=True)) for k, v in settled.items()},
+                                **(extra or {})},
                                indent=1))
     return path
 
@@ -258,7 +271,10 @@ async def main() -> None:
         procs.stop()  # the transport comparison below wants the cores to itself
         transport = await sockets.measure()
         print("\n" + "\n".join(sockets.report(transport)))
-        print(f"\nrows written to {record(rows, trips, transport).relative_to(ROOT)}", flush=True)
+        settled = await settle.measure()
+        print("\n" + "\n".join(settle.report(settled)))
+        print(f"\nrows written to {record(rows, trips, transport, settled).relative_to(ROOT)}",
+              flush=True)
     finally:
         procs.stop()
         await drop_database(name)

@@ -522,8 +522,12 @@ class RedisEphemeral:
         async for k in r.scan_iter(match=self._p + "*", count=500):
             await r.delete(k)
 
-    async def close(self) -> None:
-        """Send the settles still queued, then close the connection pool."""
+    async def flush(self) -> None:
+        """Wait for the settles queued so far (shutdown, benchmarks)."""
         if self._settling:
             await asyncio.gather(*self._settling)
+
+    async def close(self) -> None:
+        """Send the settles still queued, then close the connection pool."""
+        await self.flush()
         await self._r.aclose()
