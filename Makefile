@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 JS := tests/contract/js
 BOX := demo/box
 
-.PHONY: run demo test test-fast split migrate bench bench-clients lint clean services deploy-check
+.PHONY: run demo test test-fast split migrate bench bench-clients bench-scale lint clean services deploy-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ migrate: $(VENV)/.installed
 bench: $(VENV)/.installed
 	scripts/services-up
 	$(PY) -m bench
+
+## The scale run (bench/scale.py): the verify and login with 1M enrolled users, 10M audit rows,
+## 1M outbox events, 100k trusted devices and 1M lockout records, against the small data.
+bench-scale: $(VENV)/.installed
+	scripts/services-up
+	$(PY) -m bench --scale --levels 16 64 --verify-users 30000 --login-users 15000
 
 ## Redis clients (redis.asyncio, coredis, valkey-glide) and Postgres pool vs held connection,
 ## by interleaved blocks (bench/clients.py); the candidates live in a venv of their own.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data, settle, sockets
+from bench import data, scale, settle, sockets
 from bench.procs import (
     ROOT,
     Processes,
@@ -39,11 +40,13 @@ from bench.procs import (
     drop_redis_keys,
     free_port,
     migrate,
+    own_redis,
     store_pids,
 )
 from shared.settings import Settings
 
 VERIFY_PATH = "/frontegg/identity/resources/auth/v1/user/mfa/verify"
+SESSION_BYTES: list[float] = []  # Redis bytes per live session, as prepare() measured them
 
 
 async def measure(spec: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,12 @@ LOGIN_ROW = "TOTP login (session start + verify)"
 
 
 def plan() -> list[tuple[str, str, str, list[str]]]:
-    """(label, kind, target, processes whose CPU counts) for every row, in order."""
+    """(label, kind, target, processes whose CPU counts) for every row, in order (with
+    --scale: the hop, the verify and the login only)."""
+    if ARGS.scale:
+        return [(HOP, "post", "hop", ["hop", "bare"]),
+                (VERIFY_ROW, "verify", "gw", ["gw", "totp", "redis", "postgres"]),
+                (LOGIN_ROW, "login", "gw", ["gw", "session", "totp", "redis", "postgres"])]
     rows = [("bare aiohttp JSON handler (ceiling)", "post", "bare", ["bare"]),
             (HOP, "post", "hop", ["hop", "bare"]),
             (FLOOR_ROW, "verify", "gw-floor", ["gw-floor", "floor", "redis", "postgres"]),
@@ -115,15 +123,17 @@ class CpuMeter:
 
 
 async def scenarios(urls: dict[str, str], settings: Settings, meter: CpuMeter,
-                    pools: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every scenario at every concurrency level, printed as it completes; the rows."""
+                    pools: dict[str, list[Any]], rows: list[tuple[str, str, str, list[str]]],
+                    levels: list[int], suffix: str = "") -> list[dict[str, Any]]:
+    """Every scenario at every concurrency level, printed as it completes; the rows (labels
+    with `suffix`, the scale run's)."""
     base = {"duration": ARGS.duration, "warmup": ARGS.warmup, "seed": data.SEED,
             "internal_key": settings.internal_api_key, "path": VERIFY_PATH,
             "body": {"mfaToken": "x" * 43, "value": "123456"}}
     out: list[dict[str, Any]] = []
     hop: dict[int, float] = {}
-    for label, kind, target, parts in plan():
-        for conns in ARGS.levels:
+    for label, kind, target, parts in rows:
+        for conns in levels:
             pool = pools["verify" if kind == "direct" else kind] if kind != "post" else []
             spec = {**base, "kind": "verify" if kind == "direct" else kind,
                     "base": urls[target], "concurrency": conns, "items": pool}
@@ -135,8 +145,8 @@ async def scenarios(urls: dict[str, str], settings: Settings, meter: CpuMeter,
             del pool[:r["used"]]
             if label == HOP:
                 hop[conns] = r["rps"]
-            print(row(label, conns, r, cpu, hop.get(conns)), flush=True)
-            out.append({"row": label, "conns": conns, "rps": r["rps"], "p50_ms": r["p50"],
+            print(row(label + suffix, conns, r, cpu, hop.get(conns)), flush=True)
+            out.append({"row": label + suffix, "conns": conns, "rps": r["rps"], "p50_ms": r["p50"],
                         "p99_ms": r["p99"], "errors": r["errors"], "seconds": r["seconds"],
                         "of_hop": round(r["rps"] / hop[conns], 3) if conns in hop else None,
                         "cpu_ms": {k: round(v, 3) for k, v in cpu.items()},
@@ -213,7 +223,10 @@ async def prepare(settings: Settings) -> dict[str, list[Any]]:
     stores = await data.open_stores(settings)
     try:
         devices = await data.enroll(settings, stores, for_verify + for_login)
+        before = await scale.redis_memory(settings.redis_url)
         tokens = await data.start_sessions(stores, for_verify, devices)
+        SESSION_BYTES.append((await scale.redis_memory(settings.redis_url) - before)
+                             / max(1, len(tokens)))
     finally:
         await stores.close()
     print(f"prepared {len(for_verify) + len(for_login):,} enrolled users and "
@@ -242,10 +255,20 @@ def start_all(procs: Processes) -> dict[str, str]:
 
 
 async def main() -> None:
-    """Set up, measure, report, tear down."""
+    """Set up, measure, report, tear down (with --scale: on a redis-server of the run's own,
+    and the scale run instead of the side measurements)."""
+    async with contextlib.AsyncExitStack() as stack:
+        redis_url = await stack.enter_async_context(own_redis()) if ARGS.scale else None
+        await run(redis_url)
+
+
+async def run(redis_url: str | None) -> None:
+    """The run, on the shared Redis or (scale) on `redis_url`."""
     name = f"mfa_bench_{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="mfa-bench-"))
     env = base_env(tmp, await create_database(name), ARGS.log_level)
+    if redis_url:
+        env["MFA_REDIS_URL"] = redis_url
     procs = Processes(env, log_dir=tmp)
     try:
         migrate(env)
@@ -256,10 +279,16 @@ async def main() -> None:
         pools = await prepare(settings)
         print(f"\nsplit mode on loopback, {os.cpu_count()} CPUs shared by every process "
               f"(load generator included), {ARGS.duration:g} s per measurement, logs at "
-              f"{ARGS.log_level}\n"
+              f"{ARGS.log_level}, load average {os.getloadavg()[0]:.1f}\n"
               f"{'':<44}{'conns':>6}{'req/s':>9}{'of hop':>7}{'p50 ms':>9}{'p99 ms':>9}"
               f"{'errors':>7}   CPU ms per request", flush=True)
-        rows = await scenarios(urls, settings, CpuMeter(procs, settings), pools)
+        meter = CpuMeter(procs, settings)
+        rows = await scenarios(urls, settings, meter, pools, plan(), ARGS.levels)
+        if ARGS.scale:
+            big = await scale_run(urls, settings, meter, pools, env, rows)
+            path = record(rows + big["rows"], {}, {}, {}, {"scale": big})
+            print(f"\nrows written to {path.relative_to(ROOT)}", flush=True)
+            return
         print("\nstore round trips on the hot path (one call each):")
         trips = {}
         for what, calls in (await data.login_trace(settings)).items():
@@ -268,7 +297,7 @@ async def main() -> None:
             print(f"  {what}: {len(redis)} Redis, {len(calls) - len(redis)} Postgres: "
                   f"{', '.join(calls)}")
         print("\n" + "\n".join(goals(rows)), flush=True)
-        procs.stop()  # the transport comparison below wants the cores to itself
+        procs.stop()  # the side measurements below want the cores to themselves
         transport = await sockets.measure()
         print("\n" + "\n".join(sockets.report(transport)))
         settled = await settle.measure()
@@ -280,6 +309,53 @@ async def main() -> None:
         await drop_database(name)
         await drop_redis_keys(env["MFA_REDIS_URL"], env["MFA_REDIS_PREFIX"])
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def at_scale(small: list[dict[str, Any]], big: list[dict[str, Any]]) -> list[str]:
+    """Each scale row against its small-data row: req/s, p50, p99 and server CPU as ratios
+    (the goal: within 10 %)."""
+    by = {(r["row"], r["conns"]): r for r in small}
+    lines = ["at scale against the small data (ratio; goal within 10 %):"]
+    for r in big:
+        label = r["row"].replace(" (at scale, pruning)", "").replace(" (at scale)", "")
+        s = by.get((label, r["conns"]))
+        if not s or not s["rps"] or not s["p50_ms"] or not s["server_cpu_ms"]:
+            continue
+        lines.append(f"  {r['row']:<52} {r['conns']:>3} conns: req/s {r['rps'] / s['rps']:.2f}"
+                     f"  p50 {r['p50_ms'] / s['p50_ms']:.2f}  p99 {r['p99_ms'] / s['p99_ms']:.2f}"
+                     f"  CPU {r['server_cpu_ms'] / s['server_cpu_ms']:.2f}")
+    return lines
+
+
+async def scale_run(urls: dict[str, str], settings: Settings, meter: CpuMeter,
+                    pools: dict[str, list[Any]], env: dict[str, str],
+                    small: list[dict[str, Any]]) -> dict[str, Any]:
+    """Grow the data, measure the same rows again, then logins while the retention prunes;
+    compare with the small-data rows and report what the data costs."""
+    sizes = scale.Sizes().times(ARGS.scale_factor)
+    print(f"\ngrowing the data to {sizes} ...", flush=True)
+    t0 = time.perf_counter()
+    await scale.fill_postgres(settings.database_url, sizes, lambda m: print(m, flush=True))
+    lockout_bytes = await scale.fill_lockouts(settings.redis_url, env["MFA_REDIS_PREFIX"],
+                                              sizes.lockouts) / sizes.lockouts
+    print(f"  {sizes.lockouts:>12,} lockout records; grown in {time.perf_counter() - t0:.0f} s"
+          f", load average {os.getloadavg()[0]:.1f}\n", flush=True)
+    big = await scenarios(urls, settings, meter, pools, plan(), ARGS.levels, " (at scale)")
+    login = [r for r in plan() if r[0] == LOGIN_ROW]
+    pruned_rows, pruned = await scale.prune_while(
+        settings.database_url,
+        lambda: scenarios(urls, settings, meter, pools, login, [16], " (at scale, pruning)"))
+    print(f"  the retention deleted {pruned['audit']:,} audit rows, {pruned['outbox']:,} outbox "
+          f"events and {pruned['token_uses']:,} mfaToken uses in {pruned['seconds']} s "
+          f"(batches of {scale.retention.BATCH:,}; the measurement took "
+          f"{pruned['measurement_seconds']} s)", flush=True)
+    print("\n" + "\n".join(at_scale(small, big + pruned_rows)), flush=True)
+    footprint = await scale.postgres_bytes(settings.database_url)
+    session_bytes = SESSION_BYTES[0] if SESSION_BYTES else 0.0
+    print("\n" + "\n".join(scale.report(footprint, session_bytes, lockout_bytes)))
+    return {"sizes": dataclasses.asdict(sizes), "rows": big + pruned_rows, "prune": pruned,
+            "postgres_bytes": footprint, "redis_bytes_per_session": session_bytes,
+            "redis_bytes_per_lockout_user": lockout_bytes}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -294,6 +370,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="totp processes behind a second gateway (1: no such row)")
     p.add_argument("--log-level", default="INFO", help="MFA_LOG_LEVEL of every process")
     p.add_argument("--login-users", type=int, default=12000)
+    p.add_argument("--scale", action="store_true",
+                   help="the scale run: the hop, verify and login rows, then the same with the "
+                        "data grown to a deployment's size, logins while pruning, bytes")
+    p.add_argument("--scale-factor", type=float, default=1.0,
+                   help="with --scale, every size times this (1: 1M users, 10M audit rows)")
     return p.parse_args(argv)
 
 

@@ -25,11 +25,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,7 +34,7 @@ from typing import Any
 import hiredis
 import redis.asyncio as aioredis
 
-from bench.procs import PG_ADMIN, cpu_seconds, free_port
+from bench.procs import PG_ADMIN, cpu_seconds, own_redis
 from shared.stores.database import PostgresDatabase
 from shared.stores.ephemeral import _RESERVE, _SETTLE, RedisEphemeral
 
@@ -176,23 +173,10 @@ async def _block(client: _Client, seed: aioredis.Redis, redis_pid: int, tag: str
 
 async def measure(rounds: int = 8, pairs: int = PAIRS) -> dict[str, tuple[float, float]]:
     """The median (client, Redis) CPU ms per reservation + settle, per installed client."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (scripts/services-up installs it)")
-    with tempfile.TemporaryDirectory(prefix="mfa-bench-clients-") as tmp:
-        port = free_port()
-        server = await asyncio.create_subprocess_exec(
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", tmp,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        seed = aioredis.Redis(host="127.0.0.1", port=port)
+    async with own_redis() as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        seed = aioredis.Redis.from_url(url)
         try:
-            for _ in range(200):
-                try:
-                    await seed.ping()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.05)
             pid = int((await seed.info("server"))["process_id"])
             clients = {name: await opener(port) for name, (module, opener) in CLIENTS.items()
                        if module is None or importlib.util.find_spec(module) is not None}
@@ -205,8 +189,6 @@ async def measure(rounds: int = 8, pairs: int = PAIRS) -> dict[str, tuple[float,
                 await c.close()
         finally:
             await seed.aclose()
-            server.terminate()
-            await server.wait()
     return {name: (statistics.median(b[0] for b in rows), statistics.median(b[1] for b in rows))
             for name, rows in blocks.items()}
 

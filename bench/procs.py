@@ -6,15 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
 from shared.devkeys import ensure_dev_keys
 
@@ -184,3 +189,32 @@ async def store_pids(database_url: str, redis_url: str) -> dict[str, list[int]]:
     finally:
         await conn.close()
     return {"redis": [redis_pid], "postgres": [int(r["pid"]) for r in rows]}
+
+
+@asynccontextmanager
+async def own_redis() -> AsyncIterator[str]:
+    """A redis-server of the caller's own on a free loopback port, saving nothing to disk (its
+    CPU and memory are the caller's alone); its URL, once it answers."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (scripts/services-up installs it)")
+    with tempfile.TemporaryDirectory(prefix="mfa-bench-redis-") as tmp:
+        port = free_port()
+        server = await asyncio.create_subprocess_exec(
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", tmp,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        r = aioredis.Redis.from_url(url)
+        try:
+            for _ in range(200):
+                try:
+                    await r.ping()
+                    break
+                except (OSError, aioredis.ConnectionError):
+                    await asyncio.sleep(0.05)
+            yield url
+        finally:
+            await r.aclose()
+            server.terminate()
+            await server.wait()

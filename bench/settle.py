@@ -19,7 +19,6 @@ import asyncio
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import data
-from bench.procs import base_env, cpu_seconds, create_database, drop_database, free_port, migrate
+from bench.procs import (
+    base_env,
+    cpu_seconds,
+    create_database,
+    drop_database,
+    migrate,
+    own_redis,
+    store_pids,
+)
 from shared.events.audit import AuditEvent, TokenUse
 from shared.mfa.lockout import Lockout
 from shared.mfa.sessions import tag_of
@@ -73,7 +80,7 @@ async def _block(stores: Stores, form: str, devices: list[Any], steps: list[int]
     c0 = time.process_time()
     s0 = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
     await asyncio.gather(*(worker(i) for i in range(tasks)))
-    await stores.eph.flush()  # type: ignore[attr-defined] - the queued settles count too
+    await stores.eph.flush()  # type: ignore[attr-defined]  # the queued settles count too
     per = 1000 / (per_task * tasks)
     return ((time.process_time() - c0) * per,
             *((sum(cpu_seconds(p) for p in pids[k]) - s0[k]) * per for k in ("redis", "pg")),
@@ -83,49 +90,42 @@ async def _block(stores: Stores, form: str, devices: list[Any], steps: list[int]
 async def measure(rounds: int = 6, n: int = VERIFIES) -> dict[str, tuple[float, ...]]:
     """Per form, the medians of: client, Redis and Postgres CPU ms per verify at 16 at a time,
     ms to the answer at 16, and ms to the answer one at a time (the round trip saved)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (scripts/services-up installs it)")
     name = f"mfa_bench_settle_{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="mfa-bench-settle-"))
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", str(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        env = base_env(tmp, await create_database(name), "WARNING")
-        env["MFA_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        migrate(env)
-        settings = Settings.from_env(env)
-        stores = await data.open_stores(settings)
-        try:
-            await stores.eph.ping()
-            people = data.users("settle", CONCURRENCY)
-            devices = list((await data.enroll(settings, stores, people)).values())
-            steps = [0] * CONCURRENCY
-            await stores.db.fetch("SELECT 1")  # the pool's first connection, before pids
-            from bench.procs import store_pids
-
-            found = await store_pids(settings.database_url, settings.redis_url)
-            pids = {"redis": found["redis"], "pg": found["postgres"]}
-            blocks: dict[str, list[tuple[float, ...]]] = {f: [] for f in FORMS}
-            for i in range(rounds):
-                for form in (FORMS if i % 2 == 0 else FORMS[::-1]):
-                    # backends the pool opened since are counted from their first block
-                    found = await store_pids(settings.database_url, settings.redis_url)
-                    pids["pg"] = found["postgres"]
-                    many = await _block(stores, form, devices, steps, pids, n, CONCURRENCY)
-                    one = await _block(stores, form, devices, steps, pids, n // 8, 1)
-                    blocks[form].append((*many, one[3]))
-        finally:
-            await stores.close()
+        async with own_redis() as redis_url:
+            env = base_env(tmp, await create_database(name), "WARNING")
+            env["MFA_REDIS_URL"] = redis_url
+            migrate(env)
+            blocks = await _rounds(Settings.from_env(env), rounds, n)
     finally:
-        server.terminate()
-        await server.wait()
         await drop_database(name)
         shutil.rmtree(tmp, ignore_errors=True)
     return {f: tuple(statistics.median(b[i] for b in rows) for i in range(5))
             for f, rows in blocks.items()}
+
+
+async def _rounds(settings: Settings, rounds: int, n: int) -> dict[str, list[tuple[float, ...]]]:
+    """Alternating blocks of both forms, at 16 at a time and one at a time."""
+    stores = await data.open_stores(settings)
+    try:
+        people = data.users("settle", CONCURRENCY)
+        devices = list((await data.enroll(settings, stores, people)).values())
+        steps = [0] * CONCURRENCY
+        await stores.db.fetch("SELECT 1")  # the pool's first connection, before the pids
+        pids = {"redis": (await store_pids(settings.database_url, settings.redis_url))["redis"]}
+        blocks: dict[str, list[tuple[float, ...]]] = {f: [] for f in FORMS}
+        for i in range(rounds):
+            for form in (FORMS if i % 2 == 0 else FORMS[::-1]):
+                # the backends the pool has opened so far
+                pids["pg"] = (await store_pids(settings.database_url,
+                                               settings.redis_url))["postgres"]
+                many = await _block(stores, form, devices, steps, pids, n, CONCURRENCY)
+                one = await _block(stores, form, devices, steps, pids, n // 8, 1)
+                blocks[form].append((*many, one[3]))
+        return blocks
+    finally:
+        await stores.close()
 
 
 def report(medians: dict[str, tuple[float, ...]]) -> list[str]:
