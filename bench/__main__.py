@@ -352,6 +352,7 @@ async def scale_run(urls: dict[str, str], settings: Settings, meter: CpuMeter,
           f"{time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.1f}\n",
           flush=True)
     big = await scenarios(urls, settings, meter, pools, plan(), ARGS.levels, " (at scale)")
+    footprint = await scale.postgres_bytes(settings.database_url)  # before the prune frees
     login = [r for r in plan() if r[0] == LOGIN_ROW]
     pruned_rows, pruned = await scale.prune_while(
         settings.database_url, meter.exclude,
@@ -362,7 +363,6 @@ async def scale_run(urls: dict[str, str], settings: Settings, meter: CpuMeter,
           f"not counted in the row above; the measurement took "
           f"{pruned['measurement_seconds']} s)", flush=True)
     print("\n" + "\n".join(at_scale(small, big + pruned_rows)), flush=True)
-    footprint = await scale.postgres_bytes(settings.database_url)
     session_bytes = SESSION_BYTES[0] if SESSION_BYTES else 0.0
     print("\n" + "\n".join(scale.report(footprint, session_bytes, lockout_bytes)))
     return {"sizes": dataclasses.asdict(sizes), "rows": big + pruned_rows, "prune": pruned,
