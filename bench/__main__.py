@@ -297,9 +297,11 @@ async def run(redis_url: str | None) -> None:
         trips = {}
         for what, calls in (await data.login_trace(settings)).items():
             trips[what] = calls = [c for c in calls if not c.endswith(".close")]
-            redis = [c for c in calls if c.startswith("redis")]
-            print(f"  {what}: {len(redis)} Redis, {len(calls) - len(redis)} Postgres: "
-                  f"{', '.join(calls)}")
+            after = [c for c in calls if c.endswith(".settle_later")]  # sent after the answer
+            redis = [c for c in calls if c.startswith("redis") and c not in after]
+            print(f"  {what}: {len(redis)} Redis, {len(calls) - len(redis) - len(after)} "
+                  f"Postgres before the answer{f', {len(after)} Redis after' if after else ''}"
+                  f": {', '.join(calls)}")
         print("\n" + "\n".join(goals(rows)), flush=True)
         procs.stop()  # the side measurements below want the cores to themselves
         transport = await sockets.measure()
