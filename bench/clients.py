@@ -159,7 +159,7 @@ async def _block(client: _Client, seed: aioredis.Redis, redis_pid: int, tag: str
         lock = f"lock:{{{tag}{i}}}:totp"
         for j in range(per_task):
             keys = [lock, f"s:{{{tag}{i}}}:{j}"]
-            res = await client.reserve(keys, [now, 5, 5, 50, 900_000, "1"])
+            res = await client.reserve(keys, [now, 5, 5, 50, 900_000, "1", 7 * 86_400_000])
             if res[0] not in (b"ok", "ok"):
                 raise RuntimeError(f"reservation refused: {res!r}")
             if await client.settle(keys, []) != 1:

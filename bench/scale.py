@@ -143,14 +143,17 @@ async def fill_postgres(database_url: str, sizes: Sizes, say: Any) -> None:
 
 _LOCKOUTS = """
 for i = tonumber(ARGV[2]), tonumber(ARGV[3]) do
-  redis.call('HSET', ARGV[1] .. 'lock:{' .. string.format('%016x', i) .. '}:totp', 'n', 3)
+  local k = ARGV[1] .. 'lock:{' .. string.format('%016x', i) .. '}:totp'
+  redis.call('HSET', k, 'n', 3)
+  redis.call('PEXPIRE', k, 604800000)
 end
 return 1
 """
 
 
 async def fill_lockouts(redis_url: str, prefix: str, count: int) -> int:
-    """`count` users' lockout records (three failures each); the bytes they added."""
+    """`count` users' lockout records (three failures each, expiring like the service's after
+    MFA_LOCKOUT_TTL, 7 days); the bytes they added."""
     before = await redis_memory(redis_url)
     r = aioredis.Redis.from_url(redis_url)
     try:
