@@ -80,7 +80,7 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
                       counts.get(k.name)) for k in KINDS]
     now = stores.clock.time()
     lockouts = [{**x, "label": counter_label(x["factor"]),
-                 "liftsAt": now + x["retryAfter"] if x["retryAfter"] > 0 else None}
+                 "liftsAt": await _lifts_at(stores, tenant_id, user_id, x, now)}
                 for x in listed["lockouts"]]
     _, made = await stores.recovery_sets.remaining(tenant_id, user_id)
     rows = await trail.recent(stores.db, tenant_id, user_id, TIMELINE)
@@ -91,6 +91,16 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
         trusted=await stores.remembered.list_for_user(tenant_id, user_id),
         recovery_set_made=made,
         timeline=[{**r, "detail": _detail(r)} for r in rows])
+
+
+async def _lifts_at(stores: Stores, tenant_id: str, user_id: str, state: dict[str, Any],
+                    now: float) -> float | None:
+    """When a lockout lifts by itself: a delay at its end; a lock when its record expires
+    (MFA_LOCKOUT_TTL after the last try counted or refused on it); else None."""
+    if state["locked"]:
+        left = await stores.eph.ttl(stores.lockout.key(tenant_id, user_id, state["factor"]))
+        return now + left if left > 0 else None
+    return now + state["retryAfter"] if state["retryAfter"] > 0 else None
 
 
 def counter_label(counter: str) -> str:
