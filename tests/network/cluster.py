@@ -48,6 +48,7 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
+    keep_logs: bool = False  # set when the test failed: the folder stays for a look
 
     def url(self, part: str) -> str:
         """The part's HTTP base URL (from the host)."""
@@ -75,6 +76,14 @@ class Cluster:
             text = p.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {p.stem}\n" + "\n".join(text))
         return "\n".join(out)
+
+    def unhandled(self) -> list[str]:
+        """Every "unhandled error" a part logged (a 500 and its traceback)."""
+        out = []
+        for p in sorted(self.tmp.glob("*.log")):
+            out += [f"{p.stem}: {line[:3000]}" for line in
+                    p.read_text(errors="replace").splitlines() if "unhandled error" in line]
+        return out
 
     def start_stores(self) -> None:
         """redis-server and a fresh Postgres cluster, each in its namespace."""
@@ -184,14 +193,17 @@ class Cluster:
 
     def stop(self) -> None:
         """Every process (the network's own clean-up ends them by pid), logs closed, the
-        Postgres folder and the temp folder (logs, keys) removed."""
+        Postgres folder and (unless keep_logs) the temp folder (logs, keys) removed."""
         self.net.down()
         for f in self._logs:
             f.close()
         data = getattr(self, "_pg_data", None)
         if data is not None:
             shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.keep_logs:
+            print(f"the parts' logs: {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def receiver_log(self, name: str) -> list[dict[str, Any]]:
         """The receiver's events.jsonl (new ids) or raw.jsonl (every delivery)."""
