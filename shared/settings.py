@@ -146,6 +146,8 @@ class Settings:
     admin_value: str = "Admin"
     vendor_claim: str = ""
     vendor_value: str = "vendor"
+    vendor_accepts_internal_key: bool = False
+    vendor_unbound: bool = False
     notifications: bool = False
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
@@ -222,6 +224,8 @@ class Settings:
             admin_value=env_str(e, "MFA_ADMIN_VALUE", "Admin"),
             vendor_claim=env_str(e, "MFA_VENDOR_CLAIM"),
             vendor_value=env_str(e, "MFA_VENDOR_VALUE", "vendor"),
+            vendor_accepts_internal_key=env_bool(e, "MFA_VENDOR_ACCEPTS_INTERNAL_KEY", False),
+            vendor_unbound=env_bool(e, "MFA_VENDOR_UNBOUND", False),
             notifications=env_bool(e, "MFA_NOTIFICATIONS", False),
             webhook_urls=env_list(e, "MFA_WEBHOOK_URLS"),
             webhook_secret=env_str(e, "MFA_WEBHOOK_SECRET"),

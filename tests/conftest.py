@@ -240,10 +240,14 @@ def via_pgbouncer(scale_urls: dict[str, str], pg_url: str) -> str:
     return url
 
 
+VENDOR_CLAIM = {"MFA_VENDOR_CLAIM": "scope"}  # vendor tokens: `scope` holds `vendor`
+
+
 def make_settings(keys: dict[str, str], **env: str) -> Settings:
-    """Settings for tests: test keys plus the given MFA_* variables."""
+    """Settings for tests: test keys plus the given MFA_* variables (vendor tokens are those
+    whose `scope` holds `vendor`)."""
     return Settings.from_env({**keys, "MFA_EXPOSE_INTERNAL_API": "true",
-                              "MFA_REDIS_PREFIX": RUN_PREFIX, **env})
+                              "MFA_REDIS_PREFIX": RUN_PREFIX, **VENDOR_CLAIM, **env})
 
 
 @dataclass
@@ -337,9 +341,16 @@ class Stack:
                                             email=ids.email, amr=["mfa", "otp"], extra=claims)
         return token
 
+    def vendor_token(self, tenant: str = "") -> str:
+        """A vendor JWT, bound to `tenant` when given (unbound ones need MFA_VENDOR_UNBOUND)."""
+        token, _ = self.stores.tokens.issue(user_id="ops-bot", tenant_id=tenant, email="",
+                                            amr=["pwd"], mfa=False,
+                                            extra={"scope": "api vendor"})
+        return token
+
     async def set_policy(self, ids: Ids, **policy: Any) -> dict[str, Any]:
-        """Save a tenant policy with the internal API key."""
-        h = {"Authorization": f"Bearer {self.settings.internal_api_key}",
+        """Save a tenant policy with a vendor token bound to the tenant."""
+        h = {"Authorization": f"Bearer {self.vendor_token(ids.tenant)}",
              "frontegg-tenant-id": ids.tenant}
         async with self.http.post(self.operators_url + "/resources/configurations/v1/mfa-policy",
                                   json=policy, headers=h) as r:

@@ -3,17 +3,17 @@
 `auth` says what authorizes the route: `none`, `mfaToken` (the MFA session of the body's or the
 query's mfaToken), `bearer` (an access token), `bearerOptional` (a bearer token when one is
 sent), `internal` (the internal API key), `tenant` (a bearer token, or a vendor credential with
-`frontegg-tenant-id`) or `vendor` (a vendor credential: the internal API key, or a token whose
-MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in the `frontegg-user-id` / `frontegg-
-tenant-id` headers) or `config` (as `tenant`, but a vendor credential without `frontegg-tenant-
-id` speaks for the whole environment: tenant ''). `vendor=` names the vendor form of a route
-whose path Frontegg also serves to users (mfa/disable): a request with a vendor credential runs
-that handler, as that handler declares. `attempt` names the factor whose proof the route
-checks: the request then runs inside `shared.mfa.flow.attempt`, reserved before the handler runs.
-`lockout` names the factor a route that proves nothing (sending a code, starting a ceremony) is
-refused for while locked. The middleware puts what it found on the request; handlers read it
-with the accessors here, and an accessor for something the route did not declare is a
-programming error."""
+`frontegg-tenant-id`) or `vendor` (a vendor credential: a token whose MFA_VENDOR_CLAIM grants
+MFA_VENDOR_VALUE, or the internal API key where shared.http.vendor_auth accepts it; the subject
+in the `frontegg-user-id` / `frontegg-tenant-id` headers) or `config` (as `tenant`, but a vendor
+credential without `frontegg-tenant-id` speaks for the whole environment: tenant ''). `vendor=`
+names the vendor form of a route whose path Frontegg also serves to users (mfa/disable): a
+request with a vendor credential runs that handler, as that handler declares. `attempt` names
+the factor whose proof the route checks: the request then runs inside `shared.mfa.flow.attempt`,
+reserved before the handler runs. `lockout` names the factor a route that proves nothing
+(sending a code, starting a ceremony) is refused for while locked. The middleware puts what it
+found on the request; handlers read it with the accessors here, and an accessor for something
+the route did not declare is a programming error."""
 
 from __future__ import annotations
 
@@ -63,14 +63,15 @@ def _vendor_only(stores: Stores, request: web.Request) -> VendorCaller:
     return caller
 
 
-def _tenant_caller(stores: Stores, request: web.Request, *,
-                   environment: bool = False) -> TenantCaller:
+async def _tenant_caller(stores: Stores, request: web.Request, *,
+                         environment: bool = False) -> TenantCaller:
     vendor = vendor_caller(stores, request)
     if vendor is not None:
         if not vendor.tenant_id and not environment:
             raise Forbidden("frontegg-tenant-id is required with a vendor credential")
         return TenantCaller(vendor.tenant_id or "", admin=True, actor=vendor.actor)
     p = stores.bearer.principal(request.headers.get("Authorization"))
+    await _refuse_stale(stores, p)  # a retired admin token changes no policy
     s = stores.settings
     granted = p.claims.get(s.admin_claim)
     admin = granted == s.admin_value or (isinstance(granted, list) and s.admin_value in granted)
@@ -99,7 +100,7 @@ async def authorized(request: web.Request, handler: Handler, meta: dict[str, Any
         await _refuse_stale(stores, principal)
         request[_PRINCIPAL] = principal
     if auth in ("tenant", "config"):
-        request[_TENANT] = _tenant_caller(stores, request, environment=auth == "config")
+        request[_TENANT] = await _tenant_caller(stores, request, environment=auth == "config")
     data = await body(request) if meta.get("request") is not None else {}
     token = (request.query.get("mfaToken") if request.method == "GET"
              else data.get("mfaToken")) if auth == "mfaToken" else None

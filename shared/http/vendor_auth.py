@@ -1,6 +1,16 @@
-"""Vendor credentials (Frontegg's management callers): the internal API key, or a bearer
-token (ours or the host IdP's) whose MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE; the subject in
-the `frontegg-user-id` / `frontegg-tenant-id` headers. shared.http.access enforces them."""
+"""Vendor credentials (Frontegg's management callers): a bearer token (ours or the host
+IdP's) whose MFA_VENDOR_CLAIM grants MFA_VENDOR_VALUE, or the internal API key where it may
+be one; the subject in the `frontegg-user-id` / `frontegg-tenant-id` headers.
+shared.http.access enforces them.
+
+Public or internal is decided by the path: every route under `/internal/` is internal (the
+gateway forwards it only with MFA_EXPOSE_INTERNAL_API, a development setting); every other
+route may have come from the Internet through the gateway. The internal API key is meant
+for the host's backend only, so on a public route it is refused (403) unless
+MFA_VENDOR_ACCEPTS_INTERNAL_KEY says the deployment wants it there. A vendor token's tenant
+claim (`tenantId`, else `tenant_id`) binds it to that tenant; a claim that is present but not
+a string is refused, and a token that names no tenant (no claim, or an empty one) acts for
+every tenant only with MFA_VENDOR_UNBOUND."""
 
 from __future__ import annotations
 
@@ -53,11 +63,37 @@ def _header(request: web.Request, name: str) -> str | None:
     return value or None
 
 
+def is_internal_route(request: web.Request) -> bool:
+    """A route of the internal API (never routed publicly by the gateway in production)."""
+    return request.path == "/internal" or request.path.startswith("/internal/")
+
+
+def _scope(claims: dict[str, Any], unbound_allowed: bool) -> str | None:
+    """The one tenant a vendor token may act for; None (every tenant) only when the token
+    names none and the deployment allows that."""
+    name = "tenantId" if "tenantId" in claims else "tenant_id"
+    bound = claims.get(name)
+    if isinstance(bound, str) and bound:
+        return bound
+    if name in claims and not isinstance(bound, str):
+        raise Forbidden(f"The vendor token's {name} claim is not a tenant id",
+                        code="ER-MFA-VENDOR-TENANT")
+    if not unbound_allowed:
+        raise Forbidden("The vendor token names no tenant (MFA_VENDOR_UNBOUND is off)",
+                        code="ER-MFA-VENDOR-TENANT")
+    return None
+
+
 def vendor_caller(stores: Stores, request: web.Request) -> VendorCaller | None:
-    """The vendor credential the request carries, or None (403 when a tenant-bound token
-    names another tenant in `frontegg-tenant-id`)."""
+    """The vendor credential the request carries, or None (403 for the internal key on a
+    public route unless allowed, for a token whose tenant claim is not a tenant id or that
+    names none unless allowed, and when a tenant-bound token names another tenant in
+    `frontegg-tenant-id`)."""
     s = stores.settings
     if has_internal_key(stores, request):
+        if not (s.vendor_accepts_internal_key or is_internal_route(request)):
+            raise Forbidden("The internal API key is not accepted on public routes: use a "
+                            "vendor token", code="ER-MFA-INTERNAL-KEY-PUBLIC")
         actor, scope = "vendor", None
     else:
         auth = request.headers.get("Authorization", "")
@@ -69,8 +105,7 @@ def vendor_caller(stores: Stores, request: web.Request) -> VendorCaller | None:
             return None
         if not _grants(claims.get(s.vendor_claim), s.vendor_value):
             return None
-        bound = claims.get("tenantId") or claims.get("tenant_id")
-        actor, scope = str(claims["sub"]), bound if isinstance(bound, str) and bound else None
+        actor, scope = str(claims["sub"]), _scope(claims, s.vendor_unbound)
     tenant = _header(request, "frontegg-tenant-id")
     if scope and tenant and tenant != scope:
         raise Forbidden("This credential may not act for another tenant",

@@ -92,9 +92,12 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_ADMIN_CLAIM": "host token claim default (roles)",
     "MFA_ADMIN_VALUE": "host token claim default (Admin)",
     "MFA_ISSUER_NAME": "authenticator-app label default; set per deployment if wanted",
-    "MFA_VENDOR_CLAIM": "off: only the internal API key is a vendor credential until the "
-                        "host's IdP issues vendor tokens (set in the overlay then)",
+    "MFA_VENDOR_CLAIM": "off: no token is a vendor credential until the host's IdP issues "
+                        "vendor tokens (set in the overlay then); operators use the admin API",
     "MFA_VENDOR_VALUE": "goes with MFA_VENDOR_CLAIM",
+    "MFA_VENDOR_UNBOUND": "off: a vendor token acts only in the tenant it names",
+    "MFA_VENDOR_ACCEPTS_INTERNAL_KEY": "off: the internal API key works only on /internal/ "
+                                       "routes, never on the publicly routed vendor routes",
     "MFA_WEBHOOK_URLS": "no security-event endpoints until the deployment names them (set in "
                         "the overlay, with MFA_WEBHOOK_SECRET in the secret)",
     "MFA_WEBHOOK_SECRET": "goes with MFA_WEBHOOK_URLS",

@@ -60,7 +60,7 @@ async def test_reset_lock_and_recovery_are_mailed(stack: Stack, ids: Ids,
     seed = await enrolled_user(stack, ids)
     await lock_totp(stack, ids, seed)
     await stack.post(f"{USERS}/disable", {}, headers={
-        "Authorization": f"Bearer {stack.settings.internal_api_key}",
+        "Authorization": f"Bearer {stack.vendor_token(ids.tenant)}",
         "frontegg-user-id": ids.user, "frontegg-tenant-id": ids.tenant})
     mails = await mails_to(smtp, ids, 3)
     assert [m.message["Subject"] for m in mails] == [

@@ -36,7 +36,7 @@ async def test_admin_portal_lockout_policy_round_trip(stack: Stack, ids: Ids, fc
 
 async def test_disable_mfa_with_a_vendor_credential(stack: Stack, ids: Ids, fc: Any) -> None:
     await enrolled_user(stack, ids)
-    key = stack.settings.internal_api_key
+    key = stack.vendor_token(ids.tenant)
     subject = {"frontegg-user-id": ids.user, "frontegg-tenant-id": ids.tenant}
     await fc.call("auth.disableMfa", {}, access_token=key, headers=subject)
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
@@ -51,6 +51,6 @@ async def test_disable_an_authenticator_with_a_vendor_credential(stack: Stack, i
     await enrolled_user(stack, ids)
     [device] = await stack.stores.devices.list_for_user(ids.tenant, ids.user)
     await fc.call("auth.disableMFAAuthenticatorApp", device.id, {},
-                  access_token=stack.settings.internal_api_key,
+                  access_token=stack.vendor_token(ids.tenant),
                   headers={"frontegg-user-id": ids.user})
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []

@@ -8,6 +8,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from shared.mfa.otpauth import enrollment
 from tests.conftest import Ids, Stack
 from tests.support.codes import wrong_code
@@ -17,15 +19,21 @@ from tests.support.totp_flows import AUTH, code, enrolled_user, lock_totp, login
 CONFIG = "/resources/configurations/v1"
 
 
+@pytest.fixture
+def extra_env() -> dict[str, str]:
+    """The environment-wide policies need a vendor token bound to no tenant."""
+    return {"MFA_VENDOR_UNBOUND": "true"}
+
+
 def vendor(stack: Stack, tenant: str | None = None) -> dict[str, str]:
-    """The internal API key, for a tenant or (None) the environment."""
-    h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
+    """A vendor token, for a tenant (bound to it) or (None) the environment (unbound)."""
+    h = {"Authorization": f"Bearer {stack.vendor_token(tenant or '')}"}
     return {**h, "frontegg-tenant-id": tenant} if tenant else h
 
 
 async def lockout_policy(stack: Stack, tenant: str, enabled: bool, max_attempts: int,
                          **kw: Any) -> Any:
-    """POST a tenant's lockout policy with the internal API key."""
+    """POST a tenant's lockout policy with a vendor token."""
     return await stack.post(f"{CONFIG}/lockout-policy",
                             {"enabled": enabled, "maxAttempts": max_attempts},
                             headers=vendor(stack, tenant), **kw)
@@ -53,7 +61,7 @@ async def test_lockout_policy_create_conflict_update_and_read(stack: Stack, ids:
     assert await stack.get(f"{CONFIG}/lockout-policy", headers=h) == changed
     rows = [r for r in await stack.stores.audit.for_user(ids.tenant, "")
             if r["action"] == "lockout-policy"]
-    assert [json.loads(r["detail"])["actor"] for r in rows] == ["vendor", "vendor"]
+    assert [json.loads(r["detail"])["actor"] for r in rows] == ["ops-bot", "ops-bot"]
 
 
 async def test_lockout_policy_refuses_bad_bodies_and_non_admins(stack: Stack, ids: Ids) -> None:
@@ -128,9 +136,9 @@ async def test_put_mfa_policy_upserts_keeping_omitted_fields(stack: Stack, ids: 
                            headers=h, expected_status=400)
     assert res["errorCode"] == "ER-MFA-VALIDATION"
     assert await config_audit(stack, ids, "mfa-policy") == [
-        {"actor": "vendor", "changes": {"allowRememberMyDevice": True,
+        {"actor": "ops-bot", "changes": {"allowRememberMyDevice": True,
                                         "mfaDeviceExpiration": 86400}},
-        {"actor": "vendor", "changes": {"enforceMFAType": "DontForce"}}]
+        {"actor": "ops-bot", "changes": {"enforceMFAType": "DontForce"}}]
 
 
 async def test_strategies_post_switches_one_strategy_for_the_login(stack: Stack,

@@ -27,7 +27,7 @@ LOCAL = "/resources/migrations/v1/local"
 
 @pytest.fixture
 def extra_env() -> dict[str, str]:
-    return {**ENV, "MFA_VENDOR_CLAIM": "scope"}
+    return {**ENV, "MFA_VENDOR_CLAIM": "scope", "MFA_VENDOR_UNBOUND": "true"}
 
 
 def old_system_credential() -> tuple[SoftAuthenticator, dict[str, Any]]:

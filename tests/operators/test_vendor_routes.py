@@ -1,6 +1,7 @@
-"""Frontegg's vendor routes over HTTP through the gateway, both modes: the internal API key
-or a vendor JWT, the subject in headers, audited with the actor, refused without the
-credential and for another tenant's user."""
+"""Frontegg's vendor routes over HTTP through the gateway, both modes: a vendor JWT (bound to
+a tenant, or unbound as this module allows), the subject in headers, audited with the actor,
+refused without the credential, for another tenant's user and for a token whose tenant claim
+is not a tenant id."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ VENDOR_ONLY = "/resources/vendor-only/users/v1"
 
 @pytest.fixture
 def extra_env() -> dict[str, str]:
-    """Vendor tokens: a `scope` claim holding `vendor`."""
-    return {"MFA_VENDOR_CLAIM": "scope"}
+    """Vendor tokens: a `scope` claim holding `vendor`; unbound ones allowed."""
+    return {"MFA_VENDOR_CLAIM": "scope", "MFA_VENDOR_UNBOUND": "true"}
 
 
 async def test_mfa_disable_from_a_vendor_clears_the_users_mfa_then_says_not_enrolled(
@@ -29,7 +30,7 @@ async def test_mfa_disable_from_a_vendor_clears_the_users_mfa_then_says_not_enro
     await stack.post(f"{USERS}/disable", {"reason": "lost phone"}, headers=key(stack, ids))
     assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
     [row] = await audit_rows(stack, ids, "reset")
-    assert json.loads(row["detail"]) == {"actor": "vendor", "reason": "lost phone",
+    assert json.loads(row["detail"]) == {"actor": "ops-bot", "reason": "lost phone",
                                          "devicesRemoved": 1,
                                          "removed": {"totp": 1, "recovery": 1}}
     assert (await events(stack, ids))[-2:] == ["mfa.reset", "mfa.remembered_devices.revoked"]
@@ -106,7 +107,7 @@ async def test_unlock_lifts_every_lockout_of_the_user(stack: Stack, ids: Ids) ->
                                              now=stack.clock.time())
     assert not state.locked and state.failures == 0
     [row] = await audit_rows(stack, ids, "unlock")
-    assert json.loads(row["detail"]) == {"actor": "vendor", "reason": "ticket 42",
+    assert json.loads(row["detail"]) == {"actor": "ops-bot", "reason": "ticket 42",
                                          "wasLocked": ["totp"]}
 
 
@@ -149,6 +150,22 @@ async def test_a_tenant_bound_vendor_token_cannot_touch_another_tenants_user(
     await stack.post(f"{VENDOR_ONLY}/{ids.user}/mfa/unenroll", headers=h)
     assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
     assert await audit_rows(stack, ids, "reset") == []
+
+
+@pytest.mark.parametrize("claim", [["t-1"], {"id": "t-1"}, 7, None])
+async def test_a_vendor_token_whose_tenant_claim_is_not_a_tenant_id_is_refused(
+        stack: Stack, ids: Ids, claim: Any) -> None:
+    """The review's L4: such a token was unbound (every tenant), whatever it meant."""
+    await enrolled_user(stack, ids)
+    token, _ = stack.stores.tokens.issue(user_id="ops-bot", tenant_id="", email="",
+                                         amr=["pwd"], mfa=False,
+                                         extra={"scope": "api vendor", "tenantId": claim})
+    h = {"Authorization": f"Bearer {token}", "frontegg-user-id": ids.user,
+         "frontegg-tenant-id": ids.tenant}
+    for path in (f"{USERS}/disable", f"{VENDOR_ONLY}/{ids.user}/mfa/unenroll"):
+        res = await stack.post(path, {}, headers=h, expected_status=403)
+        assert res["errorCode"] == "ER-MFA-VENDOR-TENANT"
+    assert len(await stack.stores.devices.list_for_user(ids.tenant, ids.user)) == 1
 
 
 @pytest.mark.parametrize(("method", "path"), [

@@ -69,3 +69,25 @@ async def test_a_recovery_retires_every_older_bearer_token(stack: Stack, ids: Id
         assert res["errorCode"] == "ER-MFA-TOKEN-RETIRED", (path, res)
     stack.clock.advance(1)
     await stack.get("/resources/users/v1/mfa/devices", token=stack.user_token(ids))
+
+
+async def test_a_retired_admin_token_changes_no_tenant_configuration(stack: Stack,
+                                                                      ids: Ids) -> None:
+    """The review's L6: the configuration routes refuse a retired token like the others."""
+    recovery = await _enrolled(stack, ids)
+    await stack.start_session(ids)
+    old = stack.user_token(ids, roles=["Admin"])
+    policy = "/resources/configurations/v1/mfa-policy"
+    await stack.get(policy, token=old)
+    stack.clock.advance(5)
+    await stack.post(RECOVER, {"email": ids.email, "recoveryCode": recovery})
+    for method, path, body in (("PATCH", policy, {"enforceMFAType": "DontForce"}),
+                               ("GET", policy, None),
+                               ("POST", "/resources/configurations/v1/lockout-policy",
+                                {"enabled": True, "maxAttempts": 3})):
+        res = await stack.call(method, path, json=body, token=old, expected_status=401)
+        assert res["errorCode"] == "ER-MFA-TOKEN-RETIRED", (path, res)
+    assert (await stack.stores.policies.get(ids.tenant)).enforceMFAType == "Force"
+    stack.clock.advance(1)
+    await stack.call("PATCH", policy, json={"enforceMFAType": "DontForce"},
+                     token=stack.user_token(ids, roles=["Admin"]))

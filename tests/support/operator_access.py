@@ -1,5 +1,5 @@
 """How an operator reaches the service in tests: the CLI as a subprocess (`python -m
-services.operators.cli`), the internal API key's headers, a vendor JWT."""
+services.operators.cli`), a vendor JWT's headers, the internal API key's."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ async def cli(stack: Stack, keys: dict[str, str], *args: str,
 
 
 def key(stack: Stack, ids: Ids | None = None, tenant: bool = True) -> dict[str, str]:
-    """The internal API key, with the subject headers."""
-    h = {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
+    """A vendor credential with the subject headers: a vendor JWT bound to the user's tenant,
+    or unbound (MFA_VENDOR_UNBOUND) without `ids` or with `tenant=False` (every tenant)."""
+    bound = ids.tenant if ids is not None and tenant else ""
+    h = {"Authorization": f"Bearer {vendor_token(stack, bound)}"}
     if ids is not None:
         h["frontegg-user-id"] = ids.user
         if tenant:
@@ -39,8 +41,12 @@ def key(stack: Stack, ids: Ids | None = None, tenant: bool = True) -> dict[str, 
     return h
 
 
+def internal_key(stack: Stack) -> dict[str, str]:
+    """The internal API key (the internal API's credential; on a public route only with
+    MFA_VENDOR_ACCEPTS_INTERNAL_KEY)."""
+    return {"Authorization": f"Bearer {stack.settings.internal_api_key}"}
+
+
 def vendor_token(stack: Stack, tenant: str = "") -> str:
     """A vendor JWT (bound to `tenant` when given)."""
-    token, _ = stack.stores.tokens.issue(user_id="ops-bot", tenant_id=tenant, email="",
-                                         amr=["pwd"], mfa=False, extra={"scope": "api vendor"})
-    return token
+    return stack.vendor_token(tenant)
