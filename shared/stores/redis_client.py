@@ -77,6 +77,11 @@ class RedisTarget:
         return f"{scheme}://{hosts}{tail}/{self.db}"
 
 
+# A password with an unencoded /, # or ? cuts the URL early: what follows lands in the host,
+# path or query. An error names the kind and position of a problem, never the text found there.
+_ENCODE = " (percent-encode /, # and ? in a password)"
+
+
 def _bad(msg: str) -> ValueError:
     return ValueError(f"MFA_REDIS_URL: {msg}")
 
@@ -84,7 +89,7 @@ def _bad(msg: str) -> ValueError:
 def _nodes(netloc: str, mode: str) -> tuple[tuple[str, int], ...]:
     hosts = netloc.rpartition("@")[2]
     out = []
-    for item in hosts.split(","):
+    for n, item in enumerate(hosts.split(","), 1):
         item = item.strip()
         if not item:
             continue
@@ -96,9 +101,9 @@ def _nodes(netloc: str, mode: str) -> tuple[tuple[str, int], ...]:
         try:
             port = int(port_s) if port_s else _DEFAULT_PORT[mode]
         except ValueError:
-            raise _bad(f"bad port in {item!r}") from None
+            raise _bad(f"bad port in host {n}{_ENCODE}") from None
         if not host or not 0 < port < 65536:
-            raise _bad(f"bad host:port {item!r}")
+            raise _bad(f"bad host:port in host {n}{_ENCODE}")
         out.append((host, port))
     if not out:
         raise _bad("no host")
@@ -153,7 +158,7 @@ def _path(path: str, mode: str) -> tuple[str, int]:
             raise _bad("redis+sentinel:// needs the service name: .../<service>[/db]")
         service = unquote(parts.pop(0))
     if len(parts) > 1:
-        raise _bad(f"unexpected path {path!r}")
+        raise _bad(f"unexpected path: more than .../<db>{_ENCODE}")
     try:
         db = int(parts[0]) if parts else 0
     except ValueError:
@@ -168,11 +173,14 @@ def parse_redis_url(url: str) -> RedisTarget:
     parts = urlsplit(url.strip())
     if parts.scheme not in _SCHEMES:
         raise _bad(f"scheme must be one of {', '.join(_SCHEMES)}")
+    if parts.fragment:
+        raise _bad(f"a # in the URL{_ENCODE}")
     mode, tls = _SCHEMES[parts.scheme]
     params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     unknown = set(params) - set(_TLS_PARAMS) - set(_OTHER_PARAMS)
     if unknown:
-        raise _bad(f"unknown parameters {sorted(unknown)}")
+        raise _bad(f"unknown parameters (known: {', '.join(_TLS_PARAMS + _OTHER_PARAMS)})"
+                   f"{_ENCODE}")
     if "db" in params and mode != "unix":
         raise _bad("db is a parameter of unix:// only (elsewhere it is the path: .../<db>)")
     user, password = _userinfo(parts.netloc)

@@ -48,6 +48,15 @@ def test_bad_urls_are_refused_by_name(url: str, problem: str) -> None:
     assert problem in str(e.value) and "secret" not in str(e.value)
 
 
+@pytest.mark.parametrize("cut", ["/", "#", "?"])
+def test_a_password_that_cuts_the_url_is_never_quoted(cut: str) -> None:
+    """The review's L1: an unencoded /, # or ? moves part of the password into the host, path
+    or query; the error names the problem, not what it found there."""
+    with pytest.raises(ValueError, match="percent-encode") as e:
+        parse_redis_url(f"redis://mfa:S3cr{cut}etPW@redis.internal:6379/0")
+    assert "S3cr" not in str(e.value) and "etPW" not in str(e.value), str(e.value)
+
+
 def test_describe_leaves_the_password_out() -> None:
     t = parse_redis_url("rediss+sentinel://mfa:hunter2@s1:1,s2:2/m/0?sentinel_password=pw2")
     assert t.describe() == "rediss+sentinel://s1:1,s2:2/m/0"
