@@ -4,7 +4,10 @@ export the audit trail, adoption."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from typing import Any
 
 import pytest
@@ -95,3 +98,18 @@ async def test_prune_outbox_from_the_shell(stack: Stack, ids: Ids, keys: dict[st
     assert parsed(out)["removed"] >= 1
     assert await stack.stores.outbox.for_user(ids.tenant, ids.user) == []
     assert await audit_rows(stack, ids, "enroll") != []
+
+
+@pytest.mark.parametrize("only", ["MFA_DATABASE_URL", "MFA_REDIS_URL"])
+async def test_half_a_production_configuration_is_refused(only: str) -> None:
+    """The review's L9: with one of the two URLs the CLI used to open an in-memory Redis (or
+    generated keys) and report success for an unlock that lifted nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    env[only] = {"MFA_DATABASE_URL": "postgresql://mfa@127.0.0.1:1/mfa",
+                 "MFA_REDIS_URL": "redis://127.0.0.1:1/0"}[only]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.operators.cli", "unlock", "t-1", "u-1", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and out == b""
+    assert f"{only} is set but" in err.decode() and "set both" in err.decode()

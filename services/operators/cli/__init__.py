@@ -228,7 +228,15 @@ async def run(argv: list[str], out: TextIO = sys.stdout) -> int:
     """Parse, open the stores, run the subcommand; MFA errors print their envelope (1)."""
     args = parser().parse_args(argv)
     env = dict(os.environ)
-    if not (env.get("MFA_REDIS_URL") and env.get("MFA_DATABASE_URL")):
+    given = [name for name in ("MFA_REDIS_URL", "MFA_DATABASE_URL") if env.get(name, "").strip()]
+    if len(given) == 1:
+        # Half a production configuration would open an in-memory Redis (an unlock that
+        # lifts nothing) or seal imports with generated keys the services cannot open.
+        missing = "MFA_DATABASE_URL" if given == ["MFA_REDIS_URL"] else "MFA_REDIS_URL"
+        sys.stderr.write(f"mfa-admin: {given[0]} is set but {missing} is not: set both (the "
+                         "deployment's stores) or neither (embedded mode's files)\n")
+        return 2
+    if not given:
         from shared.devkeys import ensure_dev_keys
 
         env = ensure_dev_keys(env.get("MFA_VAR_DIR", "var"), env)
