@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,11 +23,12 @@ from bench.procs import free_port
 from services.operators.webhooks import WebhookConfig, WebhookDispatcher
 from shared.clock import FrozenClock
 from shared.events.audit import AuditLog
-from shared.events.signing import sign
+from shared.events.signing import signed_request, verify
 from shared.stores.database import Database, connect
 from shared.stores.migrate import migrate
 from tests.conftest import PG_ADMIN, pg_admin
 from tests.support.http import receiver, wait_http_ok
+from tests.support.webhook_receiver import make_app
 
 SECRET = "receiver-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,12 +154,12 @@ async def test_a_refusing_endpoint_gets_retries_with_growing_backoff(
         fresh_db: Database, tmp_path: Path) -> None:
     clock = FrozenClock()
     await _events(AuditLog(fresh_db, clock), ["u-a"], per_user=2)
-    received: list[tuple[str, str, str]] = []
+    received: list[tuple[str, str, bool]] = []
 
     async def refuse(request: web.Request) -> web.Response:
         raw = await request.read()
         received.append((request.headers["X-MFA-Message-Id"],
-                         request.headers["X-MFA-Signature"], sign(SECRET, raw)))
+                         request.headers["X-MFA-Timestamp"], verify(SECRET, raw, request.headers)))
         return web.json_response({}, status=503)
 
     async with receiver(refuse) as url, aiohttp.ClientSession() as http:
@@ -169,7 +171,7 @@ async def test_a_refusing_endpoint_gets_retries_with_growing_backoff(
         await dispatcher.run_once()
     first = received[0][0]
     assert [r[0] for r in received] == [first, first], "the user's second event waits"
-    assert all(sig == expected for _, sig, expected in received)
+    assert all(signed for _, _, signed in received)
     [row] = await fresh_db.fetch("SELECT attempts, last_error, next_attempt_at FROM "
                                  "outbox_events WHERE id = $1", first)
     assert (row["attempts"], row["last_error"]) == (2, "HTTP 503")
@@ -223,3 +225,33 @@ async def test_two_dispatchers_at_once_post_each_event_once(fresh_db: Database) 
     after = REGISTRY.get_sample_value("mfa_security_events_total",
                                       {"consumer": "webhook", "outcome": "delivered"})
     assert after == before + len(written)
+
+
+async def test_the_receiver_refuses_a_replay_under_fresh_headers(aiohttp_server: Any,
+                                                                 tmp_path: Path) -> None:
+    """The review's L2: the timestamp and id headers are signed, so a captured delivery sent
+    again later with a new X-MFA-Timestamp or X-MFA-Message-Id fails the signature, and sent
+    as it was it is stale (or a duplicate)."""
+    server = await aiohttp_server(make_app(SECRET, tmp_path, die_after=0))
+    url = str(server.make_url("/events"))
+    now = int(time.time())
+    event = {"type": "mfa.reset", "tenantId": "t-1", "userId": "u-1"}
+    raw, headers = signed_request(SECRET, event, message_id="e-1", timestamp=now)
+    async with aiohttp.ClientSession() as http:
+        async def post(h: dict[str, str]) -> int:
+            async with http.post(url, data=raw, headers=h) as r:
+                return r.status
+
+        assert await post(headers) == 200
+        for fresh in ({"X-MFA-Timestamp": str(now + 600)}, {"X-MFA-Message-Id": "e-2"},
+                      {"X-MFA-Timestamp": str(now + 600), "X-MFA-Message-Id": "e-2"}):
+            assert await post({**headers, **fresh}) == 401, fresh
+        old_raw, old = signed_request(SECRET, event, message_id="e-0", timestamp=now - 7200)
+        async with http.post(url, data=old_raw, headers=old) as r:
+            assert r.status == 400 and (await r.json())["error"] == "stale"
+        sig = headers["X-MFA-Signature"]
+        flipped = sig[:-1] + ("1" if sig.endswith("0") else "0")
+        assert await post({**headers, "X-MFA-Message-Id": "e-3", "X-MFA-Signature": flipped}
+                          ) == 401
+    assert [json.loads(line)["id"] for line in (tmp_path / "events.jsonl").read_text()
+            .splitlines()] == ["e-1"]

@@ -20,6 +20,7 @@ from services.sms.providers.console import ConsoleProvider
 from services.sms.providers.twilio import TwilioProvider
 from services.sms.providers.webhook import WebhookProvider
 from shared.clock import FrozenClock
+from shared.events.signing import key_id
 from shared.settings import Settings
 from tests.sms.conftest import ServerFactory
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, SERVICE_SID, FakeTwilio
@@ -111,8 +112,10 @@ async def test_webhook_posts_signed_json_with_timestamp(
     assert headers["X-MFA-Timestamp"] == "1800000000" and headers["X-MFA-Message-Id"] == msg_id
     assert headers["Content-Type"] == "application/json"
     raw = json.dumps(body, separators=(",", ":")).encode()
-    assert headers["X-MFA-Signature"] == "sha256=" + hmac.new(
-        inbox.secret.encode(), raw, hashlib.sha256).hexdigest()
+    signed = f"1800000000.{msg_id}.".encode() + raw
+    assert headers["X-MFA-Signature"] == "v1=" + hmac.new(
+        inbox.secret.encode(), signed, hashlib.sha256).hexdigest()
+    assert headers["X-MFA-Key-Id"] == key_id(inbox.secret) != key_id("another secret")
 
 
 async def test_webhook_with_wrong_secret_is_refused_by_the_receiver(

@@ -4,8 +4,6 @@ webhook signature, records each message, fails on demand."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -13,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from shared.events.signing import verify
 
 
 @dataclass
@@ -33,8 +33,7 @@ class Inbox:
             await asyncio.sleep(self.delay)
         if self.fail_status:
             return web.json_response({"error": "down"}, status=self.fail_status)
-        want = "sha256=" + hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(request.headers.get("X-MFA-Signature", ""), want):
+        if not verify(self.secret, raw, request.headers):
             return web.json_response({"error": "bad signature"}, status=401)
         self.messages.append(json.loads(raw))
         self.headers.append(dict(request.headers))

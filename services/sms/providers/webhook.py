@@ -1,10 +1,8 @@
 """The generic webhook provider: a JSON POST to MFA_SMS_WEBHOOK_URL, signed with HMAC-SHA256
-(RFC 2104) of the raw body keyed by MFA_SMS_WEBHOOK_SECRET (shared.events.signing, the scheme of
-every webhook this service sends).
-
-Headers: `X-MFA-Signature: sha256=<hex>`, `X-MFA-Timestamp: <unix seconds>` (also inside the
-signed body as `timestamp`, so a receiver can refuse stale or replayed deliveries) and
-`X-MFA-Message-Id` (also `id` in the body, for idempotency)."""
+(RFC 2104) keyed by MFA_SMS_WEBHOOK_SECRET over the timestamp, the message id and the raw body
+(shared.events.signing, the scheme of every webhook this service sends: `X-MFA-Signature:
+v1=<hex>`, `X-MFA-Timestamp`, `X-MFA-Message-Id`, `X-MFA-Key-Id`), so a receiver can refuse
+stale, replayed or repeated deliveries."""
 
 from __future__ import annotations
 
