@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from shared.http.client_ip import parse_networks
 from shared.mfa.registry import BY_NAME, KINDS, STRATEGIES
@@ -83,6 +85,30 @@ def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -
     if raw is None or not raw.strip():
         return default
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+# Hosts a plain-http outbound URL may name: the machine itself, or a name that only resolves
+# inside the cluster (a single label, *.svc, *.cluster.local); the traffic stays off networks
+# the deployment does not own. Anything else must be https.
+CLUSTER_LOCAL_SUFFIXES = (".svc", ".cluster.local")
+
+
+def check_outbound_url(name: str, url: str) -> None:
+    """Refuse an outbound URL (webhooks) that is not https, unless its host is loopback or
+    cluster-local; the value is never echoed (it may hold credentials)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme != "http" or not host:
+        raise ValueError(f"{name} must be an https:// URL")
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost" or "." not in host or host.endswith(CLUSTER_LOCAL_SUFFIXES)
+    if not local:
+        raise ValueError(f"{name} must be https:// (plain http only to a loopback or "
+                         "cluster-local host: a single-label name, *.svc, *.cluster.local)")
 
 
 @dataclass(frozen=True)
@@ -272,6 +298,8 @@ class Settings:
             raise ValueError("MFA_HOST_JWKS needs MFA_HOST_JWT_ISSUER and MFA_HOST_JWT_AUDIENCE")
         if self.webhook_urls and len(self.webhook_secret) < 16:
             raise ValueError("MFA_WEBHOOK_URLS needs MFA_WEBHOOK_SECRET (at least 16 characters)")
+        for url in self.webhook_urls:
+            check_outbound_url("MFA_WEBHOOK_URLS", url)
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
 
     def validate_split(self) -> None:

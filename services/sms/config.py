@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shared.settings import (
     Settings,
+    check_outbound_url,
     env_bool,
     env_float,
     env_int,
@@ -55,6 +56,8 @@ class SmsConfig:
                                            or len(self.webhook_secret) < 16):
             raise ValueError("MFA_SMS_PROVIDER=webhook needs MFA_SMS_WEBHOOK_URL and an "
                              "MFA_SMS_WEBHOOK_SECRET of at least 16 characters")
+        if self.provider == "webhook":
+            check_outbound_url("MFA_SMS_WEBHOOK_URL", self.webhook_url)  # body: number, code
         if not 6 <= self.code_digits <= 10:
             raise ValueError("MFA_SMS_CODE_DIGITS must be between 6 and 10")
         if self.provider_timeout <= 0:

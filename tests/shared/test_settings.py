@@ -112,3 +112,27 @@ def test_the_recovery_address_limit_is_read_under_its_new_and_its_old_name(
     with caplog.at_level(logging.WARNING, logger="mfa.settings"):
         assert Settings.from_env({"MFA_RECOVERY_IP_CAP": "8"}).recovery_ip_limit == 8
     assert "MFA_RECOVERY_IP_LIMIT" in caplog.text
+
+
+@pytest.mark.parametrize("url", ["http://sms.example.com/send", "http://10.0.0.7/hook",
+                                 "ftp://sms.example.com", "https:///path", "sms.example.com"])
+def test_outbound_webhooks_must_be_https_off_the_cluster(url: str) -> None:
+    """The review's L12: the SMS webhook body carries the number and the code."""
+    with pytest.raises(ValueError, match="MFA_SMS_WEBHOOK_URL must be") as e:
+        sms_config(Settings.from_env({"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": url,
+                                      "MFA_SMS_WEBHOOK_SECRET": "s" * 16}))
+    assert url not in str(e.value)
+    with pytest.raises(ValueError, match="MFA_WEBHOOK_URLS must be"):
+        Settings.from_env({"MFA_WEBHOOK_URLS": f"https://ok.example.com,{url}",
+                           "MFA_WEBHOOK_SECRET": "s" * 16})
+
+
+@pytest.mark.parametrize("url", ["https://sms.example.com/send", "http://127.0.0.1:8080/x",
+                                 "http://[::1]/x", "http://localhost/x", "http://sms-gateway/x",
+                                 "http://sms.mfa.svc/x", "http://sms.mfa.svc.cluster.local:80/x"])
+def test_https_loopback_and_cluster_local_urls_are_accepted(url: str) -> None:
+    env = {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": url,
+           "MFA_SMS_WEBHOOK_SECRET": "s" * 16}
+    assert sms_config(Settings.from_env(env)).webhook_url == url
+    assert Settings.from_env({"MFA_WEBHOOK_URLS": url,
+                              "MFA_WEBHOOK_SECRET": "s" * 16}).webhook_urls == (url,)
