@@ -68,8 +68,13 @@ def phone_tag(stores: Stores, phone: Phone) -> str:
 
 
 def _caps(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> list[Cap]:
+    """Per requesting user, per number, per client address, per tenant. A number being
+    enrolled (not yet proven: anyone may type anyone's number) counts in a bucket of its own,
+    so strangers enrolling it cannot spend the budget its owner's enrolled device logs in
+    with; each of them is held to their own user budget as well."""
+    number = "phone-new" if s.purpose == "enroll" else "phone"
     caps = [Cap(f"sms:user:{s.tenant_id}:{s.user_id}", c.user_hourly, HOUR),
-            Cap(f"sms:phone:{phone_tag(stores, s.phone)}", c.phone_hourly, HOUR)]
+            Cap(f"sms:{number}:{phone_tag(stores, s.phone)}", c.phone_hourly, HOUR)]
     if who.ip:
         caps.append(Cap(f"sms:ip:{ip_bucket(who.ip)}", c.ip_hourly, HOUR))
     caps.append(Cap(f"sms:tenant:{s.tenant_id}", c.tenant_hourly, HOUR))

@@ -234,3 +234,22 @@ async def test_sends_are_counted_per_tenant_and_country_beside_the_budgets(
             for k, (scope, country) in budget.items()} == {"tenant": 77, "44": 20, "*": 5}
     page = generate_latest().decode()
     assert not any(p[1:] in page for p in phones)
+
+
+@pytest.mark.parametrize("sms_env", [NO_COOLDOWN])
+async def test_strangers_enrolling_a_number_do_not_spend_its_owners_login_budget(
+        stack: Stack, ids: Ids, inbox: Inbox) -> None:
+    """The review's L7: user A of one tenant enrolls B's number as often as the per-number
+    limit allows; B (another tenant) still gets a login code on the enrolled phone."""
+    victim, attacker = ids, Ids()
+    await allow_sms(stack, victim)
+    await allow_sms(stack, attacker)
+    device_id, phone = await enroll_phone(stack, victim, inbox)
+    limit = 5  # MFA_SMS_PHONE_HOURLY_LIMIT's default
+    for _ in range(limit - 1):  # the victim's own enrollment was the first of the bucket
+        await _enroll_send(stack, attacker, phone)
+    err = await _enroll_send(stack, attacker, phone, expected_status=429)
+    assert err["errorCode"] == "ER-MFA-SEND-LIMIT"
+    session = await stack.start_session(victim)
+    await stack.post(f"{AUTH}/{device_id}", {"mfaToken": session["mfaToken"]})
+    assert [m["purpose"] for m in inbox.to(phone)][-1] == "verify"
