@@ -44,7 +44,8 @@ def split(keys: dict[str, str], pg_url: str, redis_url: str,
     env = {**keys, "MFA_DATABASE_URL": pg_url, "MFA_REDIS_URL": redis_url,
            "MFA_REDIS_PREFIX": f"{RUN_PREFIX}fuzz:", "MFA_LOG_LEVEL": "WARNING",
            "MFA_SMTP_HOST": "127.0.0.1", "MFA_SMTP_PORT": str(smtp.port),
-           "MFA_SMTP_TLS": "none", "MFA_SMTP_FROM": "mfa@example.test"}
+           "MFA_SMTP_TLS": "none", "MFA_SMTP_FROM": "mfa@example.test",
+           "MFA_VENDOR_CLAIM": "scope"}
     try:
         yield from run_split(env, Path(tmp_path_factory.mktemp("fuzz-logs")))
     finally:
@@ -52,12 +53,12 @@ def split(keys: dict[str, str], pg_url: str, redis_url: str,
 
 
 def _internal(split: SplitProcesses, path: str, body: dict[str, Any], service: str = "session",
-              **headers: str) -> dict[str, Any]:
-    """A call with the internal API key straight to a service (session start; the operators'
-    policy)."""
-    key = split.env["MFA_INTERNAL_API_KEY"]
+              token: str = "", **headers: str) -> dict[str, Any]:
+    """A call straight to a service, with the internal API key (the session start) or the
+    token given (a vendor token: the operators' policy)."""
+    token = token or split.env["MFA_INTERNAL_API_KEY"]
     r = requests.post(split.urls[service] + path, json=body, timeout=30,
-                      headers={"Authorization": f"Bearer {key}", **headers})
+                      headers={"Authorization": f"Bearer {token}", **headers})
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -73,6 +74,8 @@ class Fuzzer:
         token, _ = issuer.issue(user_id=USER, tenant_id=TENANT, email=f"{USER}@example.test",
                                 amr=["mfa", "otp"], extra={"roles": ["Admin"]})
         self.bearer = f"Bearer {token}"
+        self.vendor, _ = issuer.issue(user_id="fuzz-ops", tenant_id=TENANT, email="",
+                                      amr=["pwd"], mfa=False, extra={"scope": "vendor"})
         self.split = split
         self.sent: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -112,17 +115,19 @@ class Fuzzer:
         body = {"userId": USER, "tenantId": TENANT, "email": f"{USER}@example.test"}
         started = _internal(self.split, "/internal/v1/mfa/sessions", body)
         if "mfaToken" not in started:
-            _force_mfa(self.split)
+            _force_mfa(self.split, self.vendor)
             started = _internal(self.split, "/internal/v1/mfa/sessions", body)
         return str(started["mfaToken"])
 
 
-def _force_mfa(split: SplitProcesses) -> None:
-    """The fuzz tenant's policy: MFA forced, every strategy on."""
+def _force_mfa(split: SplitProcesses, vendor: str) -> None:
+    """The fuzz tenant's policy: MFA forced, every strategy on (a vendor token bound to the
+    tenant: the internal API key is no vendor credential on this public route)."""
     _internal(split, "/resources/configurations/v1/mfa-policy",
               {"enforceMFAType": "Force",
                "strategies": ["AuthenticatorApp", "WebAuthnPlatform", "WebAuthnCrossPlatform",
-                              "SMS", "EmailCode"]}, "operators", **{"frontegg-tenant-id": TENANT})
+                              "SMS", "EmailCode"]}, "operators", vendor,
+              **{"frontegg-tenant-id": TENANT})
 
 
 def _fuzz(fuzzer: Fuzzer, operation: Any) -> None:
@@ -141,9 +146,9 @@ def _fuzz(fuzzer: Fuzzer, operation: Any) -> None:
 
 def test_fuzz_every_public_route(split: SplitProcesses, keys: dict[str, str]) -> None:
     doc = requests.get(split.urls["gateway"] + "/openapi.json", timeout=30).json()
-    _force_mfa(split)
-    schema = schemathesis.openapi.from_dict(strict_responses(doc))
     fuzzer = Fuzzer(split, keys)
+    _force_mfa(split, fuzzer.vendor)
+    schema = schemathesis.openapi.from_dict(strict_responses(doc))
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
