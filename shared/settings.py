@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from shared.http.client_ip import parse_networks
@@ -135,6 +136,7 @@ class Settings:
     sms_code_ttl: int = 300
     email_code_ttl: int = 300
     smtp_from: str = ""
+    email_sender_domains: tuple[str, ...] = ()
     host_jwks: str = ""
     host_jwt_issuer: str = ""
     host_jwt_audience: str = ""
@@ -214,6 +216,8 @@ class Settings:
             sms_code_ttl=env_int(e, "MFA_SMS_CODE_TTL", 300),
             email_code_ttl=env_int(e, "MFA_EMAIL_CODE_TTL", 300),
             smtp_from=env_str(e, "MFA_SMTP_FROM"),
+            email_sender_domains=tuple(d.lower().lstrip("@") for d in
+                                       env_list(e, "MFA_EMAIL_SENDER_DOMAINS")),
             host_jwks=env_str(e, "MFA_HOST_JWKS"),
             host_jwt_issuer=env_str(e, "MFA_HOST_JWT_ISSUER"),
             host_jwt_audience=env_str(e, "MFA_HOST_JWT_AUDIENCE"),
@@ -301,6 +305,15 @@ class Settings:
         for url in self.webhook_urls:
             check_outbound_url("MFA_WEBHOOK_URLS", url)
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
+
+    def sender_allowed(self, address: str) -> bool:
+        """Whether a tenant may send code mails from this address: its domain is one the
+        operator approved (MFA_EMAIL_SENDER_DOMAINS; unset: MFA_SMTP_FROM's domain), since
+        they leave through the deployment's own mail relay and credentials."""
+        domains = self.email_sender_domains or (
+            (parseaddr(self.smtp_from)[1].rpartition("@")[2].lower(),) if self.smtp_from else ())
+        domain = address.rpartition("@")[2].lower()
+        return bool(domain) and domain in domains
 
     def validate_split(self) -> None:
         """What split mode (a service with its own stores) needs beyond validate()."""

@@ -111,7 +111,8 @@ async def send_code(stores: Stores, ef: EmailFactor, *, session: MfaSession,
     rendered = ef.templates.render(ef.templates.negotiate(accept_language), code=code,
                                    minutes=math.ceil(ttl / 60), issuer=ef.issuer)
     sender = await stores.configs.mfa_setting(session.tenant_id, "email", "sender", None)
-    message = build_message(rendered, sender=Address(addr_spec=sender) if sender
+    allowed = bool(sender) and stores.settings.sender_allowed(sender)  # saved before a change
+    message = build_message(rendered, sender=Address(addr_spec=sender) if allowed
                             else ef.from_addr, to=session.email, clock=stores.clock)
     await _deliver(stores, ef.sender, message, cooldown_key=cooldown_key,
                    tenant_id=session.tenant_id)

@@ -131,6 +131,10 @@ async def save_mfa_config(stores: Stores, caller: TenantCaller,
     _admin(caller)
     given = {name: section for name, section in body.items()
              if name in SECTIONS and section is not None}
+    sender = (given.get("email") or {}).get("sender")
+    if sender and not stores.settings.sender_allowed(sender):
+        raise BadRequest("email.sender: its domain is not one this deployment sends from "
+                         "(MFA_EMAIL_SENDER_DOMAINS)", code="ER-MFA-VALIDATION")
     if given:
         policy = await stores.policies.get(caller.tenant_id)
         strategies = [s for s in policy.strategies

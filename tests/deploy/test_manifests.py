@@ -132,6 +132,8 @@ DEFAULTED_ENV: dict[str, str] = {
                                  "with a warning): never set it",
     "MFA_EMAIL_TENANT_HOURLY_CAP": "the old name of MFA_EMAIL_TENANT_HOURLY_LIMIT: never set it",
     "MFA_SMTP_TIMEOUT": "8 s, under the gateway's MFA_UPSTREAM_TIMEOUT",
+    "MFA_EMAIL_SENDER_DOMAINS": "MFA_SMTP_FROM's domain: tenants send only from the "
+                                "deployment's own domain unless the overlay approves others",
     "MFA_SMTP_CA_FILE": "the image's system CAs; a private relay's CA needs a mounted file",
     "MFA_TOTP_WINDOW": "design default (-1..+1 step)",
     "MFA_TOTP_MAX_DRIFT": "design default (a learned clock offset of at most 2 steps)",

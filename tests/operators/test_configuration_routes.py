@@ -21,8 +21,9 @@ CONFIG = "/resources/configurations/v1"
 
 @pytest.fixture
 def extra_env() -> dict[str, str]:
-    """The environment-wide policies need a vendor token bound to no tenant."""
-    return {"MFA_VENDOR_UNBOUND": "true"}
+    """The environment-wide policies need a vendor token bound to no tenant; tenants may send
+    code mails from acme.test only."""
+    return {"MFA_VENDOR_UNBOUND": "true", "MFA_EMAIL_SENDER_DOMAINS": "acme.test"}
 
 
 def vendor(stack: Stack, tenant: str | None = None) -> dict[str, str]:
@@ -190,6 +191,23 @@ async def test_mfa_configuration_per_tenant_over_the_deployment(stack: Stack,
     pre = await stack.post("/resources/users/v1/mfa/authenticator/enroll",
                            token=stack.user_token(ids))
     assert pre["qrCode"] == enrollment(pre["secret"], account=ids.email, issuer="Acme").qrCode
+
+
+async def test_a_tenant_admin_sends_code_mails_only_from_an_approved_domain(
+        stack: Stack, ids: Ids) -> None:
+    """The review's L3: the mails leave through the deployment's relay and credentials."""
+    admin = stack.user_token(ids, roles=["Admin"])
+    for sender in ("ceo@other.example", "no-reply@mail.acme.test", "x@acme.test.evil"):
+        res = await stack.post(f"{CONFIG}/mfa", {"email": {
+            "active": True, "tokenLifetimeSeconds": 300, "sender": sender}}, token=admin,
+            expected_status=400)
+        assert res["errorCode"] == "ER-MFA-VALIDATION" and "MFA_EMAIL_SENDER_DOMAINS" in \
+            res["errors"][0], sender
+    assert (await stack.get(f"{CONFIG}/mfa", token=admin))["email"]["sender"] == ""
+    saved = await stack.post(f"{CONFIG}/mfa", {"email": {
+        "active": True, "tokenLifetimeSeconds": 300, "sender": "Login@ACME.test"}},
+        token=admin, expected_status=201)
+    assert saved["email"]["sender"] == "Login@ACME.test"
 
 
 async def test_the_session_starts_forced_enrollment_with_the_tenants_service_name(
