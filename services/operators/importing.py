@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from marshmallow import ValidationError, validate
 from webauthn.helpers import base64url_to_bytes, decode_credential_public_key
 
 from shared.events.audit import AuditEvent
@@ -222,7 +223,7 @@ def record_from_json(obj: Any) -> ImportRecord:
         raise InvalidRecord("phones: strings in E.164 (+ and digits)")
     return ImportRecord(
         tenant_id=_str(obj, "tenantId", required=True), user_id=_str(obj, "userId", required=True),
-        email=_str(obj, "email", limit=320).lower(),
+        email=_email(_str(obj, "email", limit=320), "email"),
         totp=tuple(_seed(s, f"totp[{i}]") for i, s in enumerate(_list(obj, "totp"))),
         hotp=tuple(_token(t, f"hotp[{i}]") for i, t in enumerate(_list(obj, "hotp"))),
         phones=tuple(phones),
@@ -374,16 +375,27 @@ BULK_MAX = 1000
 _STATUS_TTL = 86400
 
 
+_EMAIL = validate.Email()  # what V1's `email` field (MigrateUser) accepts
+
+
+def _email(value: str, where: str) -> str:
+    """An address as V1 validates it (so no CR/LF reaches a mail header or a token claim)."""
+    try:
+        return _EMAIL(value).lower() if value else ""
+    except ValidationError:
+        raise InvalidRecord(f"{where}: not a valid email address") from None
+
+
 def _frontegg_email(obj: dict[str, Any]) -> str:
     """V1's `email`, or V2's primary one of `emails: [{email, primary, verified}]`."""
     if obj.get("email"):
-        return _str(obj, "email", limit=320).lower()
+        return _email(_str(obj, "email", limit=320), "email")
     emails = obj.get("emails") or []
     if isinstance(emails, list):
         primary = [e for e in emails if isinstance(e, dict) and e.get("primary")] or \
             [e for e in emails if isinstance(e, dict)]
-        if primary and isinstance(primary[0].get("email"), str):
-            return str(primary[0]["email"])[:320].lower()
+        if primary:
+            return _email(_str(primary[0], "email", limit=320), "emails[].email")
     return ""
 
 

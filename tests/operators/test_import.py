@@ -221,3 +221,20 @@ async def test_an_import_of_a_new_user_is_an_event_and_stays_under_the_caps(
     out, _ = await cli(stack, keys, "import", import_file(tmp_path, [line]))
     assert json.loads(out.splitlines()[0])["added"] == cap
     assert (await events(stack, ids)).count("mfa.factor.imported") == cap
+
+
+async def test_bulk_migration_validates_emails_like_v1(stack: Stack, ids: Ids) -> None:
+    """The review's L13: a CR/LF in a V2 email would poison the notifier's headers and the
+    passkey tokens' email claim; the record is refused by its index, the stored email kept."""
+    await stack.start_session(ids)  # the host's call records the user's email
+    users = [{"tenantId": ids.tenant, "userId": ids.user, "authenticatorAppMfaSecret":
+              pyotp.random_base32(), "emails": [{"email": bad, "primary": True}]}
+             for bad in ("a@b.c\r\nBcc: x@y.test", "no-at-sign", "x@y")]
+    started = await stack.post("/resources/migrations/v2/local/bulk", {"users": users},
+                               headers=vendor_key(stack), expected_status=202)
+    status = await stack.get(f"/resources/migrations/v1/local/bulk/status/"
+                             f"{started['migrationId']}", headers=vendor_key(stack))
+    assert status["migrated"] == 0 and [e["index"] for e in status["errors"]] == [0, 1, 2]
+    assert all("valid email" in e["error"] for e in status["errors"]), status["errors"]
+    assert await stack.stores.users.email_of(ids.tenant, ids.user) == ids.email
+    assert await stack.stores.devices.list_for_user(ids.tenant, ids.user) == []
