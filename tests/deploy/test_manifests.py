@@ -148,6 +148,7 @@ DEFAULTED_ENV: dict[str, str] = {
     "MFA_WEBAUTHN_PASSKEY_CHALLENGES": "design default (10000 passkey login challenges per "
                                        "challenge lifetime); an overlay with more passkey "
                                        "logins per two minutes raises it",
+    "MFA_EMBEDDED_PUBLIC": "embedded mode is development only; the cluster runs split",
     "MFA_READY_TIMEOUT": "1 s per upstream /readyz, under the readiness probe's 2 s timeout",
 }
 

@@ -1,14 +1,19 @@
-"""Embedded mode: state survives a restart; development keys are made once, privately."""
+"""Embedded mode: state survives a restart; development keys are made once, privately; it
+starts only on a loopback address unless told otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
+import sys
 from typing import Any
 
 import aiohttp
 import pyotp
+import pytest
 
+from gateway.__main__ import refuse_public_embedded
 from gateway.embedded import create_embedded_app
 from shared.clock import FrozenClock
 from shared.devkeys import ensure_dev_keys
@@ -16,6 +21,7 @@ from shared.settings import Settings
 from tests.conftest import Ids
 
 PREFIX = "/frontegg/identity/resources"
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - what the image sets; the tests check it is refused
 
 
 async def _start(aiohttp_server: Any, var_dir: str, clock: FrozenClock) -> Any:
@@ -81,3 +87,28 @@ async def test_var_dir_and_database_files_are_private(aiohttp_server: Any, tmp_p
     assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700
     assert {"mfa.sqlite3", "mfa.sqlite3-wal", "mfa.sqlite3-shm", "dev-keys.json"} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o600), modes
+
+
+async def test_embedded_mode_refuses_a_non_loopback_host(tmp_path: Any) -> None:
+    """The review's L11: the image sets MFA_HOST=0.0.0.0, one flag from a public development
+    server (internal API routed, generated keys printed, codes in the log)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    env.update({"MFA_HOST": ANY_ADDRESS, "MFA_PORT": "1", "MFA_VAR_DIR": str(tmp_path / "var")})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "--embedded", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and "MFA_EMBEDDED_PUBLIC" in err.decode(), err
+    assert not (tmp_path / "var").exists(), "no key was generated (nor printed)"
+
+
+@pytest.mark.parametrize(("env", "refused"), [
+    ({}, False), ({"MFA_HOST": "127.0.0.1"}, False), ({"MFA_HOST": "::1"}, False),
+    ({"MFA_HOST": "localhost"}, False), ({"MFA_HOST": "127.0.0.2"}, False),
+    ({"MFA_HOST": ANY_ADDRESS}, True), ({"MFA_HOST": "::"}, True),
+    ({"MFA_HOST": "10.1.2.3"}, True),
+    ({"MFA_HOST": ANY_ADDRESS, "MFA_EMBEDDED_PUBLIC": "true"}, False),
+    ({"MFA_HOST": ANY_ADDRESS, "MFA_EMBEDDED_PUBLIC": "false"}, True),
+])
+def test_which_hosts_embedded_mode_accepts(env: dict[str, str], refused: bool) -> None:
+    assert (refuse_public_embedded(env) is not None) == refused
