@@ -124,6 +124,7 @@ class Settings:
     redis_prefix: str = "mfa:"
     database_url: str = ""
     database_statement_cache: int = 100
+    database_allow_unverified_tls: bool = False
     migrations_database_url: str = ""
     internal_api_key: str = ""
     expose_internal_api: bool = False
@@ -204,6 +205,7 @@ class Settings:
             redis_prefix=env_str(e, "MFA_REDIS_PREFIX", "mfa:"),
             database_url=env_str(e, "MFA_DATABASE_URL"),
             database_statement_cache=env_int(e, "MFA_DATABASE_STATEMENT_CACHE", 100),
+            database_allow_unverified_tls=env_bool(e, "MFA_DATABASE_ALLOW_UNVERIFIED_TLS", False),
             migrations_database_url=env_str(e, "MFA_MIGRATIONS_DATABASE_URL"),
             internal_api_key=env_str(e, "MFA_INTERNAL_API_KEY"),
             expose_internal_api=env_bool(e, "MFA_EXPOSE_INTERNAL_API", False),

@@ -102,7 +102,8 @@ async def open_stores(settings: Settings, clock: Clock) -> Stores:
         raise ValueError("MFA_REDIS_URL and MFA_DATABASE_URL are required in split mode")
     settings.validate_split()
     db = await connect(settings.database_url,
-                       statement_cache_size=settings.database_statement_cache)
+                       statement_cache_size=settings.database_statement_cache,
+                       allow_unverified=settings.database_allow_unverified_tls)
     eph = RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
     return build_stores(settings, clock, eph, db)
 
@@ -110,7 +111,7 @@ async def open_stores(settings: Settings, clock: Clock) -> Stores:
 async def open_embedded_stores(settings: Settings, clock: Clock) -> Stores:
     """Embedded path: process memory and a SQLite file (or the database URL if given)."""
     url = settings.database_url or f"sqlite:///{settings.var_dir}/mfa.sqlite3"
-    db = await connect(url)
+    db = await connect(url, allow_unverified=settings.database_allow_unverified_tls)
     eph: Ephemeral = (RedisEphemeral(settings.redis_url, prefix=settings.redis_prefix)
                       if settings.redis_url else MemoryEphemeral(clock))
     if isinstance(db, SqliteDatabase):

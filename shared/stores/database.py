@@ -7,12 +7,14 @@ implementation rewrites the placeholders to `?1`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosqlite
 import asyncpg
@@ -266,9 +268,52 @@ def split_statements(sql: str) -> list[str]:
     return parts
 
 
-async def connect(url: str, *, statement_cache_size: int = 100) -> Database:
-    """Open the database named by a URL: postgres://... or sqlite:///path."""
+VERIFIED_SSLMODES = ("verify-full", "verify-ca")
+
+
+def _host_of(item: str) -> str:
+    """The host of one `host[:port]` of a DSN (IPv6 in brackets)."""
+    item = item.strip()
+    if item.startswith("["):
+        return item[1:].partition("]")[0]
+    return item.rpartition(":")[0] if item.count(":") == 1 else item
+
+
+def _local_host(host: str) -> bool:
+    """A Unix socket directory, or this machine."""
+    host = unquote(host).strip().strip("[]")
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_tls(url: str, *, allow_unverified: bool = False) -> None:
+    """Refuse a Postgres DSN that reaches another machine without a verified TLS connection
+    (asyncpg's default, `prefer`, encrypts without checking the server and falls back to
+    plain text), unless the deployment says so (MFA_DATABASE_ALLOW_UNVERIFIED_TLS). The URL is
+    never echoed: it holds the password."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    hosts = [_host_of(h) for h in parts.netloc.rpartition("@")[2].split(",")]
+    hosts += query.get("host", [])
+    if all(_local_host(h) for h in hosts) or allow_unverified:
+        return
+    mode = (query.get("sslmode") or [os.environ.get("PGSSLMODE", "")])[-1]
+    if mode not in VERIFIED_SSLMODES:
+        raise ValueError("MFA_DATABASE_URL: a Postgres on another host needs "
+                         "sslmode=verify-full (or verify-ca) so its certificate is checked; "
+                         "set MFA_DATABASE_ALLOW_UNVERIFIED_TLS=true to accept it without")
+
+
+async def connect(url: str, *, statement_cache_size: int = 100,
+                  allow_unverified: bool = False) -> Database:
+    """Open the database named by a URL: postgres://... (checked by check_tls) or
+    sqlite:///path."""
     if url.startswith(("postgres://", "postgresql://")):
+        check_tls(url, allow_unverified=allow_unverified)
         return await PostgresDatabase.connect(url, statement_cache_size=statement_cache_size)
     if url.startswith("sqlite:///"):
         return await SqliteDatabase.connect(url[len("sqlite:///"):])

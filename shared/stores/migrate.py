@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.settings import env_bool
 from shared.stores.database import (
     Database,
     PostgresDatabase,
@@ -111,7 +112,8 @@ async def _main(argv: list[str]) -> int:
     if not url:
         print("MFA_MIGRATIONS_DATABASE_URL or MFA_DATABASE_URL must be set", file=sys.stderr)
         return 2
-    db = await connect(url)
+    db = await connect(url, allow_unverified=env_bool(os.environ,
+                                                     "MFA_DATABASE_ALLOW_UNVERIFIED_TLS", False))
     try:
         changed = await migrate(db, direction, steps)
     finally:
