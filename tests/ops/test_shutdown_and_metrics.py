@@ -168,7 +168,7 @@ async def test_lockouts_refusals_and_readiness_are_exported(stack: Stack, ids: I
     seed = await enrolled_user(stack, ids)
     await stack.post("/resources/configurations/v1/lockout-policy",
                      {"enabled": True, "maxAttempts": 2}, expected_status=201,
-                     headers={"Authorization": f"Bearer {stack.settings.internal_api_key}",
+                     headers={"Authorization": f"Bearer {stack.vendor_token(ids.tenant)}",
                               "frontegg-tenant-id": ids.tenant})
     async with stack.http.get(metrics) as r:
         before = await r.text()
