@@ -89,9 +89,10 @@ def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -
 
 
 # Hosts a plain-http outbound URL may name: the machine itself, or a name that only resolves
-# inside the cluster (a single label, *.svc, *.cluster.local); the traffic stays off networks
-# the deployment does not own. Anything else must be https.
-CLUSTER_LOCAL_SUFFIXES = (".svc", ".cluster.local")
+# inside the deployment's own network (a single label, *.svc, *.cluster.local, and *.internal,
+# the top-level name reserved for private networks); the traffic stays off networks the
+# deployment does not own. Anything else must be https.
+CLUSTER_LOCAL_SUFFIXES = (".svc", ".cluster.local", ".internal")
 
 
 def check_outbound_url(name: str, url: str) -> None:
@@ -109,7 +110,7 @@ def check_outbound_url(name: str, url: str) -> None:
         local = host == "localhost" or "." not in host or host.endswith(CLUSTER_LOCAL_SUFFIXES)
     if not local:
         raise ValueError(f"{name} must be https:// (plain http only to a loopback or "
-                         "cluster-local host: a single-label name, *.svc, *.cluster.local)")
+                         "private host: a single-label name, *.svc, *.cluster.local, *.internal)")
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,8 @@ def test_outbound_webhooks_must_be_https_off_the_cluster(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["https://sms.example.com/send", "http://127.0.0.1:8080/x",
                                  "http://[::1]/x", "http://localhost/x", "http://sms-gateway/x",
-                                 "http://sms.mfa.svc/x", "http://sms.mfa.svc.cluster.local:80/x"])
+                                 "http://sms.mfa.svc/x", "http://sms.mfa.svc.cluster.local:80/x",
+                                 "http://sms-gateway.internal:9000/sms"])
 def test_https_loopback_and_cluster_local_urls_are_accepted(url: str) -> None:
     env = {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": url,
            "MFA_SMS_WEBHOOK_SECRET": "s" * 16}
