@@ -67,7 +67,7 @@ async def test_the_internal_key_is_refused_on_publicly_routed_paths(
         url = (f"{stack.operators_url}/internal/v1/admin/tenants/{ids.tenant}/users/"
                f"{ids.user}/reset")
         async with stack.http.post(url, json={}, headers=internal_key(stack)) as r:
-            assert r.status == 200 and await r.json() == {"removed": 1}
+            assert r.status == 200 and (await r.json())["removed"] == 1
 
 
 async def test_a_vendor_token_naming_no_tenant_is_refused_by_default(stack: Stack,

@@ -29,7 +29,7 @@ class Inbox:
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        if not verify(SECRET, raw, request.headers.get("X-MFA-Signature", "")):
+        if not verify(SECRET, raw, request.headers):
             return web.json_response({}, status=401)
         self.events.append(json.loads(raw))
         self.arrived.set()
