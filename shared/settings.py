@@ -88,10 +88,11 @@ def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
-# Hosts a plain-http outbound URL may name: the machine itself, or a name that only resolves
-# inside the deployment's own network (a single label, *.svc, *.cluster.local, and *.internal,
-# the top-level name reserved for private networks); the traffic stays off networks the
-# deployment does not own. Anything else must be https.
+# Hosts a plain-http outbound URL may name: the machine itself, a private address (RFC 1918,
+# ULA: a pod or VPC address), or a name that only resolves inside the deployment's own network
+# (a single label, *.svc, *.cluster.local, and *.internal, the top-level name reserved for
+# private networks); the traffic stays off networks the deployment does not own. Anything else
+# must be https.
 CLUSTER_LOCAL_SUFFIXES = (".svc", ".cluster.local", ".internal")
 
 
@@ -105,12 +106,14 @@ def check_outbound_url(name: str, url: str) -> None:
     if parts.scheme != "http" or not host:
         raise ValueError(f"{name} must be an https:// URL")
     try:
-        local = ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
+        local = address.is_loopback or address.is_private and not address.is_unspecified
     except ValueError:
         local = host == "localhost" or "." not in host or host.endswith(CLUSTER_LOCAL_SUFFIXES)
     if not local:
         raise ValueError(f"{name} must be https:// (plain http only to a loopback or "
-                         "private host: a single-label name, *.svc, *.cluster.local, *.internal)")
+                         "private host: a private address, a single-label name, *.svc, "
+                         "*.cluster.local, *.internal)")
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def test_the_recovery_address_limit_is_read_under_its_new_and_its_old_name(
     assert "MFA_RECOVERY_IP_LIMIT" in caplog.text
 
 
-@pytest.mark.parametrize("url", ["http://sms.example.com/send", "http://10.0.0.7/hook",
+@pytest.mark.parametrize("url", ["http://sms.example.com/send", "http://1.2.3.4/hook",
                                  "ftp://sms.example.com", "https:///path", "sms.example.com"])
 def test_outbound_webhooks_must_be_https_off_the_cluster(url: str) -> None:
     """The review's L12: the SMS webhook body carries the number and the code."""
@@ -130,7 +130,8 @@ def test_outbound_webhooks_must_be_https_off_the_cluster(url: str) -> None:
 @pytest.mark.parametrize("url", ["https://sms.example.com/send", "http://127.0.0.1:8080/x",
                                  "http://[::1]/x", "http://localhost/x", "http://sms-gateway/x",
                                  "http://sms.mfa.svc/x", "http://sms.mfa.svc.cluster.local:80/x",
-                                 "http://sms-gateway.internal:9000/sms"])
+                                 "http://sms-gateway.internal:9000/sms", "http://10.0.0.7/hook",
+                                 "http://[fd00::7]:8080/hook"])
 def test_https_loopback_and_cluster_local_urls_are_accepted(url: str) -> None:
     env = {"MFA_SMS_PROVIDER": "webhook", "MFA_SMS_WEBHOOK_URL": url,
            "MFA_SMS_WEBHOOK_SECRET": "s" * 16}
