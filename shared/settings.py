@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
+from shared.http.caller import ADDRESS_FORMS
 from shared.http.client_ip import parse_networks
 from shared.mfa.registry import BY_NAME, KINDS, STRATEGIES
 
@@ -191,6 +192,7 @@ class Settings:
     prune_interval: float = 3600.0  # seconds between the operators service's prune runs
     issuer_name: str = "MFA"
     trusted_proxies: tuple[str, ...] = ()
+    audit_address: str = "subscriber"
     metrics_port: int = 0
     ready_timeout: float = 1.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -272,6 +274,7 @@ class Settings:
             prune_interval=env_float(e, "MFA_PRUNE_INTERVAL", 3600.0),
             issuer_name=env_str(e, "MFA_ISSUER_NAME", "MFA"),
             trusted_proxies=env_list(e, "MFA_TRUSTED_PROXIES"),
+            audit_address=env_str(e, "MFA_AUDIT_ADDRESS", "subscriber").lower(),
             metrics_port=env_int(e, "MFA_METRICS_PORT", 0),
             ready_timeout=env_float(e, "MFA_READY_TIMEOUT", 1.0),
             env=e,
@@ -311,6 +314,8 @@ class Settings:
         for url in self.webhook_urls:
             check_outbound_url("MFA_WEBHOOK_URLS", url)
         parse_networks(self.trusted_proxies)  # a bad CIDR is a start-up error
+        if self.audit_address not in ADDRESS_FORMS:
+            raise ValueError(f"MFA_AUDIT_ADDRESS must be one of {', '.join(ADDRESS_FORMS)}")
 
     def sender_allowed(self, address: str) -> bool:
         """Whether a tenant may send code mails from this address: its domain is one the

@@ -127,6 +127,16 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+@api(response=schemas.LockoutExplanation, auth="internal",
+     query={"factor?": "totp, sms, email, webauthn or recovery (default: all)",
+            "from?": "the timeline from, ISO 8601 or Unix seconds (default: 30 days ago)"})
+async def explain_lockout(request: web.Request) -> web.Response:
+    """GET .../tenants/{tenantId}/users/{userId}/lockout: why the user is locked out."""
+    q = _query(request, schemas.LockoutQuery)
+    return json_ok(await trail.explain_lockout(stores_of(request), *_who(request),
+                                               factor=q["factor"], since=q["from_"]))
+
+
 @api(response=schemas.Adoption, auth="internal",
      query={"from?": "ISO 8601 or Unix seconds (default: 30 days ago)",
             "to?": "ISO 8601 or Unix seconds (default: now)"})

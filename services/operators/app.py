@@ -63,6 +63,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{user}/import", admin.import_user)
     r.add_post(f"{user}/reset", admin.reset)
     r.add_post(f"{user}/unlock", admin.unlock)
+    r.add_get(f"{user}/lockout", admin.explain_lockout)
     r.add_get(f"{base}/audit", admin.audit)
     r.add_get(f"{base}/audit/export", admin.export_audit)
     r.add_get(f"{base}/tenants/{{tenantId}}/adoption", admin.tenant_adoption)

@@ -159,6 +159,43 @@ class AuditEventOut(Schema):
     deviceId = fields.String(required=True, allow_none=True)
     requestId = fields.String(required=True, allow_none=True)
     detail = fields.Dict(required=True)
+    clientIp = fields.String(required=True, allow_none=True)
+    userAgent = fields.String(required=True, allow_none=True)
+    traceId = fields.String(required=True, allow_none=True)
+    lockThreshold = fields.Integer(required=True, allow_none=True)
+    count = fields.Integer(required=True)
+    lastAt = fields.String(required=True, allow_none=True)
+
+
+class LockoutQuery(Schema):
+    """Which factor, and from when the timeline starts (query string)."""
+
+    factor = fields.String(load_default=None, validate=validate.OneOf(LOCKOUT_FACTORS))
+    from_ = Instant(data_key="from", load_default=None)
+
+
+class FactorLockout(Schema):
+    """One factor's lockout now: consecutive failures, locked or delayed, the threshold that
+    locks it, and when and how it lifts."""
+
+    factor = fields.String(required=True)
+    failures = fields.Integer(required=True)
+    locked = fields.Boolean(required=True)
+    retryAfter = fields.Integer(required=True)
+    threshold = fields.Integer(required=True)
+    liftsAt = fields.String(required=True, allow_none=True)
+    lifts = fields.String(required=True)
+
+
+class LockoutExplanation(Schema):
+    """Why a user is locked out: each factor's state and the attempts (oldest first)."""
+
+    tenantId = fields.String(required=True)
+    userId = fields.String(required=True)
+    at = fields.String(required=True)
+    factors = fields.List(fields.Nested(FactorLockout), required=True)
+    timeline = fields.List(fields.Nested(AuditEventOut), required=True)
+    truncated = fields.Boolean(required=True)
 
 
 class AuditPage(Schema):

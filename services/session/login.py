@@ -10,6 +10,7 @@ from typing import Any
 
 from services.session.profile import enrolled, mfa_devices
 from shared.events.audit import AuditEvent
+from shared.http.caller import network_of
 from shared.http.errors import BadRequest
 from shared.mfa.flow import Attempt, LoginResult, login_body, recovery_attempt
 from shared.mfa.otpauth import enrollment, new_seed
@@ -26,7 +27,6 @@ from shared.mfa.registry import (
     USER_CODE,
     kind,
 )
-from shared.mfa.remember import network_of
 from shared.mfa.resets import clear
 from shared.mfa.sessions import MfaSession, PendingEnrollment, pending_aad
 from shared.stores.bundle import Stores

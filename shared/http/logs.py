@@ -1,4 +1,5 @@
-"""JSON logs carrying the request id. Never log codes, secrets, tokens, phones or emails."""
+"""JSON logs carrying the request id and the trace id. Never log codes, secrets, tokens, phones
+or emails."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from datetime import UTC, datetime
 
 import orjson
 
+from shared.http.tracing import current_trace_id
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None)
+# The request's W3C trace id: its server span's when tracing is on (shared.http.tracing), else
+# the caller's traceparent's, if any; in the log lines and the audit rows.
+trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id",
+                                                                          default=None)
 # The request's Accept-Language (truncated): the language of notifications its events cause.
 language_var: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="")
 
@@ -31,6 +38,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             out["requestId"] = rid
+        tid = trace_id_var.get() or current_trace_id()
+        if tid:
+            out["traceId"] = tid
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             out.update(extra)

@@ -20,7 +20,8 @@ from aiohttp.web_request import BaseRequest
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from shared.clock import Clock, SystemClock
-from shared.http import access, drain
+from shared.http import access, drain, tracing
+from shared.http.caller import Caller, caller_var
 from shared.http.client_ip import behind_gateway
 from shared.http.errors import STORE_FAULTS, BadRequest, MfaError
 from shared.http.jsonbody import dumps, parse_json
@@ -29,6 +30,7 @@ from shared.http.logs import (
     language_var,
     refusing_bad_settings,
     request_id_var,
+    trace_id_var,
 )
 from shared.http.metrics import READY, STORE_ERRORS, metrics_handler, request_metrics
 from shared.mfa.flow import LoginResult
@@ -73,18 +75,26 @@ ANSWERED_UPSTREAM = web.RequestKey("answered_upstream", bool)
 async def request_context(request: web.Request,
                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                           ) -> web.StreamResponse:
-    """Request id (taken from the gateway or made here), errors as envelopes, access log."""
-    rid = request.headers.get(TRACE_HEADER) or request.headers.get("x-request-id") or ""
+    """Request id (taken from the gateway or made here), trace id and caller (for the log
+    lines and audit rows), errors as envelopes, access log."""
+    headers = request.headers
+    rid = headers.get(TRACE_HEADER) or headers.get("x-request-id") or ""
     if not rid or len(rid) > 100 or not rid.replace("-", "").isalnum():
         rid = uuid.uuid4().hex
     token = request_id_var.set(rid)
-    language = language_var.set(request.headers.get("Accept-Language", "")[:200])
+    language = language_var.set(headers.get("Accept-Language", "")[:200])
+    tid = tracing.current_trace_id() or tracing.incoming_trace_id(headers.get("traceparent"))
+    trace_id = trace_id_var.set(tid)
+    caller = caller_var.set(Caller(headers.get("X-Forwarded-For"), request.remote,
+                                   headers.get("User-Agent", "")))
     started = time.perf_counter()
     try:
         resp = await _guarded(request, handler)
     finally:
         request_id_var.reset(token)
         language_var.reset(language)
+        trace_id_var.reset(trace_id)
+        caller_var.reset(caller)
     resp.headers[TRACE_HEADER] = rid
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
@@ -95,9 +105,11 @@ async def request_context(request: web.Request,
     latency.observe(elapsed)
     if (route not in _QUIET and not request.get(ANSWERED_UPSTREAM)
             and log.isEnabledFor(logging.INFO)):
-        log.info("request", extra={"fields": {
-            "requestId": rid, "service": service, "method": request.method, "route": route,
-            "status": resp.status, "ms": round(elapsed * 1000, 2)}})
+        fields = {"requestId": rid, "service": service, "method": request.method,
+                  "route": route, "status": resp.status, "ms": round(elapsed * 1000, 2)}
+        if tid:
+            fields["traceId"] = tid
+        log.info("request", extra={"fields": fields})
     return resp
 
 
@@ -283,8 +295,10 @@ async def _freeze_startup_objects(app: web.Application) -> None:
 
 def base_app(name: str, settings: Settings) -> web.Application:
     """An app with the shared middlewares, body limit and health endpoints."""
-    app = web.Application(middlewares=[request_context],
-                          client_max_size=settings.max_body_bytes)
+    middlewares = [request_context]
+    if tracing.configure(name):  # OTEL_* asked for traces: one server span per request
+        middlewares.insert(0, tracing.server_span)
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app.on_startup.append(_freeze_startup_objects)
     app[SERVICE] = name
     app[SETTINGS] = settings

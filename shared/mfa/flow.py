@@ -16,6 +16,14 @@ inside `attempt(...)`, in this order:
 
 A factor never counts or resets anything itself, so a limit is a limit under any number of
 parallel requests: an attempt is counted before its comparison, never after.
+
+Every attempt is audited with who tried (shared.events.audit: address, User-Agent label,
+request and trace ids) and the lock threshold that applied. A refused attempt (429 while
+delayed or locked, a burned mfaToken, recovery throttling) is recorded without turning a flood
+into a flood of writes: a Redis counter per user, factor, reason and minute counts them all,
+and the group's one audit row is written by the 1st, 2nd, 4th, 8th, ... refusal of that minute
+(at most about log2(n) writes for n refusals), its `attempts` the count at the last write, so
+exact up to a factor of two, and the row's address and agent are the first refusal's.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import Any
 
 from shared.crypto import token_hash
 from shared.events.audit import AuditEvent, TokenUse, TokenUsed
+from shared.http.caller import device_label, network_of
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import Forbidden, MfaError, TooManyRequests, Unauthorized
 from shared.http.metrics import locked, refused, verified
@@ -36,7 +45,6 @@ from shared.mfa.devices import Device
 from shared.mfa.lockout import Lockout
 from shared.mfa.policies import Policy
 from shared.mfa.registry import EMAIL, Kind, amr_of, kind
-from shared.mfa.remember import device_label, network_of
 from shared.mfa.sessions import MfaSession, pending_aad, session_key, tag_of
 from shared.mfa.tokens import Principal, fresh_mfa
 from shared.stores.bundle import Stores
@@ -81,6 +89,7 @@ class LoginResult:
 
 
 def _refusal(r: Reservation, factor: str) -> MfaError:
+    """The error a refused reservation answers (and its metrics)."""
     if r.status == "gone":
         verified("session", "burned" if r.burned else "expired")
         refused(factor, "burned" if r.burned else "expired")
@@ -92,6 +101,48 @@ def _refusal(r: Reservation, factor: str) -> MfaError:
                                code="ER-MFA-LOCKED")
     return TooManyRequests("Too many failed attempts, try again later",
                            retry_after=int(r.retry_after) + 1, code="ER-MFA-DELAY")
+
+
+def _reason(r: Reservation) -> str:
+    if r.status == "gone":
+        return "burned" if r.burned else "expired"
+    return r.status  # delayed | locked
+
+
+async def _count_refusal(stores: Stores, group: str, reason: str) -> tuple[str, int]:
+    """Count a refusal in its group's counter for this minute: (the counter's key, the count);
+    `group` names the user and factor, hashed like the lockout's key."""
+    key = f"refused:{group}:{reason}:{int(stores.clock.time() // 60)}"
+    return key, await stores.eph.incr(key, 120)
+
+
+async def _write_refusal(stores: Stores, key: str, count: int, *, tenant_id: str,
+                         user_id: str, factor: str, reason: str, error: str,
+                         lock_at: int = 0) -> None:
+    """Write (or raise the count of) a refusal group's audit row."""
+    if not lock_at and factor != "recovery":
+        lock_at = await stores.lockout.tenant_lock_at(tenant_id, now=stores.clock.time())
+    await stores.audit.grouped(
+        AuditEvent(tenant_id, user_id, factor, "refused", "refused",
+                   detail={"reason": reason, "error": error}, lock_threshold=lock_at or None),
+        f"{key}:{tenant_id}:{user_id}", count)
+
+
+async def _refused(stores: Stores, r: Reservation, factor: str, lock_key: str,
+                   principal: Principal | None) -> MfaError:
+    """The refusal's error, after recording the refused attempt when it is known whose it
+    was (a bearer's, or a session's that is burned, delayed or locked)."""
+    error = _refusal(r, factor)
+    record = r.session or {}
+    tenant_id = principal.tenant_id if principal else record.get("tenant_id")
+    user_id = principal.user_id if principal else record.get("user_id")
+    if tenant_id and user_id:
+        key, n = await _count_refusal(stores, lock_key, _reason(r))
+        if not n & (n - 1):  # a power of two: write the group's row
+            await _write_refusal(stores, key, n, tenant_id=tenant_id, user_id=user_id,
+                                 factor=factor, reason=_reason(r), error=error.code,
+                                 lock_at=int(record.get("lock_at") or 0))
+    return error
 
 
 @dataclass
@@ -120,7 +171,11 @@ class Attempt:
               detail: dict[str, Any] | None = None) -> AuditEvent:
         """The success's audit row, for a factor that writes it with its own change."""
         return AuditEvent(self.tenant_id, self.user_id, self.factor, action, "success",
-                          device_id or self.device_id, detail or {})
+                          device_id or self.device_id, detail or {}, self.threshold())
+
+    def threshold(self) -> int:
+        """The consecutive failures that lock this factor for this user."""
+        return self.lock_at or self.stores.lockout.limits.lock_at
 
     def use(self) -> TokenUse:
         """The mfaToken's single use, for the statement that writes the login's success: a
@@ -179,7 +234,7 @@ class Attempt:
     async def failed(self, error: MfaError) -> None:
         """The proof did not hold: already counted; audit it."""
         limits = self.stores.lockout.limits
-        threshold = self.lock_at or limits.lock_at
+        threshold = self.threshold()
         is_locked = self.failures >= threshold
         verified(self.factor, "locked" if is_locked else "wrong_code")
         if self.failures == threshold:
@@ -190,10 +245,9 @@ class Attempt:
         if getattr(error, "reason", None):
             detail["reason"] = error.reason  # type: ignore[attr-defined]
         detail.update(getattr(error, "audit_detail", {}))  # e.g. a TOTP clock offset
-        await self.stores.audit.record(
-            tenant_id=self.tenant_id, user_id=self.user_id, factor=self.factor,
-            action="lockout" if is_locked else "failure", outcome="refused",
-            device_id=self.device_id, detail=detail)
+        await self.stores.audit.write(AuditEvent(
+            self.tenant_id, self.user_id, self.factor, "lockout" if is_locked else "failure",
+            "refused", self.device_id, detail, threshold))
 
 
 async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
@@ -208,18 +262,19 @@ async def _reserve(stores: Stores, factor: str, mfa_token: str | None,
     r = await stores.eph.reserve(lock_key, skey, stores.lockout.limits,
                                  now=stores.clock.time(), count=count)
     if r.status != "ok":
-        raise _refusal(r, factor)
+        raise await _refused(stores, r, factor, lock_key, principal)
     session = stores.sessions.from_record(skey, r.session or {}) if skey else None
     who = principal or session
     assert who is not None
-    lock_at = await _tenant_lock(stores, who.tenant_id, session, lock_key, r, factor) \
-        if count else 0
+    lock_at = await _tenant_lock(stores, who.tenant_id, session, lock_key, r, factor,
+                                 principal) if count else 0
     return Attempt(stores, factor, who.tenant_id, who.user_id, lock_key, session, r.failures,
                    r.session_failures, lock_at=lock_at)
 
 
 async def _tenant_lock(stores: Stores, tenant_id: str, session: MfaSession | None,
-                       lock_key: str, r: Reservation, factor: str) -> int:
+                       lock_key: str, r: Reservation, factor: str,
+                       principal: Principal | None) -> int:
     """A tenant's lockout policy stricter than the deployment's: the attempt that reaches
     its threshold locks the factor (and is still compared, like the deployment's), later
     ones are refused; the count was taken atomically, so parallel attempts cannot pass it.
@@ -229,7 +284,8 @@ async def _tenant_lock(stores: Stores, tenant_id: str, session: MfaSession | Non
     if 0 < lock_at < stores.lockout.limits.lock_at and r.failures >= lock_at:
         await stores.eph.lock(lock_key, stores.lockout.limits.ttl)
         if r.failures > lock_at:
-            raise _refusal(Reservation("locked", failures=r.failures), factor)
+            locked = Reservation("locked", r.session, failures=r.failures)
+            raise await _refused(stores, locked, factor, lock_key, principal)
     return lock_at
 
 
@@ -285,11 +341,25 @@ async def recovery_attempt(stores: Stores, *, email: str, ip: str) -> AsyncItera
         if await stores.eph.incr(key, settings.recovery_window) > cap:
             verified("recovery", "locked")
             refused("recovery", "recovery_limit")
-            raise TooManyRequests("Too many recovery attempts, try again later",
-                                  retry_after=int(await stores.eph.ttl(key)) + 1,
-                                  code="ER-MFA-RECOVERY-LIMIT")
+            error = TooManyRequests("Too many recovery attempts, try again later",
+                                    retry_after=int(await stores.eph.ttl(key)) + 1,
+                                    code="ER-MFA-RECOVERY-LIMIT")
+            await _recovery_refused(stores, mail, error.code)
+            raise error
     yield
     await stores.eph.delete(pair)
+
+
+async def _recovery_refused(stores: Stores, email: str, error: str) -> None:
+    """Record a throttled recovery for every user known by that email (grouped per email and
+    minute; the users are looked up only when the group's row is written)."""
+    key, n = await _count_refusal(stores, f"recover-email:{token_hash(email)}",
+                                  "recovery_limit")
+    if n & (n - 1):
+        return
+    for tenant_id, user_id in await stores.users.with_email(email):
+        await _write_refusal(stores, key, n, tenant_id=tenant_id, user_id=user_id,
+                             factor="recovery", reason="recovery_limit", error=error)
 
 
 def pending_secret(stores: Stores, session: MfaSession, sealed: str | None) -> str | None:

@@ -1,5 +1,6 @@
 """Remembered (trusted) devices: a random token, stored hashed, bound to user and tenant,
-revocable; one chain per browser, shown to the user with a label, times and network.
+revocable; one chain per browser, shown to the user with a label, times and network (the label
+and the network as shared.http.caller makes them, like the audit trail's).
 
 The token rotates on every use: the used one is marked rotated (kept, so that it is known) and
 a new one of the same chain is issued, with the chain's expiry (using a device never extends
@@ -10,8 +11,6 @@ audits it.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -20,32 +19,6 @@ from shared.clock import Clock
 from shared.crypto import new_token, token_hash
 from shared.events.audit import AuditEvent, AuditLog
 from shared.stores.database import Database
-
-_BROWSERS = (("Edge", r"Edg(e|A|iOS)?/"), ("Opera", r"OPR/|Opera"), ("Firefox", r"Firefox/|FxiOS/"),
-             ("Chrome", r"Chrome/|CriOS/"), ("Safari", r"Safari/"))
-_SYSTEMS = (("iOS", r"iPhone|iPad|iPod"), ("Android", r"Android"), ("Windows", r"Windows"),
-            ("macOS", r"Mac OS X|Macintosh"), ("ChromeOS", r"CrOS"), ("Linux", r"Linux"))
-
-
-def device_label(user_agent: str) -> str:
-    """"Chrome on macOS" from a User-Agent header (never the header itself)."""
-    ua = user_agent[:512]
-    browser = next((name for name, pat in _BROWSERS if re.search(pat, ua)), "")
-    system = next((name for name, pat in _SYSTEMS if re.search(pat, ua)), "")
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
-
-
-def network_of(ip: str) -> str:
-    """The client address's network, not the address: /24 for IPv4, /48 for IPv6."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
-
 
 # A rotated-out token presented within this many seconds of its rotation is a duplicate of the
 # same browser's request (two tabs, a retry), answered "not remembered" without revoking.

@@ -47,3 +47,11 @@ class UserRecords:
             "SELECT user_id FROM mfa_users WHERE tenant_id = $1 AND email = $2 "
             "ORDER BY user_id LIMIT $3", tenant_id, email.strip().lower(), limit)
         return [str(r["user_id"]) for r in rows]
+
+    async def with_email(self, email: str, limit: int = 20) -> list[tuple[str, str]]:
+        """(tenant, user) of every user last seen with this email, in any tenant (recovery
+        finds users by email alone), at most `limit`."""
+        rows = await self._db.fetch(
+            "SELECT tenant_id, user_id FROM mfa_users WHERE email = $1 "
+            "ORDER BY tenant_id, user_id LIMIT $2", email.strip().lower(), limit)
+        return [(r["tenant_id"], r["user_id"]) for r in rows]

@@ -72,7 +72,7 @@ def build_stores(settings: Settings, clock: Clock, eph: Ephemeral, db: Database)
                          audience=settings.jwt_audience,
                          extra_jwks=settings.jwt_extra_public_keys)
     cipher = FieldCipher.from_setting(settings.encryption_keys)
-    audit = AuditLog(db, clock)
+    audit = AuditLog(db, clock, trusted=settings.trusted_proxies, address=settings.audit_address)
     configs = ConfigRepository(db, clock)
     return Stores(
         settings=settings, clock=clock, eph=eph, db=db, hasher=hasher,

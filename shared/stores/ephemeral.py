@@ -48,7 +48,8 @@ class Limits:
 class Reservation:
     """The answer of `reserve`: status ok | gone (no live session, or burned: `burned` says
     which) | delayed | locked; with ok, the session record and the counts including this
-    attempt."""
+    attempt; refused, the session record when there is one (burned, delayed, locked: whose
+    attempt was refused, for the audit trail)."""
 
     status: str
     session: Record | None = None
@@ -193,22 +194,23 @@ class MemoryEphemeral:
                       now: float, count: bool = True) -> Reservation:
         """Load, check and count in one step (no await inside: atomic on the event loop)."""
         sess = self._live(session_key) if session_key else None
+        record = json.loads(json.dumps(sess[0])) if sess else None
         if session_key and (sess is None or sess[1] >= limits.session_max
                             or sess[0].get("expires_at", 0) <= now):
-            return Reservation("gone", burned=sess is not None and sess[1] >= limits.session_max)
+            burned = sess is not None and sess[1] >= limits.session_max
+            return Reservation("gone", record if burned else None, burned=burned)
         lock = self._live(lock_key)
         state, n = (lock[0], lock[1]) if lock else ({}, 0)
         expires = self._clock.time() + limits.ttl
         refused = None
         if state.get("locked"):
-            refused = Reservation("locked", failures=n)
+            refused = Reservation("locked", record, failures=n)
         elif state.get("until", 0) > now:
-            refused = Reservation("delayed", failures=n, retry_after=state["until"] - now)
+            refused = Reservation("delayed", record, failures=n, retry_after=state["until"] - now)
         if refused is not None:
             if count and lock is not None:
                 self._data[lock_key] = (lock[0], lock[1], expires)
             return refused
-        record = json.loads(json.dumps(sess[0])) if sess else None
         if not count:
             return Reservation("ok", record, n, sess[1] if sess else 0)
         n += 1
@@ -295,7 +297,7 @@ if KEYS[2] then
   local rec = redis.call('HMGET', KEYS[2], 'v', 'n')
   if not rec[1] then return {'gone'} end
   sn = tonumber(rec[2])
-  if sn >= tonumber(ARGV[2]) then return {'gone', '', 0, 0, '0', 'burned'} end
+  if sn >= tonumber(ARGV[2]) then return {'gone', rec[1], 0, 0, '0', 'burned'} end
   local ok, exp = pcall(function() return cjson.decode(rec[1]).expires_at end)
   if not ok or not exp or exp * 1000 <= now then return {'gone'} end
   v = rec[1]
@@ -305,11 +307,11 @@ local n = tonumber(st[1]) or 0
 local counting = ARGV[6] == '1'
 if st[3] == '1' then
   if counting then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
-  return {'locked', '', n}
+  return {'locked', v or '', n}
 end
 if st[2] and now < tonumber(st[2]) then
   if counting then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
-  return {'delayed', '', n, 0, tostring(tonumber(st[2]) - now)}
+  return {'delayed', v or '', n, 0, tostring(tonumber(st[2]) - now)}
 end
 if not counting then return {'ok', v or '', n, sn} end
 n = redis.call('HINCRBY', KEYS[1], 'n', 1)
@@ -467,7 +469,9 @@ class RedisEphemeral:
         res = await self._durable(self._reserve, keys, args, wait=count)
         status = res[0].decode() if isinstance(res[0], bytes) else str(res[0])
         if status != "ok":
-            return Reservation(status, failures=int(res[2]) if len(res) > 2 else 0,
+            refused = json.loads(res[1]) if len(res) > 1 and res[1] else None
+            return Reservation(status, refused,
+                               failures=int(res[2]) if len(res) > 2 else 0,
                                retry_after=float(res[4]) / 1000 if len(res) > 4 else 0.0,
                                burned=len(res) > 5)
         record = json.loads(res[1]) if session_key else None

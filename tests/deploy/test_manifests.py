@@ -150,6 +150,7 @@ DEFAULTED_ENV: dict[str, str] = {
                                        "logins per two minutes raises it",
     "MFA_EMBEDDED_PUBLIC": "embedded mode is development only; the cluster runs split",
     "MFA_READY_TIMEOUT": "1 s per upstream /readyz, under the readiness probe's 2 s timeout",
+    "MFA_AUDIT_ADDRESS": "design default (an IPv4 address, or an IPv6 /64, per audit row)",
 }
 
 Obj = dict[str, Any]

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from shared.mfa.remember import REUSE_GRACE, device_label, network_of
+from shared.http.caller import device_label, network_of
+from shared.mfa.remember import REUSE_GRACE
 from tests.conftest import PREFIX, Ids, Stack
 from tests.support.responses import assert_envelope
 from tests.support.totp_flows import AUTH, code, enroll, login

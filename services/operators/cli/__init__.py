@@ -146,6 +146,25 @@ async def _export(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    _user(p)
+    p.add_argument("--factor", choices=LOCKOUT_FACTORS, help="only this factor (default: all)")
+    p.add_argument("--from", dest="since", type=_time, help="timeline from (default: 30 days "
+                   "ago)")
+    p.add_argument("--json", action="store_true", help="the admin API's JSON instead of text")
+
+
+@command("explain-lockout", "why a user is locked out: each factor's state, threshold and when "
+         "it lifts, and the attempts with their addresses and agents", _explain_args)
+async def _explain(stores: Stores, args: argparse.Namespace, out: TextIO) -> int:
+    x = await trail.explain_lockout(stores, args.tenant, args.user, factor=args.factor,
+                                    since=args.since)
+    if args.json:
+        return _print(out, x)
+    out.write(trail.render_explanation(x))
+    return 0
+
+
 def _adoption_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("tenant")
     p.add_argument("--from", dest="since", type=_time, help="default: 30 days ago")
