@@ -10,7 +10,10 @@ straight to the totp service (what the gateway hop costs) and one through a gate
 several totp processes (what a second replica adds); then, with those processes stopped, what
 the verify's store calls cost over Unix sockets against loopback TCP (bench/sockets.py) and
 with the settle before and after the answer (bench/settle.py); writes the rows as JSON under
-var/bench/.
+var/bench/. The verify is also measured with OpenTelemetry tracing on (a gateway and a totp
+process exporting over OTLP/HTTP to a receiver process on loopback,
+tests/support/otlp_receiver.py), sampled at 1 % and at 100 %; the plain verify row is tracing
+off.
 """
 
 from __future__ import annotations
@@ -77,6 +80,10 @@ HOP = "gateway -> bare handler (the hop)"
 VERIFY_ROW = "TOTP verify (/user/mfa/verify)"
 FLOOR_ROW = "floor: gateway -> the verify's store calls"
 LOGIN_ROW = "TOTP login (session start + verify)"
+# The verify with tracing on: row label -> (its gateway/totp names, the sampling ratio).
+TRACED = {"TOTP verify, traced, sampled 1 %": ("t1", "0.01"),
+          "TOTP verify, traced, sampled 100 %": ("t100", "1.0")}
+TRACED_LEVEL = 16  # the traced rows run at this concurrency only (when it is measured)
 
 
 def plan() -> list[tuple[str, str, str, list[str]]]:
@@ -92,6 +99,8 @@ def plan() -> list[tuple[str, str, str, list[str]]]:
             (VERIFY_ROW, "verify", "gw", ["gw", "totp", "redis", "postgres"]),
             ("TOTP verify straight to totp (no gateway)", "direct", "totp",
              ["totp", "redis", "postgres"])]
+    rows += [(label, "verify", f"gw-{name}", [f"gw-{name}", f"totp-{name}", "redis", "postgres"])
+             for label, (name, _) in TRACED.items()]
     if ARGS.totp_procs > 1:
         rows.append((f"TOTP verify, {ARGS.totp_procs} totp processes", "verify", "gw-n",
                      ["gw-n", "totp-n", "redis", "postgres"]))
@@ -136,7 +145,8 @@ async def scenarios(urls: dict[str, str], settings: Settings, meter: CpuMeter,
     out: list[dict[str, Any]] = []
     hop: dict[int, float] = {}
     for label, kind, target, parts in rows:
-        for conns in levels:
+        row_levels = [TRACED_LEVEL] if label in TRACED and TRACED_LEVEL in levels else levels
+        for conns in row_levels:
             pool = pools["verify" if kind == "direct" else kind] if kind != "post" else []
             spec = {**base, "kind": "verify" if kind == "direct" else kind,
                     "base": urls[target], "concurrency": conns, "items": pool}
@@ -178,6 +188,14 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"server CPU per verify at 16 conns: {v16['server_cpu_ms']:.2f} ms, "
                      f"{v16['server_cpu_ms'] / hop16['server_cpu_ms']:.1f}x the hop's "
                      f"{hop16['server_cpu_ms']:.2f} ms (goal <= 4x)")
+    traced = [(label, by.get((label, TRACED_LEVEL))) for label in TRACED]
+    off = by.get((VERIFY_ROW, TRACED_LEVEL))
+    if off and off["rps"] and all(r for _, r in traced):
+        parts = [f"off {off['rps']:,.0f} req/s, {off['server_cpu_ms']:.2f} ms CPU"]
+        parts += [f"{label.rsplit(' ', 2)[-2]} % {r['rps']:,.0f} req/s "
+                  f"({100 * r['rps'] / off['rps']:.0f}%), {r['server_cpu_ms']:.2f} ms CPU"
+                  for label, r in traced if r]
+        lines.append(f"tracing, verify at {TRACED_LEVEL} conns: " + "; ".join(parts))
     v64 = by.get((VERIFY_ROW, 64))
     if v64 and v64["p50_ms"]:
         lines.append(f"p99 / p50 of the verify at 64 conns: "
@@ -255,6 +273,25 @@ def start_all(procs: Processes) -> dict[str, str]:
     if ARGS.totp_procs > 1:
         many = procs.start("totp-n", "services.totp", free_port(), copies=ARGS.totp_procs)
         urls["gw-n"] = procs.start("gw-n", "gateway", free_port(), MFA_TOTP_URL=many)
+    if not ARGS.scale:
+        urls.update(start_traced(procs))
+    return urls
+
+
+def start_traced(procs: Processes) -> dict[str, str]:
+    """An OTLP receiver (counting only) and, per TRACED row, a gateway and a totp process
+    exporting their spans to it over OTLP/HTTP at the row's sampling ratio."""
+    otlp = free_port()
+    procs.start("otlp", f"tests.support.otlp_receiver --http-port {otlp} --count-only", otlp)
+    urls = {"otlp": f"http://127.0.0.1:{otlp}"}
+    for name, ratio in TRACED.values():
+        otel: dict[str, Any] = {"OTEL_EXPORTER_OTLP_ENDPOINT": urls["otlp"],
+                                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                "OTEL_TRACES_SAMPLER_ARG": ratio}
+        traced = procs.start(f"totp-{name}", "services.totp", free_port(), **otel)
+        urls[f"gw-{name}"] = procs.start(f"gw-{name}", "gateway", free_port(),
+                                         MFA_TOTP_URL=traced, **otel)
     return urls
 
 
@@ -278,7 +315,9 @@ async def run(redis_url: str | None) -> None:
         migrate(env)
         settings = Settings.from_env(env)
         urls = start_all(procs)
-        await procs.wait_ready(list(urls.values()))
+        await procs.wait_ready([u for k, u in urls.items() if k != "otlp"])
+        if "otlp" in urls:
+            await procs.wait_ready([urls["otlp"]], "/count")
         await procs.wait_ready([urls["gw"]], "/readyz")
         pools = await prepare(settings)
         print(f"\nsplit mode on loopback, {os.cpu_count()} CPUs shared by every process "

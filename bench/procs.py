@@ -74,7 +74,7 @@ async def drop_database(name: str) -> None:
 def base_env(tmp: Path, database_url: str, log_level: str) -> dict[str, str]:
     """The environment every process shares: keys generated into tmp, the stores, the log
     level (INFO, as deployed, by default: a request's log line is part of its cost)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MFA_", "OTEL_"))}
     env.update({"MFA_LOG_LEVEL": log_level, "MFA_REDIS_URL": REDIS_URL,
                 "MFA_REDIS_PREFIX": f"mfa-bench-{os.getpid()}:",
                 "MFA_DATABASE_URL": database_url, "MFA_VAR_DIR": str(tmp),

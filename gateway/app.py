@@ -16,7 +16,7 @@ from gateway.openapi import build_spec, docs_page
 from gateway.proxy import forward
 from gateway.routes import match, strip_prefix
 from gateway.upstreams import replicas_of, send
-from shared.http import drain
+from shared.http import drain, tracing
 from shared.http.errors import NotFound, PayloadTooLarge
 from shared.http.web import READY_CHECKS, SETTINGS, base_app
 from shared.settings import Settings
@@ -35,6 +35,8 @@ async def proxy(request: web.Request) -> web.Response:
     upstream = request.app[UPSTREAMS].get(service or "")
     if service is None or upstream is None:
         raise NotFound("Unknown route", code="ER-MFA-ROUTE")
+    if tracing.enabled():
+        tracing.name_request(f"{request.method} {service}", **{"mfa.upstream": service})
     if (request.content_length or 0) > settings.max_body_bytes:
         raise PayloadTooLarge()
     raw_path = strip_prefix(request.rel_url.raw_path, settings.mount_prefix)

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.app import UPSTREAMS, create_app
 from gateway.routes import service_factories
 from shared.clock import Clock, SystemClock
+from shared.http import tracing
 from shared.http.web import READY_CHECKS
 from shared.settings import Settings
 from shared.stores.bundle import Stores, open_embedded_stores
@@ -19,6 +20,7 @@ EMBEDDED_STORES = web.AppKey("embedded_stores", Stores)
 
 def create_embedded_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     """The gateway with every service app started in this process on loopback ports."""
+    tracing.configure("embedded")  # one process: one service name (OTEL_* permitting)
     gateway = create_app(settings, upstreams={})
     clock = clock or SystemClock()
 

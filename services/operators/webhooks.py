@@ -14,10 +14,12 @@ import logging
 from dataclasses import dataclass
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
 from shared.clock import Clock
 from shared.events.outbox import Outbox, OutboxEvent, run_forever
 from shared.events.signing import signed_request
+from shared.http import tracing
 from shared.http.metrics import WEBHOOK_BACKLOG, WEBHOOK_OLDEST, event_handled
 from shared.stores.database import Database
 
@@ -79,7 +81,13 @@ class WebhookDispatcher:
             return err.__class__.__name__
 
     async def deliver(self, e: OutboxEvent) -> bool:
-        """Post one leased event to every endpoint; delivered, or scheduled again."""
+        """Post one leased event to every endpoint; delivered, or scheduled again (a span per
+        event with tracing on; its POSTs carry traceparent)."""
+        with tracing.span("webhook.deliver", SpanKind.PRODUCER,
+                          **{"mfa.event.type": e.type, "mfa.event.id": e.id}):
+            return await self._deliver(e)
+
+    async def _deliver(self, e: OutboxEvent) -> bool:
         for url in self._cfg.urls:
             error = await self._post(url, e)
             if error is not None:

@@ -6,11 +6,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from services.sms.config import SmsConfig
 from services.sms.credentials import phone_of, refuse_known_phone, sms_policy
 from services.sms.providers import ProviderError, SmsMessage, SmsProvider
 from services.sms.templates import render
 from shared.crypto import numeric_code
+from shared.http import tracing
 from shared.http.client_ip import ip_bucket
 from shared.http.errors import BadGateway, TooManyRequests
 from shared.http.metrics import code_sent, sms_sent
@@ -109,7 +112,10 @@ async def send_code(stores: Stores, sender: Sender, who: Requester, s: Send) -> 
     message = SmsMessage(to=s.phone.e164, body=text, locale=who.locale, purpose=s.purpose,
                          to_masked=s.phone.masked, code=code)
     try:
-        await sender.provider.send(message)
+        with tracing.span("sms.send", SpanKind.CLIENT, **{
+                "mfa.sms.provider": sender.provider.name,
+                "mfa.sms.country_code": s.phone.country_code}):
+            await sender.provider.send(message)
     except ProviderError as e:
         # The unreturned otcToken is unusable and expires; only the cooldown is lifted.
         await stores.limiter.release(s.cooldown_key)

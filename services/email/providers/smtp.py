@@ -9,9 +9,11 @@ import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 
 from services.email.config import SmtpConfig
 from services.email.providers import SendFailed
+from shared.http import tracing
 
 
 def tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
@@ -63,12 +65,14 @@ class SmtpSender:
         """Submit the message within MFA_SMTP_TIMEOUT; SendFailed on any failure."""
         c = self._cfg
         try:
-            async with asyncio.timeout(c.timeout):
-                await aiosmtplib.send(
-                    message, hostname=c.host, port=c.port,
-                    use_tls=c.tls == "implicit", start_tls=c.tls == "starttls",
-                    tls_context=self._tls, username=c.username or None,
-                    password=c.password or None, timeout=c.timeout,
-                    local_hostname=await self._local_hostname())
+            with tracing.span("smtp.send", SpanKind.CLIENT,
+                              **{"server.address": c.host, "server.port": c.port}):
+                async with asyncio.timeout(c.timeout):
+                    await aiosmtplib.send(
+                        message, hostname=c.host, port=c.port,
+                        use_tls=c.tls == "implicit", start_tls=c.tls == "starttls",
+                        tls_context=self._tls, username=c.username or None,
+                        password=c.password or None, timeout=c.timeout,
+                        local_hostname=await self._local_hostname())
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             raise SendFailed(_reason(e)) from None
