@@ -29,6 +29,7 @@ from shared.clock import SystemClock
 from shared.settings import Settings
 from shared.stores.bundle import Stores, open_stores
 from tests.conftest import RUN_PREFIX, Ids
+from tests.support.records import others_events_done
 from tests.support.sms_gateway import Inbox
 from tests.support.totp_flows import AUTH, USERS
 
@@ -38,6 +39,7 @@ CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 REDIS_SCOPE = "opentelemetry.instrumentation.redis"
 PG_SCOPE = "opentelemetry.instrumentation.asyncpg"
+HTTP_CLIENT_SCOPE = "opentelemetry.instrumentation.aiohttp_client"
 
 
 def _receiver(http_port: int, grpc_port: int) -> subprocess.Popen[bytes]:
@@ -54,9 +56,11 @@ class Split:
     """The processes, the receiver's read-back URL and the stores (for tokens and rows)."""
 
     def __init__(self, procs: Processes, urls: dict[str, str], spans_url: str,
-                 stores: Stores, inbox: Inbox, log_dir: Path) -> None:
+                 stores: Stores, inbox: Inbox, log_dir: Path,
+                 webhooks: list[tuple[dict[str, str], dict[str, Any]]]) -> None:
         self.procs, self.urls, self.spans_url = procs, urls, spans_url
         self.stores, self.inbox, self.log_dir = stores, inbox, log_dir
+        self.webhooks = webhooks  # (headers, body) of each security-event delivery
 
     async def spans(self, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
         async with http.get(self.spans_url) as r:
@@ -80,10 +84,18 @@ async def split(request: pytest.FixtureRequest, keys: dict[str, str], pg_url: st
     """Gateway, session, totp and sms as processes, exporting over the protocol asked."""
     http_port, grpc_port = free_port(), free_port()
     receiver = await asyncio.to_thread(_receiver, http_port, grpc_port)
-    inbox = Inbox()
+    await others_events_done(request, "delivered_at = 0")  # the dispatcher's backlog: ours
+    inbox, hooks, delivered = Inbox(), web.Application(), []
     sms_app = web.Application()
     sms_app.router.add_post("/sms", inbox.handle)
     inbox.url = str((await aiohttp_server(sms_app)).make_url("/sms"))
+
+    async def webhook(request: web.Request) -> web.Response:
+        delivered.append((dict(request.headers), await request.json()))
+        return web.json_response({})
+
+    hooks.router.add_post("/events", webhook)
+    hooks_url = str((await aiohttp_server(hooks)).make_url("/events"))
     endpoint = (f"http://127.0.0.1:{grpc_port}" if request.param == "grpc"
                 else f"http://127.0.0.1:{http_port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MFA_", "OTEL_"))}
@@ -98,6 +110,9 @@ async def split(request: pytest.FixtureRequest, keys: dict[str, str], pg_url: st
     try:
         urls = {name: procs.start(name, f"services.{name}", free_port())
                 for name in ("session", "totp", "sms")}
+        urls["operators"] = procs.start("operators", "services.operators", free_port(),
+                                        MFA_WEBHOOK_URLS=hooks_url,
+                                        MFA_WEBHOOK_SECRET=secrets.token_urlsafe(24))
         urls["gateway"] = procs.start("gateway", "gateway", free_port(),
                                       MFA_SESSION_URL=urls["session"],
                                       MFA_TOTP_URL=urls["totp"], MFA_SMS_URL=urls["sms"])
@@ -105,7 +120,7 @@ async def split(request: pytest.FixtureRequest, keys: dict[str, str], pg_url: st
         stores = await open_stores(Settings.from_env(env), SystemClock())
         try:
             yield Split(procs, urls, f"http://127.0.0.1:{http_port}/spans", stores, inbox,
-                        tmp_path)
+                        tmp_path, delivered)
         finally:
             await stores.close()
     finally:
@@ -233,5 +248,23 @@ async def test_the_sms_webhook_gets_the_requests_traceparent(split: Split, ids: 
     [send] = [s for s in spans if s["name"] == "sms.send"]
     assert send["attributes"] == {"mfa.sms.provider": "webhook", "mfa.sms.country_code": "1"}
     [post] = _children(spans, send)
-    assert post["spanId"] == parent[2] and post["kind"] == "client"
+    assert (post["spanId"], post["scope"]) == (parent[2], HTTP_CLIENT_SCOPE)
     assert phone[1:] not in json.dumps([s["attributes"] for s in spans])
+
+
+async def test_security_event_webhooks_carry_a_traceparent(split: Split, ids: Ids) -> None:
+    async with aiohttp.ClientSession() as http:
+        await _enroll(split, http, ids)  # raises mfa.factor.enrolled
+        deadline = time.monotonic() + 30
+        while not (mine := [h for h, body in split.webhooks if body["userId"] == ids.user]):
+            assert time.monotonic() < deadline, "the enrollment's event was not delivered"
+            await asyncio.sleep(0.2)
+        _, trace_id, span_id, _ = mine[0]["traceparent"].split("-")
+        spans = await split.trace(http, trace_id, until=lambda s: any(
+            x["name"] == "webhook.deliver" for x in s))
+    [deliver] = [s for s in spans if s["name"] == "webhook.deliver"]
+    assert (deliver["service"], deliver["kind"]) == ("mfa-operators", "producer")
+    assert deliver["attributes"]["mfa.event.type"] == "mfa.factor.enrolled"
+    [post] = [c for c in _children(spans, deliver) if c["scope"] == HTTP_CLIENT_SCOPE]
+    assert post["spanId"] == span_id and post["kind"] == "client"
+    assert PG_SCOPE in {c["scope"] for c in _children(spans, deliver)}  # marked delivered
