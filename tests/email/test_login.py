@@ -163,5 +163,5 @@ async def test_parallel_verifications_of_one_code_have_exactly_one_winner(
     assert statuses.count(200) == 1, statuses
     assert statuses.count(400) <= 4 and statuses.count(401) >= 4, statuses
     audit = await stack.stores.audit.for_user(ids.tenant, ids.user)
-    refused = [a for a in audit if a["factor"] == "email" and a["outcome"] == "refused"]
+    refused = [a for a in audit if a["factor"] == "email" and a["action"] == "failure"]
     assert len(refused) == statuses.count(400)
