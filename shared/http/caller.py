@@ -74,7 +74,7 @@ class Caller:
 
     def label(self) -> str:
         """The User-Agent's label."""
-        return device_label(self.user_agent) if self.user_agent else ""
+        return device_label(self.user_agent[:512]) if self.user_agent else ""
 
 
 caller_var: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller",
