@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,6 @@ _COLS = ("id, at, tenant_id, user_id, factor, action, outcome, device_id, reques
 # The rows a lockout's timeline shows: the attempts, and what resets the count.
 TIMELINE_ACTIONS = ("verify", "failure", "lockout", "refused", "unlock", "reset", "recovery")
 TIMELINE_MAX = 200
-_YEAR = 365 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -130,11 +130,13 @@ def _lifts(locked: bool, retry_after: float, lock_ttl: float, now: float
            ) -> tuple[str | None, str]:
     """When and how a factor's lockout lifts: (time or None, how)."""
     if locked:
-        if 0 < lock_ttl < _YEAR:
-            return iso(now + lock_ttl), ("when the lock expires, or earlier by a recovery or "
-                                         "an unlock")
-        return None, ("not by itself: a recovery (the user's recovery code) or an operator's "
-                      "unlock lifts it; even a right code is refused while locked")
+        if 0 < lock_ttl < math.inf:
+            return iso(now + lock_ttl), ("when the lock expires (each attempt while locked "
+                                         "restarts MFA_LOCKOUT_TTL), or earlier by a recovery "
+                                         "or an operator's unlock; even a right code is "
+                                         "refused while locked")
+        return None, ("by a recovery (the user's recovery code) or an operator's unlock; even "
+                      "a right code is refused while locked")
     if retry_after > 0:
         return iso(now + retry_after), ("after the delay; the next failure doubles it, a "
                                         "success resets the count")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -28,6 +29,10 @@ def extra_env() -> dict[str, str]:
     """Lock at 3 failures; the test's loopback is a trusted proxy, so the X-Forwarded-For the
     test sends is the client's address."""
     return {**LOCK_ENV, "MFA_TRUSTED_PROXIES": "127.0.0.0/8,::1"}
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _from(address: str, agent: str, **extra: str) -> dict[str, str]:
@@ -124,7 +129,9 @@ async def test_explain_lockout_answers_the_ticket(stack: Stack, ids: Ids,
         x = await r.json()
     [totp] = x["factors"]
     assert (totp["locked"], totp["failures"], totp["threshold"]) == (True, 3, 3)
-    assert totp["liftsAt"] is None and "unlock" in totp["lifts"]
+    # The lock expires MFA_LOCKOUT_TTL (7 days) after the last attempt, or lifts by an unlock.
+    lifts_in = _seconds(totp["liftsAt"]) - stack.clock.time()
+    assert 7 * 86400 - 5 <= lifts_in <= 7 * 86400 + 5 and "unlock" in totp["lifts"]
     timeline = [(e["action"], e["clientIp"], e["userAgent"], e["count"]) for e in x["timeline"]
                 if e["action"] != "enroll"]
     assert timeline == [("failure", "203.0.113.7", "Chrome on macOS", 1),
