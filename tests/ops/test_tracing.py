@@ -166,10 +166,10 @@ def documented_tree() -> list[tuple[int, str, str, str]]:
 
 
 def _login_complete(spans: list[dict[str, Any]]) -> bool:
-    scopes = {s["scope"] for s in spans}
-    return (any(s["service"] == "mfa-gateway" and s["kind"] == "server" for s in spans)
-            and any(s["service"] == "mfa-totp" and s["kind"] == "server" for s in spans)
-            and REDIS_SCOPE in scopes and PG_SCOPE in scopes)
+    """Every span the documented tree has is in (the exporters batch; the settle comes after
+    the answer)."""
+    roots = [s for s in spans if s["parentSpanId"] == CALLER_SPAN]
+    return len(roots) == 1 and len(_tree(spans, roots[0])) >= len(documented_tree())
 
 
 async def _enroll(split: Split, http: aiohttp.ClientSession, ids: Ids) -> str:
@@ -204,7 +204,9 @@ async def test_a_split_mode_login_is_one_trace_with_every_part(split: Split, ids
         spans = await split.trace(http, CALLER_TRACE, until=_login_complete)
     # The tree docs/tracing.md shows, continuing the caller's trace.
     [root] = [s for s in spans if s["parentSpanId"] == CALLER_SPAN]
-    assert _tree(spans, root) == documented_tree()
+    received = _tree(spans, root)
+    assert received == documented_tree(), "received, update docs/tracing.md if intended:\n" + \
+        "\n".join(f"{'  ' * d}{service}  {kind}  {name}" for d, service, kind, name in received)
     [served] = [s for s in spans if s["service"] == "mfa-totp" and s["kind"] == "server"]
     assert served["attributes"] == {"http.request.method": "POST",
                                     "http.route": AUTH + "/verify",
