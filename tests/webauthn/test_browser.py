@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.http.web import SERVICE
 from tests.conftest import Ids, Stack
-from tests.support.browser import chromium
+from tests.support.browser import chromium, loopback_socket, serving_on
 from tests.support.webauthn_flows import AUTH
 
 PAGE = "/mfa-demo/webauthn"
@@ -30,11 +28,8 @@ STEP_S = 30  # a hung ceremony fails the test instead of blocking the run
 @pytest.fixture
 def gateway_socket() -> Iterator[socket.socket]:
     """A loopback socket for the gateway, bound now so that its port is known now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    yield s
-    s.close()
+    with loopback_socket() as s:
+        yield s
 
 
 @pytest.fixture
@@ -54,19 +49,8 @@ async def aiohttp_server(aiohttp_server: Callable[..., Awaitable[TestServer]],
                          gateway_socket: socket.socket
                          ) -> AsyncIterator[Callable[..., Awaitable[TestServer]]]:
     """The plugin's factory, except that the gateway serves on gateway_socket."""
-    mine: list[TestServer] = []
-
-    async def go(app: web.Application, **kw: Any) -> TestServer:
-        if app.get(SERVICE) != "gateway":
-            return await aiohttp_server(app, **kw)
-        server = TestServer(app, socket_factory=lambda *_: gateway_socket)
-        await server.start_server(**kw)
-        mine.append(server)
-        return server
-
-    yield go
-    for server in mine:
-        await server.close()
+    async with serving_on(aiohttp_server, gateway_socket, ("gateway",)) as go:
+        yield go
 
 
 @pytest.fixture

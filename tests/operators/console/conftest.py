@@ -13,10 +13,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.http.web import SERVICE
+from tests.support.browser import loopback_socket, serving_on
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.support.totp_flows import LOCK_ENV
 
@@ -24,11 +23,8 @@ from tests.support.totp_flows import LOCK_ENV
 @pytest.fixture
 def console_socket() -> Iterator[socket.socket]:
     """The loopback socket the console is served on, bound now so its port is known now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    yield s
-    s.close()
+    with loopback_socket() as s:
+        yield s
 
 
 @pytest.fixture
@@ -43,19 +39,8 @@ async def aiohttp_server(aiohttp_server: Callable[..., Awaitable[TestServer]],
                          ) -> AsyncIterator[Callable[..., Awaitable[TestServer]]]:
     """The plugin's factory, except that the first operators or gateway app (operators in
     split mode, built before the gateway; the gateway embedded) serves on console_socket."""
-    mine: list[TestServer] = []
-
-    async def go(app: web.Application, **kw: Any) -> TestServer:
-        if mine or app.get(SERVICE) not in ("operators", "gateway"):
-            return await aiohttp_server(app, **kw)
-        server = TestServer(app, socket_factory=lambda *_: console_socket)
-        await server.start_server(**kw)
-        mine.append(server)
-        return server
-
-    yield go
-    for server in mine:
-        await server.close()
+    async with serving_on(aiohttp_server, console_socket, ("operators", "gateway")) as go:
+        yield go
 
 
 @pytest.fixture
