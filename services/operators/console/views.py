@@ -18,10 +18,9 @@ from shared.stores.bundle import Stores
 
 TIMELINE = 50  # audit events on a user's page, most recent first
 # Audit columns shown beside the event when the rows carry them (who tried: the address and
-# the browser's label; how many refused attempts a grouped row stands for).
+# the browser's label).
 TIMELINE_COLUMNS: tuple[dict[str, str], ...] = (
-    {"key": "client_ip", "title": "Address"}, {"key": "user_agent", "title": "Browser"},
-    {"key": "attempts", "title": "Times"})
+    {"key": "client_ip", "title": "Address"}, {"key": "user_agent", "title": "Browser"})
 
 
 @dataclass
@@ -78,10 +77,8 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
     counts = {c["kind"]: c["count"] for c in listed["credentials"]}
     kinds = [KindView(k, [f for f in listed["factors"] if f["kind"] == k.name],
                       counts.get(k.name)) for k in KINDS]
-    now = stores.clock.time()
-    lockouts = [{**x, "label": counter_label(x["factor"]),
-                 "liftsAt": await _lifts_at(stores, tenant_id, user_id, x, now)}
-                for x in listed["lockouts"]]
+    explained = await trail.explain_lockout(stores, tenant_id, user_id)
+    lockouts = [{**x, "label": counter_label(x["factor"])} for x in explained["factors"]]
     _, made = await stores.recovery_sets.remaining(tenant_id, user_id)
     rows = await trail.recent(stores.db, tenant_id, user_id, TIMELINE)
     return UserView(
@@ -91,16 +88,6 @@ async def user_view(stores: Stores, tenant_id: str, user_id: str) -> UserView:
         trusted=await stores.remembered.list_for_user(tenant_id, user_id),
         recovery_set_made=made,
         timeline=[{**r, "detail": _detail(r)} for r in rows])
-
-
-async def _lifts_at(stores: Stores, tenant_id: str, user_id: str, state: dict[str, Any],
-                    now: float) -> float | None:
-    """When a lockout lifts by itself: a delay at its end; a lock when its record expires
-    (MFA_LOCKOUT_TTL after the last try counted or refused on it); else None."""
-    if state["locked"]:
-        left = await stores.eph.ttl(stores.lockout.key(tenant_id, user_id, state["factor"]))
-        return now + left if left > 0 else None
-    return now + state["retryAfter"] if state["retryAfter"] > 0 else None
 
 
 def counter_label(counter: str) -> str:
