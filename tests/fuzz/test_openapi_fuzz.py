@@ -85,15 +85,17 @@ class Fuzzer:
         on every third case of a mid-login route a live mfaToken, so the fuzz gets past the
         token check into enrollment and verification."""
         headers = {}
-        if case.operation.definition.raw.get("security"):
-            headers["Authorization"] = self.bearer
-            # A generated Authorization would go out as ours (the call's headers win), and the
-            # auth check would then read our 200 as "a made-up credential was accepted".
-            for name in [n for n in case.headers or {} if n.lower() == "authorization"]:
-                del case.headers[name]
         # Only into a positive case: a negative one must stay invalid (a live token would make
         # a deliberately broken body valid, and its 200 then look like a broken check).
         positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
+        generated = [n for n in case.headers or {} if n.lower() == "authorization"]
+        # Our bearer where the route takes one, instead of a generated Authorization (the
+        # checks would read our 200 as a made-up credential accepted); but a negative case
+        # that made up its own Authorization keeps it: it must be refused (401).
+        if case.operation.definition.raw.get("security") and (positive or not generated):
+            headers["Authorization"] = self.bearer
+            for name in generated:
+                del case.headers[name]
         if positive and self.sent[case.operation.label] % 3 == 2:
             for part in (case.body, case.query):
                 if isinstance(part, dict) and isinstance(part.get("mfaToken"), str):
