@@ -387,6 +387,10 @@ async def ensure_allowed(stores: Stores, kind: Kind, tenant_id: str,
         strategies = session.strategies
     else:
         strategies = (await stores.policies.get(tenant_id)).strategies
+    _check_allowed(kind, strategies)
+
+
+def _check_allowed(kind: Kind, strategies: tuple[str, ...]) -> None:
     if kind.strategies and not any(s in strategies for s in kind.strategies):
         raise KindNotAllowed(kind)
 
@@ -398,18 +402,17 @@ class RecentMfaRequired(Forbidden):
     default_message = "Adding a factor needs a recent MFA: step up first"
 
 
-async def require_recent_mfa(stores: Stores, principal: Principal, kind: Kind) -> None:
+def require_recent_mfa(policy: Policy, principal: Principal, kind: Kind, now: float) -> None:
     """403 unless the token proves an MFA (shared.mfa.tokens.fresh_mfa) within the window the
     registry names for that kind of credential (a tenant policy field). Of ordinary factors
     the tenant's `enrollRequiresMfaWithin` (0: no requirement, as on Frontegg); a kind that
     logs in by itself or stands in for MFA (registry `fresh`: passkeys, recovery-code sets)
     always needs one, its field's default when the tenant set 0, so a stolen password-only,
     remembered-browser or recovery-code token cannot make itself permanent."""
-    policy = await stores.policies.get(principal.tenant_id)
     within = int(getattr(policy, kind.created_within))
     if within <= 0 and kind.fresh:
         within = int(getattr(Policy, kind.created_within))  # the field's default
-    if within > 0 and not fresh_mfa(principal.claims, within, stores.clock.time()):
+    if within > 0 and not fresh_mfa(principal.claims, within, now):
         raise RecentMfaRequired()
 
 
@@ -417,9 +420,11 @@ async def may_create(stores: Stores, principal: Principal, kind: Kind) -> None:
     """Who may create a credential of `kind`, as the registry declares it, asked before a
     ceremony starts: a strategy that governs it on (403, its code), an MFA fresh enough for it
     (403 ER-MFA-RECENT-MFA-REQUIRED), room under its per-user cap (409
-    ER-MFA-TOO-MANY-DEVICES; the insert checks the cap again, atomically)."""
-    await ensure_allowed(stores, kind, principal.tenant_id)
-    await require_recent_mfa(stores, principal, kind)
+    ER-MFA-TOO-MANY-DEVICES; the insert checks the cap again, atomically). One policy read
+    answers the first two."""
+    policy = await stores.policies.get(principal.tenant_id)
+    _check_allowed(kind, policy.strategies)
+    require_recent_mfa(policy, principal, kind, stores.clock.time())
     if kind.stored:
         await stores.devices.ensure_room(principal.tenant_id, principal.user_id, kind.name)
 
