@@ -18,8 +18,10 @@ from shared.http.client_ip import ip_bucket
 from shared.http.errors import BadGateway, TooManyRequests
 from shared.http.metrics import code_sent, sms_sent
 from shared.mfa.devices import Device, device_aad, new_device_id
+from shared.mfa.flow import KindNotAllowed
 from shared.mfa.phones import Phone, check_country, check_pattern, parse_phone
 from shared.mfa.ratelimit import Cap
+from shared.mfa.registry import SMS
 from shared.stores.bundle import Stores
 
 log = logging.getLogger("mfa.sms")
@@ -85,8 +87,11 @@ def _caps(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> list[Cap]:
 
 
 async def _admit(stores: Stores, c: SmsConfig, who: Requester, s: Send) -> None:
-    """Country allow-list, then cooldown, then the hourly caps; a refusal sends nothing."""
+    """The SMS strategy (every send, enrollment or login code: one policy read), the country
+    allow-list, then cooldown, then the hourly caps; a refusal sends nothing."""
     policy = await stores.policies.get(s.tenant_id)
+    if not policy.allows_kind(SMS):
+        raise KindNotAllowed(SMS)
     check_country(s.phone, policy.smsAllowedCountryCodes or c.allowed_country_codes)
     await stores.limiter.cooldown(s.cooldown_key, c.resend_cooldown)
     try:
